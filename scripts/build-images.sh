@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Builds the sandbox images without a registry: Debian packages -> mmdebstrap rootfs ->
+# `docker build` FROM scratch. An image is rebuilt only when its recipe changes (the
+# recipe hash is an image label). Writes the built image IDs to $AIRLOCK_DATA_DIR/images.json:
+# jobs run images by that ID, never by a mutable tag.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+data=${AIRLOCK_DATA_DIR:-$root/.airlock}
+suite=${AIRLOCK_IMAGE_SUITE:-bookworm}
+mkdir -p "$data"
+names=(python node shell)
+
+recipe_hash() {
+  cat "$root/images/$1/Dockerfile" "$root/images/$1/packages" "$root/images/airlock-init" \
+      "$root/scripts/build-images.sh" | sha256sum | cut -c1-16
+}
+
+build_one() {
+  local name=$1 hash=$2 ctx
+  ctx=$(mktemp -d)
+  trap 'rm -rf "$ctx"' RETURN
+  local pkgs
+  pkgs=$(paste -sd, "$root/images/$name/packages")
+  # essential variant + the listed packages; drop docs/locales; strip setuid/setgid
+  # bits; add the unprivileged sandbox user (uid/gid 10001).
+  mmdebstrap --quiet --variant=essential --include="$pkgs" \
+    --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
+    --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/info/*' \
+    --customize-hook='find "$1" -xdev -perm /6000 -type f -exec chmod ug-s {} +' \
+    --customize-hook='echo "sandbox:x:10001:10001:airlock sandbox:/work:/usr/sbin/nologin" >> "$1/etc/passwd"' \
+    --customize-hook='echo "sandbox:x:10001:" >> "$1/etc/group"' \
+    --customize-hook='mkdir -p "$1/work" && chown 10001:10001 "$1/work"' \
+    --customize-hook='rm -rf "$1/var/cache/apt" "$1/var/lib/apt/lists"' \
+    "$suite" "$ctx/rootfs.tar"
+  cp "$root/images/$name/Dockerfile" "$root/images/airlock-init" "$ctx/"
+  docker build --quiet --label "airlock.recipe=$hash" --label "airlock.runtime=$name" \
+    -t "airlock/$name:$hash" -t "airlock/$name:latest" "$ctx" >/dev/null
+}
+
+pids=()
+for name in "${names[@]}"; do
+  hash=$(recipe_hash "$name")
+  if docker image inspect "airlock/$name:$hash" >/dev/null 2>&1; then continue; fi
+  echo "setup: building sandbox image airlock/$name (mmdebstrap, ~20 s)"
+  build_one "$name" "$hash" &
+  pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p"; done
+
+# Record the IDs (content digests of the image config) the worker will run.
+{
+  printf '{\n'
+  sep=""
+  for name in "${names[@]}"; do
+    hash=$(recipe_hash "$name")
+    id=$(docker image inspect --format '{{.Id}}' "airlock/$name:$hash")
+    printf '%s  "%s": { "id": "%s", "tag": "airlock/%s:%s" }' "$sep" "$name" "$id" "$name" "$hash"
+    sep=$',\n'
+  done
+  printf '\n}\n'
+} > "$data/images.json.tmp"
+mv "$data/images.json.tmp" "$data/images.json"

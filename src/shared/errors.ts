@@ -1,0 +1,59 @@
+/**
+ * The one catalogue of error codes. Every error Airlock raises carries one of these;
+ * api/error-handler.ts maps each to an HTTP status (a new code without a status is a
+ * compile error) and the README documents each.
+ */
+export const ERROR_CODES = [
+  // request shape
+  'INVALID_REQUEST',
+  'MALFORMED_JSON',
+  'UNSUPPORTED_MEDIA_TYPE',
+  'BODY_TOO_LARGE',
+  'FORBIDDEN_KEY',
+  'INVALID_PATH',
+  'TOO_MANY_FILES',
+  'FILE_TOO_LARGE',
+  'INPUT_TOO_LARGE',
+  'LIMIT_EXCEEDS_PROFILE',
+  // auth
+  'UNAUTHORIZED',
+  'FORBIDDEN',
+  // objects
+  'ROUTE_NOT_FOUND',
+  'JOB_NOT_FOUND',
+  'KEY_NOT_FOUND',
+  'PROFILE_NOT_FOUND',
+  'JOB_ALREADY_FINISHED',
+  'RATE_LIMITED',
+  // infrastructure
+  'REDIS_UNAVAILABLE',
+  'SANDBOX_UNAVAILABLE',
+  'IMAGE_MISSING',
+  'SANDBOX_INPUT_FAILED',
+  'AUDIT_UNAVAILABLE',
+  'CONFIG_INVALID',
+  'INTERNAL',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** Root of every error we raise. `retryable` decides whether the queue retries a job. */
+export class AppError extends Error {
+  readonly retryable: boolean;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    opts: { retryable?: boolean; cause?: unknown; details?: Record<string, unknown> } = {},
+  ) {
+    super(message, { cause: opts.cause });
+    this.name = new.target.name;
+    this.retryable = opts.retryable ?? false;
+    this.details = opts.details;
+  }
+}
+
+export function isAppError(err: unknown): err is AppError {
+  return err instanceof AppError;
+}
