@@ -1,0 +1,32 @@
+/** Bearer API keys. Missing, malformed, unknown or revoked keys all get 401. */
+import type { FastifyRequest } from 'fastify';
+import type { ApiKeyInfo, ApiKeyStore, Role } from '../credentials/index.js';
+import { AppError } from '../shared/index.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    apiKey: ApiKeyInfo | undefined;
+  }
+}
+
+export async function authenticate(req: FastifyRequest, keys: ApiKeyStore): Promise<ApiKeyInfo> {
+  const header = req.headers.authorization;
+  if (header === undefined) throw new AppError('UNAUTHORIZED', 'missing Authorization header; send "Authorization: Bearer <api key>"');
+  const m = /^Bearer ([^\s]+)$/.exec(header);
+  if (m?.[1] === undefined) throw new AppError('UNAUTHORIZED', 'malformed Authorization header; expected "Bearer <api key>"');
+  let info: ApiKeyInfo | undefined;
+  try {
+    info = await keys.verify(m[1]);
+  } catch (err) {
+    throw new AppError('REDIS_UNAVAILABLE', 'cannot check the API key right now', { retryable: true, cause: err });
+  }
+  if (info === undefined) throw new AppError('UNAUTHORIZED', 'unknown or revoked API key');
+  return info;
+}
+
+export function requireRole(req: FastifyRequest, ...roles: Role[]): ApiKeyInfo {
+  const key = req.apiKey;
+  if (key === undefined) throw new AppError('UNAUTHORIZED', 'authentication required');
+  if (!roles.includes(key.role)) throw new AppError('FORBIDDEN', `this route needs one of the roles: ${roles.join(', ')} (your key has ${key.role})`);
+  return key;
+}

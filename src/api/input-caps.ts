@@ -1,0 +1,14 @@
+/** Caps on what one submission may carry. Each breach is a 4xx naming the cap. */
+export const INPUT_CAPS = {
+  files: 256,
+  fileBytes: 1024 * 1024,
+  totalBytes: 4 * 1024 * 1024,
+  pathChars: 255,
+  pathDepth: 16,
+  stdinBytes: 1024 * 1024,
+  patchBytes: 1024 * 1024,
+  envVars: 64,
+  envValueChars: 4096,
+  commandChars: 8192,
+  argvItems: 256,
+} as const;

@@ -1,0 +1,124 @@
+/**
+ * POST /v1/jobs body: zod for the shape (unknown fields refused), then explicit checks for
+ * paths and caps so each gets its own stable error code.
+ */
+import { posix } from 'node:path';
+import { z } from 'zod';
+import { LimitsSchema, tightenLimits, type LoadedProfile } from '../profiles/index.js';
+import type { JobFileInput, JobInput } from '../queue/index.js';
+import { AppError } from '../shared/index.js';
+import { INPUT_CAPS } from './input-caps.js';
+
+const FileSchema = z.strictObject({
+  path: z.string().min(1),
+  content: z.string(),
+  encoding: z.enum(['utf8', 'base64']).default('utf8'),
+});
+
+export const JobRequestSchema = z.strictObject({
+  runtime: z.enum(['python', 'node', 'shell']).optional(),
+  profile: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/).optional(),
+  files: z.array(FileSchema).default([]),
+  command: z.union([z.string().min(1), z.array(z.string()).min(1)]).optional(),
+  stdin: z.string().default(''),
+  patch: z.string().optional(),
+  env: z.record(z.string(), z.string()).default({}),
+  timeoutMs: z.number().int().positive().optional(),
+  limits: LimitsSchema.partial().optional(),
+});
+export type JobRequest = z.infer<typeof JobRequestSchema>;
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+/** Names the sandbox itself controls. */
+const RESERVED_ENV = new Set(['PATH', 'HOME', 'HOSTNAME', 'LD_PRELOAD', 'LD_LIBRARY_PATH', 'LD_AUDIT']);
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+export function parseJobRequest(body: unknown, profiles: ReadonlyMap<string, LoadedProfile>): JobInput {
+  const parsed = JobRequestSchema.safeParse(body);
+  if (!parsed.success) throw zodToAppError(parsed.error);
+  const req = parsed.data;
+
+  const profileName = req.profile ?? req.runtime;
+  if (profileName === undefined) throw new AppError('INVALID_REQUEST', 'runtime (python | node | shell) or profile is required', { details: { field: 'runtime' } });
+  const loaded = profiles.get(profileName);
+  if (loaded === undefined) throw new AppError('PROFILE_NOT_FOUND', `no profile named ${profileName}`);
+  const profile = loaded.profile;
+  if (req.runtime !== undefined && req.profile !== undefined && profile.image !== req.runtime) {
+    throw new AppError('INVALID_REQUEST', `profile ${profile.name} runs ${profile.image}, not ${req.runtime}`, { details: { field: 'runtime' } });
+  }
+
+  const files = checkFiles(req.files);
+  for (const [name, value] of Object.entries(req.env)) {
+    if (!ENV_NAME.test(name)) throw new AppError('INVALID_REQUEST', `env name ${JSON.stringify(name.slice(0, 64))} is not a valid variable name`, { details: { field: 'env' } });
+    if (RESERVED_ENV.has(name)) throw new AppError('INVALID_REQUEST', `env name ${name} is reserved`, { details: { field: 'env' } });
+    if (value.length > INPUT_CAPS.envValueChars) throw new AppError('INPUT_TOO_LARGE', `env ${name} is longer than ${INPUT_CAPS.envValueChars} characters (cap envValueChars)`, { details: { cap: 'envValueChars' } });
+  }
+  if (Object.keys(req.env).length > INPUT_CAPS.envVars) throw new AppError('INPUT_TOO_LARGE', `more than ${INPUT_CAPS.envVars} env variables (cap envVars)`, { details: { cap: 'envVars' } });
+  if (Buffer.byteLength(req.stdin) > INPUT_CAPS.stdinBytes) throw new AppError('INPUT_TOO_LARGE', `stdin is larger than ${INPUT_CAPS.stdinBytes} bytes (cap stdinBytes)`, { details: { cap: 'stdinBytes' } });
+  if (req.patch !== undefined && Buffer.byteLength(req.patch) > INPUT_CAPS.patchBytes) throw new AppError('INPUT_TOO_LARGE', `patch is larger than ${INPUT_CAPS.patchBytes} bytes (cap patchBytes)`, { details: { cap: 'patchBytes' } });
+
+  const forbid = (field: keyof typeof profile.allow, present: boolean) => {
+    if (present && !profile.allow[field]) throw new AppError('FORBIDDEN', `profile ${profile.name} does not allow a job to set ${field}`, { details: { field } });
+  };
+  forbid('command', req.command !== undefined);
+  forbid('env', Object.keys(req.env).length > 0);
+  forbid('stdin', req.stdin !== '');
+  forbid('patch', req.patch !== undefined);
+
+  let argv: string[] = [...profile.command];
+  if (typeof req.command === 'string') {
+    if (req.command.length > INPUT_CAPS.commandChars) throw new AppError('INPUT_TOO_LARGE', `command is longer than ${INPUT_CAPS.commandChars} characters (cap commandChars)`, { details: { cap: 'commandChars' } });
+    argv = ['/bin/sh', '-c', req.command];
+  } else if (req.command !== undefined) {
+    if (req.command.length > INPUT_CAPS.argvItems || req.command.join(' ').length > INPUT_CAPS.commandChars) throw new AppError('INPUT_TOO_LARGE', `command is too long (cap commandChars)`, { details: { cap: 'commandChars' } });
+    argv = req.command;
+  }
+
+  const limits = tightenLimits(profile.name, profile.limits, { ...req.limits, ...(req.timeoutMs !== undefined ? { timeoutMs: req.timeoutMs } : {}) });
+  return { profile: profile.name, argv, files, stdin: req.stdin, ...(req.patch !== undefined ? { patch: req.patch } : {}), env: req.env, limits };
+}
+
+function checkFiles(files: z.infer<typeof FileSchema>[]): JobFileInput[] {
+  if (files.length > INPUT_CAPS.files) throw new AppError('TOO_MANY_FILES', `${files.length} files exceed the cap of ${INPUT_CAPS.files} (cap files)`, { details: { cap: 'files' } });
+  let total = 0;
+  const seen = new Set<string>();
+  for (const f of files) {
+    const path = checkPath(f.path);
+    if (seen.has(path)) throw new AppError('INVALID_PATH', `duplicate file path ${path}`, { details: { path } });
+    seen.add(path);
+    if (f.encoding === 'base64' && !BASE64.test(f.content)) throw new AppError('INVALID_REQUEST', `file ${path}: content is not valid base64`, { details: { path } });
+    const bytes = f.encoding === 'base64' ? Buffer.from(f.content, 'base64').length : Buffer.byteLength(f.content);
+    if (bytes > INPUT_CAPS.fileBytes) throw new AppError('FILE_TOO_LARGE', `file ${path} is ${bytes} bytes; the cap is ${INPUT_CAPS.fileBytes} (cap fileBytes)`, { details: { cap: 'fileBytes', path } });
+    total += bytes;
+  }
+  if (total > INPUT_CAPS.totalBytes) throw new AppError('INPUT_TOO_LARGE', `files total ${total} bytes; the cap is ${INPUT_CAPS.totalBytes} (cap totalBytes)`, { details: { cap: 'totalBytes' } });
+  return files.map((f) => ({ path: posix.normalize(f.path), content: f.content, encoding: f.encoding }));
+}
+
+/** A file name must be a plain relative path that stays inside the work dir. */
+export function checkPath(path: string): string {
+  const bad = (why: string) => new AppError('INVALID_PATH', `file path ${JSON.stringify(path.slice(0, 300))} ${why}`, { details: { path: path.slice(0, 300) } });
+  if (path.length > INPUT_CAPS.pathChars) throw bad(`is longer than ${INPUT_CAPS.pathChars} characters (cap pathChars)`);
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f\\]/.test(path)) throw bad('contains control characters or backslashes');
+  if (path.startsWith('/')) throw bad('is absolute; paths are relative to the work dir');
+  const parts = path.split('/');
+  if (parts.some((p) => p === '..')) throw bad('climbs out of the work dir (..)');
+  if (parts.some((p) => p === '' || p === '.')) throw bad('has empty or "." segments');
+  if (parts.length > INPUT_CAPS.pathDepth) throw bad(`is deeper than ${INPUT_CAPS.pathDepth} levels (cap pathDepth)`);
+  if (parts[0] === '.airlock') throw bad('uses the reserved .airlock directory');
+  const rel = posix.relative('/work', posix.join('/work', path));
+  if (rel.startsWith('..') || posix.isAbsolute(rel)) throw bad('escapes the work dir');
+  return path;
+}
+
+/** Unknown fields and wrong types become INVALID_REQUEST naming the field. */
+export function zodToAppError(err: z.ZodError): AppError {
+  const issue = err.issues[0];
+  const path = issue?.path.join('.') ?? '';
+  if (issue?.code === 'unrecognized_keys') {
+    const where = path === '' ? '' : ` in ${path}`;
+    return new AppError('INVALID_REQUEST', `unknown field${issue.keys.length > 1 ? 's' : ''}${where}: ${issue.keys.join(', ')}`, { details: { field: issue.keys[0] } });
+  }
+  return new AppError('INVALID_REQUEST', `${path || 'body'}: ${issue?.message ?? 'invalid'}`, { details: { field: path } });
+}

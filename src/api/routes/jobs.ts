@@ -1,0 +1,96 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import type { LoadedProfile } from '../../profiles/index.js';
+import { isTerminal, type JobProducer, type JobRecord } from '../../queue/index.js';
+import { AppError } from '../../shared/index.js';
+import { requireRole } from '../auth.js';
+import { parseJobRequest, zodToAppError } from '../job-request-schema.js';
+
+export interface JobRoutesDeps {
+  producer: JobProducer;
+  profiles: ReadonlyMap<string, LoadedProfile>;
+  maxWaitS: number;
+}
+
+const IdParams = z.strictObject({ id: z.string().regex(/^job_[A-Za-z0-9_-]{8,64}$/) });
+const WaitQuery = z.strictObject({ wait: z.coerce.number().min(0).optional() });
+
+export function jobRoutes(app: FastifyInstance, deps: JobRoutesDeps): void {
+  app.post('/v1/jobs', async (req, reply) => {
+    const key = requireRole(req, 'agent', 'admin');
+    const waitS = parseWait(req, deps.maxWaitS);
+    const input = parseJobRequest(req.body, deps.profiles);
+    let rec: JobRecord | undefined = await deps.producer.submit(key.id, input);
+    if (waitS > 0) rec = (await deps.producer.waitForResult(rec.id, waitS * 1000)) ?? rec;
+    return reply.status(isTerminal(rec.status) ? 200 : 202).send(view(rec));
+  });
+
+  app.get('/v1/jobs/:id', async (req) => {
+    const rec = await ownedJob(req, deps.producer);
+    const waitS = parseWait(req, deps.maxWaitS);
+    if (waitS > 0 && !isTerminal(rec.status)) return view((await deps.producer.waitForResult(rec.id, waitS * 1000)) ?? rec);
+    return view(rec);
+  });
+
+  app.delete('/v1/jobs/:id', async (req, reply) => {
+    const rec = await ownedJob(req, deps.producer);
+    const r = await deps.producer.cancel(rec.id);
+    if (r === 'cancelled' || r === 'cancelling') {
+      const now = (await deps.producer.get(rec.id)) ?? rec;
+      return reply.status(r === 'cancelled' ? 200 : 202).send(view(now));
+    }
+    throw new AppError('JOB_ALREADY_FINISHED', `job ${rec.id} already finished (${r ?? 'unknown'}); nothing to cancel`);
+  });
+}
+
+/** Another key's job is a 404, not a 403: ids of others' jobs are not confirmed. */
+async function ownedJob(req: FastifyRequest, producer: JobProducer): Promise<JobRecord> {
+  const key = requireRole(req, 'agent', 'admin');
+  const params = IdParams.safeParse(req.params);
+  const notFound = () => new AppError('JOB_NOT_FOUND', 'no such job');
+  if (!params.success) throw notFound();
+  const rec = await producer.get(params.data.id);
+  if (rec === undefined || (rec.ownerKeyId !== key.id && key.role !== 'admin')) throw notFound();
+  return rec;
+}
+
+function parseWait(req: FastifyRequest, maxWaitS: number): number {
+  const q = WaitQuery.safeParse(req.query);
+  if (!q.success) throw zodToAppError(q.error);
+  return Math.min(q.data.wait ?? 0, maxWaitS);
+}
+
+/** The public shape of a job: status, then the result fields flattened. */
+export function view(rec: JobRecord) {
+  const r = rec.result;
+  return {
+    id: rec.id,
+    status: rec.status,
+    statusUrl: `/v1/jobs/${rec.id}`,
+    profile: rec.profile,
+    createdAt: rec.createdAt,
+    startedAt: rec.startedAt ?? null,
+    finishedAt: rec.finishedAt ?? null,
+    attempts: rec.attempts,
+    cancelRequested: rec.cancelRequested,
+    ...(r
+      ? {
+          exitCode: r.exitCode,
+          stdout: r.stdout,
+          stderr: r.stderr,
+          stdoutEncoding: r.stdoutEncoding,
+          stderrEncoding: r.stderrEncoding,
+          stdoutBytes: r.stdoutBytes,
+          stderrBytes: r.stderrBytes,
+          stdoutTruncated: r.stdoutTruncated,
+          stderrTruncated: r.stderrTruncated,
+          durationMs: r.durationMs,
+          imageDigest: r.imageDigest,
+          profileDigest: r.profileDigest,
+          seccompDigest: r.seccompDigest,
+          ...(r.patchMessage !== undefined ? { patchMessage: r.patchMessage } : {}),
+        }
+      : {}),
+    ...(rec.error ? { error: rec.error } : {}),
+  };
+}

@@ -1,0 +1,34 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { ROLES, type ApiKeyStore } from '../../credentials/index.js';
+import { AppError } from '../../shared/index.js';
+import { requireRole } from '../auth.js';
+import { zodToAppError } from '../job-request-schema.js';
+
+const CreateKeySchema = z.strictObject({
+  role: z.enum(ROLES),
+  name: z.string().max(100).optional(),
+  owner: z.string().regex(/^[A-Za-z0-9_.@-]{1,100}$/).optional(),
+});
+
+export function keyRoutes(app: FastifyInstance, keys: ApiKeyStore): void {
+  app.post('/v1/keys', async (req, reply) => {
+    requireRole(req, 'admin');
+    const body = CreateKeySchema.safeParse(req.body);
+    if (!body.success) throw zodToAppError(body.error);
+    const created = await keys.create(body.data);
+    return reply.status(201).send(created);
+  });
+
+  app.get('/v1/keys', async (req) => {
+    requireRole(req, 'admin');
+    return { keys: await keys.list() };
+  });
+
+  app.delete('/v1/keys/:id', async (req) => {
+    requireRole(req, 'admin');
+    const id = (req.params as { id?: string }).id ?? '';
+    if (!/^key_[0-9a-f]{16}$/.test(id)) throw new AppError('KEY_NOT_FOUND', `no API key ${id}`);
+    return keys.revoke(id);
+  });
+}

@@ -1,0 +1,37 @@
+/**
+ * The one list of audit actions. A record's `action` is always one of these; adding an
+ * action is one line here (and, for reserved ones, the module that starts emitting it).
+ */
+export const AUDIT_ACTIONS = [
+  // jobs
+  'job.submit', // an agent submitted code (api)
+  'job.start', // a worker took the job and started its container
+  'job.finish', // the job reached a terminal state (outcome.result names it)
+  'job.cancel', // someone asked to cancel a job
+  'job.read', // a job's status, result or artifacts were read
+  // API keys
+  'key.create',
+  'key.revoke',
+  'key.list',
+  // access control
+  'auth.denied', // a request was refused: missing/invalid key or insufficient role
+  'request', // any API call that has no more specific action above
+  // the audit log itself
+  'audit.read',
+  'audit.verify',
+  'audit.export',
+  'audit.trim', // retention exported a segment and removed it from Redis
+  // reserved for modules that do not exist yet
+  'credential.mint',
+  'credential.revoke',
+  'gateway.call',
+  'promotion.request',
+  'promotion.transition',
+  'review.decision',
+] as const;
+
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+
+export function isAuditAction(value: string): value is AuditAction {
+  return (AUDIT_ACTIONS as readonly string[]).includes(value);
+}

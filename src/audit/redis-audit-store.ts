@@ -1,0 +1,188 @@
+/**
+ * The audit chain in Redis. Appends are optimistic: read the head (cached after our own
+ * writes), build the next record in the client (sha256 is not available in Redis Lua), and
+ * let APPEND_SCRIPT write it only if the head has not moved; on a lost race, retry from the
+ * head the script returned, with jittered backoff. Appends from one process are serialized
+ * so they never race each other.
+ */
+import type { Redis } from 'ioredis';
+import { AppError, canonicalJson, systemClock, type Clock } from '../shared/index.js';
+import { auditKeys, type AuditKeys } from './audit-keys.js';
+import { GENESIS_HEAD, ChainHeadSchema, headOf, nextRecord, parseRecord, type AuditEvent, type AuditRecord, type ChainHead } from './audit-record.js';
+import { APPEND_SCRIPT, PRUNE_INDEXES_SCRIPT, TRIM_SCRIPT } from './audit-scripts.js';
+import type { AuditStore } from './audit-store.js';
+import { parseCheckpoint, type Checkpoint } from './checkpoint.js';
+
+export interface RedisAuditStoreOptions {
+  readonly redis: Redis;
+  /** Key prefix shared with the rest of Airlock (AIRLOCK_REDIS_PREFIX). */
+  readonly prefix: string;
+  readonly clock?: Clock;
+  /** Lost races tolerated per append before giving up with AUDIT_UNAVAILABLE. */
+  readonly appendMaxAttempts?: number;
+}
+
+const DEFAULT_APPEND_MAX_ATTEMPTS = 50;
+const PRUNE_BATCH = 200;
+
+export class RedisAuditStore implements AuditStore {
+  readonly redis: Redis;
+  readonly keys: AuditKeys;
+  private readonly clock: Clock;
+  private readonly maxAttempts: number;
+  /** Head JSON as of our last successful append: saves a GET when nobody else wrote. */
+  private cachedHead: string | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(opts: RedisAuditStoreOptions) {
+    this.redis = opts.redis;
+    this.keys = auditKeys(opts.prefix);
+    this.clock = opts.clock ?? systemClock;
+    this.maxAttempts = opts.appendMaxAttempts ?? DEFAULT_APPEND_MAX_ATTEMPTS;
+  }
+
+  append(event: AuditEvent): Promise<AuditRecord> {
+    const run = this.queue.then(() => this.appendNow(event));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async appendNow(event: AuditEvent): Promise<AuditRecord> {
+    let expected = this.cachedHead ?? (await this.call('read the audit head', () => this.redis.get(this.keys.head))) ?? '';
+    for (let attempt = 1; attempt <= this.maxAttempts; attempt += 1) {
+      const prev = expected === '' ? GENESIS_HEAD : parseHeadOrThrow(expected, 'head');
+      const record = nextRecord(prev, event, this.clock.now());
+      const newHead = canonicalJson(headOf(record));
+      const indexKeys = [this.keys.action(record.action), this.keys.actor(record.actor)];
+      if (record.target !== null) indexKeys.push(this.keys.target(record.target));
+      const reply = await this.call('append an audit record', () =>
+        APPEND_SCRIPT.run(
+          this.redis,
+          [this.keys.head, this.keys.records, this.keys.time, this.keys.indexRegistry, ...indexKeys],
+          [expected, record.seq, canonicalJson(record), newHead, Date.parse(record.time)],
+        ),
+      );
+      const [code, current] = reply as [number, string];
+      if (code === 1) {
+        this.cachedHead = newHead;
+        return record;
+      }
+      this.cachedHead = undefined;
+      if (code === 2) {
+        throw new AppError('AUDIT_UNAVAILABLE', `audit record ${record.seq} already exists beyond the head: the chain was tampered with; run \`airlock audit verify\``, {
+          details: { seq: record.seq },
+        });
+      }
+      expected = current;
+      await sleep(Math.random() * Math.min(50, 2 ** attempt));
+    }
+    throw new AppError('AUDIT_UNAVAILABLE', `audit append lost the race ${this.maxAttempts} times`, { retryable: true });
+  }
+
+  async head(): Promise<ChainHead> {
+    const raw = await this.call('read the audit head', () => this.redis.get(this.keys.head));
+    return raw === null ? GENESIS_HEAD : parseHeadOrThrow(raw, 'head');
+  }
+
+  async base(): Promise<ChainHead> {
+    const raw = await this.call('read the audit base', () => this.redis.get(this.keys.base));
+    return raw === null ? GENESIS_HEAD : parseHeadOrThrow(raw, 'base');
+  }
+
+  async readRaw(fromSeq: number, count: number): Promise<Array<string | null>> {
+    if (count <= 0) return [];
+    const fields = Array.from({ length: count }, (_, i) => String(fromSeq + i));
+    return this.call('read audit records', () => this.redis.hmget(this.keys.records, ...fields));
+  }
+
+  /** Parsed records for the given seqs, in that order; absent or malformed ones are skipped. */
+  async readRecords(seqs: readonly number[]): Promise<AuditRecord[]> {
+    if (seqs.length === 0) return [];
+    const raws = await this.call('read audit records', () => this.redis.hmget(this.keys.records, ...seqs.map(String)));
+    return raws.flatMap((raw) => (raw === null ? [] : (parseRecord(raw) ?? [])));
+  }
+
+  recordCount(): Promise<number> {
+    return this.call('count audit records', () => this.redis.hlen(this.keys.records));
+  }
+
+  async putCheckpoint(checkpoint: Checkpoint): Promise<void> {
+    await this.call('store an audit checkpoint', () => this.redis.zadd(this.keys.checkpoints, checkpoint.seq, canonicalJson(checkpoint)));
+  }
+
+  async lastCheckpoint(): Promise<Checkpoint | null> {
+    const [raw] = await this.call('read audit checkpoints', () => this.redis.zrevrange(this.keys.checkpoints, 0, 0));
+    return raw === undefined ? null : parseCheckpoint(raw);
+  }
+
+  /** Highest seq whose time is < `timeMs` (0 when none): the time index maps times to seqs. */
+  async lastSeqBefore(timeMs: number): Promise<number> {
+    const [seq] = await this.call('read the audit time index', () => this.redis.zrevrangebyscore(this.keys.time, `(${timeMs}`, '-inf', 'LIMIT', 0, 1));
+    return seq === undefined ? 0 : Number(seq);
+  }
+
+  /** Lowest seq whose time is >= `timeMs`, or null when none. */
+  async firstSeqFrom(timeMs: number): Promise<number | null> {
+    const [seq] = await this.call('read the audit time index', () => this.redis.zrangebyscore(this.keys.time, timeMs, '+inf', 'LIMIT', 0, 1));
+    return seq === undefined ? null : Number(seq);
+  }
+
+  /**
+   * Retention: deletes records base+1..newBase.seq and moves the base, if the base is still
+   * `expectedBase`. Index zsets are pruned afterwards (stale index entries are harmless:
+   * readers skip seqs that no longer resolve).
+   */
+  async trim(expectedBase: ChainHead, newBase: ChainHead): Promise<boolean> {
+    const expected = expectedBase.seq === 0 ? '' : canonicalJson(expectedBase);
+    const reply = await this.call('trim audit records', () =>
+      TRIM_SCRIPT.run(
+        this.redis,
+        [this.keys.base, this.keys.records, this.keys.time, this.keys.checkpoints],
+        [expected, canonicalJson(newBase), expectedBase.seq + 1, newBase.seq],
+      ),
+    );
+    if (reply !== 1) return false;
+    await this.pruneIndexes(newBase.seq);
+    return true;
+  }
+
+  private async pruneIndexes(throughSeq: number): Promise<void> {
+    let cursor = '0';
+    do {
+      const [next, names] = await this.call('prune audit indexes', () => this.redis.sscan(this.keys.indexRegistry, cursor, 'COUNT', PRUNE_BATCH));
+      cursor = next;
+      if (names.length > 0) {
+        await this.call('prune audit indexes', () => PRUNE_INDEXES_SCRIPT.run(this.redis, [this.keys.indexRegistry, ...names], [throughSeq]));
+      }
+    } while (cursor !== '0');
+  }
+
+  /** Runs one Redis interaction; anything but our own AppError becomes a retryable AUDIT_UNAVAILABLE. */
+  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof AppError) throw err;
+      throw new AppError('AUDIT_UNAVAILABLE', `audit store: cannot ${what}: ${err instanceof Error ? err.message : String(err)}`, {
+        retryable: true,
+        cause: err,
+      });
+    }
+  }
+}
+
+function parseHeadOrThrow(raw: string, which: 'head' | 'base'): ChainHead {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    value = undefined;
+  }
+  const parsed = ChainHeadSchema.safeParse(value);
+  if (!parsed.success) throw new AppError('AUDIT_UNAVAILABLE', `audit ${which} in Redis is corrupt; run \`airlock audit verify\``);
+  return parsed.data;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

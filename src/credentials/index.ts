@@ -1,0 +1,1 @@
+export { ApiKeyStore, parseApiKey, ROLES, type ApiKeyInfo, type CreatedApiKey, type Role } from './api-key-store.js';

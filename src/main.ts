@@ -1,0 +1,164 @@
+/**
+ * Composition root: load config, build adapters, start the API and/or the worker, handle
+ * signals. `startAirlock` is also what the tests start, with their own prefix and port.
+ */
+import type { FastifyInstance } from 'fastify';
+import { Redis, type RedisOptions } from 'ioredis';
+import { pathToFileURL } from 'node:url';
+import { buildApp } from './api/index.js';
+import { loadConfig, type Config } from './config.js';
+import { ApiKeyStore, type CreatedApiKey } from './credentials/index.js';
+import { loadProfiles } from './profiles/index.js';
+import { defaultWorkerId, JobProducer, JobWorker, WorkerRegistry } from './queue/index.js';
+import { DockerRuntime, loadImageCatalog } from './sandbox/index.js';
+import { createLogger, systemClock, type Clock, type Logger } from './shared/index.js';
+
+export interface Airlock {
+  readonly app: FastifyInstance | undefined;
+  readonly worker: JobWorker | undefined;
+  readonly keys: ApiKeyStore;
+  readonly bootstrapKey: CreatedApiKey | undefined;
+  readonly url: string | undefined;
+  /** Graceful: stop accepting, drain running jobs, close connections. */
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  logger?: Logger;
+  clock?: Clock;
+  /** Extra labels on every sandbox container (tests). */
+  containerLabels?: Record<string, string>;
+  /** Skip creating the first admin key (tests create their own). */
+  bootstrapAdmin?: boolean;
+}
+
+export async function connectRedis(url: string, opts: RedisOptions = {}): Promise<Redis> {
+  const redis = new Redis(url, { lazyConnect: true, connectTimeout: 5000, ...opts });
+  redis.on('error', () => undefined); // surfaced per command; avoid unhandled 'error' events
+  await redis.connect();
+  return redis;
+}
+
+export async function startAirlock(config: Config, opts: StartOptions = {}): Promise<Airlock> {
+  const logger = opts.logger ?? createLogger({ level: config.logLevel });
+  const clock = opts.clock ?? systemClock;
+  const profiles = loadProfiles(config.profilesDir);
+  const prefix = config.redis.prefix;
+  const closers: (() => Promise<unknown>)[] = [];
+
+  // producers fail fast while Redis is down (no offline queue); workers block and wait
+  const cmd = await connectRedis(config.redis.url, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+  closers.push(() => cmd.quit());
+  const keys = new ApiKeyStore(cmd, prefix, clock);
+  const registry = new WorkerRegistry(cmd, prefix, config.worker.lockDurationMs * 2);
+
+  let worker: JobWorker | undefined;
+  if (config.role !== 'api') {
+    const workerId = config.worker.id ?? defaultWorkerId();
+    const runtime = new DockerRuntime({ socketPath: config.docker.socketPath, workerId, logger });
+    await runtime.ping();
+    const images = loadImageCatalog(config.dataDir);
+    const blocking = await connectRedis(config.redis.url, { maxRetriesPerRequest: null });
+    const sub = await connectRedis(config.redis.url, { maxRetriesPerRequest: null });
+    worker = new JobWorker({
+      redis: blocking,
+      subscriber: sub,
+      prefix,
+      workerId,
+      concurrency: config.worker.concurrency,
+      attempts: config.worker.attempts,
+      lockDurationMs: config.worker.lockDurationMs,
+      stalledIntervalMs: config.worker.stalledIntervalMs,
+      finishedTtlS: config.resultTtlS,
+      runtime,
+      profiles,
+      images,
+      clock,
+      logger,
+      ...(opts.containerLabels ? { labels: opts.containerLabels } : {}),
+    });
+    closers.unshift(async () => {
+      await worker?.close();
+      blocking.disconnect();
+      sub.disconnect();
+    });
+  }
+
+  let app: FastifyInstance | undefined;
+  let url: string | undefined;
+  let bootstrapKey: CreatedApiKey | undefined;
+  if (config.role !== 'worker') {
+    const sub = await connectRedis(config.redis.url, { maxRetriesPerRequest: null });
+    const producer = new JobProducer({ redis: cmd, subscriber: sub, prefix, attempts: config.worker.attempts, retryBackoffMs: config.worker.retryBackoffMs, finishedTtlS: config.resultTtlS, clock });
+    app = buildApp({ redis: cmd, producer, keys, workers: registry, profiles, logger, bodyLimitBytes: config.http.bodyLimitBytes, maxWaitS: config.http.maxWaitS });
+    const a = app;
+    closers.unshift(async () => {
+      await a.close();
+      await producer.close();
+      sub.disconnect();
+    });
+    if (opts.bootstrapAdmin !== false) bootstrapKey = await keys.bootstrapAdmin();
+    url = await app.listen({ host: config.http.host, port: config.http.port });
+  }
+  if (worker) await worker.start();
+
+  return {
+    app,
+    worker,
+    keys,
+    bootstrapKey,
+    url,
+    async close() {
+      for (const c of closers) await c().catch((err: unknown) => logger.warn({ err }, 'close step failed'));
+    },
+  };
+}
+
+function banner(a: Airlock, config: Config): string {
+  const lines = [`airlock ${config.role === 'all' ? 'API + worker' : config.role} ready`];
+  if (a.url !== undefined) {
+    const base = a.url.replace('0.0.0.0', '127.0.0.1');
+    lines.push(`  listening on ${a.url}`);
+    if (a.bootstrapKey) {
+      lines.push('', '  First start: an admin API key was created. It is shown ONCE; store it now:', `    ${a.bootstrapKey.key}`, '');
+      lines.push('  Create a key for an agent:  npx airlock keys create --role agent');
+    }
+    lines.push(
+      '  Submit a first job (with an agent or admin key):',
+      `    curl -s -X POST '${base}/v1/jobs?wait=30' -H "Authorization: Bearer $AIRLOCK_KEY" \\`,
+      `      -H 'content-type: application/json' \\`,
+      `      -d '{"runtime":"python","files":[{"path":"main.py","content":"print(\\"hello from the sandbox\\")"}]}'`,
+    );
+  }
+  if (a.worker) lines.push(`  worker ${a.worker.workerId}: concurrency ${config.worker.concurrency}`);
+  return lines.join('\n');
+}
+
+export async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger({ level: config.logLevel });
+  const airlock = await startAirlock(config, { logger });
+  process.stdout.write(`${banner(airlock, config)}\n`);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'draining: no new jobs, running jobs finish');
+    airlock.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`airlock: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}

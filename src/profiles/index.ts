@@ -1,0 +1,3 @@
+export { LIMIT_NAMES, LimitsSchema, ProfileSchema, type Limits, type LoadedProfile, type Profile } from './profile-schema.js';
+export { loadProfiles, loadSeccomp } from './load-profiles.js';
+export { tightenLimits } from './tighten-limits.js';

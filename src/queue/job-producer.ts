@@ -1,0 +1,105 @@
+/**
+ * The API side of the queue: creates a job record, enqueues it, cancels it and waits for
+ * its result. It needs Redis only — never Docker.
+ */
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { AppError, newId, type Clock } from '../shared/index.js';
+import { RedisJobStore } from './job-store.js';
+import { isTerminal, type JobInput, type JobRecord, type JobStatus } from './job-types.js';
+import { JOBS_QUEUE, type QueuedJobData } from './queue-names.js';
+
+export interface JobProducerOptions {
+  /** Connection for commands; `enableOfflineQueue: false` so a Redis outage fails fast. */
+  redis: Redis;
+  /** A second connection, used only for SUBSCRIBE. */
+  subscriber: Redis;
+  prefix: string;
+  attempts: number;
+  retryBackoffMs: number;
+  finishedTtlS: number;
+  clock: Clock;
+}
+
+export class JobProducer {
+  readonly store: RedisJobStore;
+  private readonly queue: Queue<QueuedJobData>;
+  private readonly waiters = new Map<string, Set<() => void>>();
+  private subscribed: Promise<unknown> | undefined;
+
+  constructor(private readonly opts: JobProducerOptions) {
+    this.store = new RedisJobStore(opts.redis, opts.prefix, opts.finishedTtlS);
+    this.queue = new Queue<QueuedJobData>(JOBS_QUEUE, { connection: opts.redis, prefix: opts.prefix });
+    opts.subscriber.on('message', (channel: string, message: string) => {
+      if (channel !== this.store.eventsChannel) return;
+      const { id } = JSON.parse(message) as { id: string };
+      for (const wake of this.waiters.get(id) ?? []) wake();
+    });
+  }
+
+  async submit(ownerKeyId: string, input: JobInput): Promise<JobRecord> {
+    const id = newId('job');
+    const createdAt = new Date(this.opts.clock.now()).toISOString();
+    await this.store.create({ id, ownerKeyId, profile: input.profile, createdAt }, input);
+    try {
+      await this.queue.add('run', { jobId: id }, {
+        jobId: id,
+        attempts: this.opts.attempts,
+        backoff: { type: 'exponential', delay: this.opts.retryBackoffMs },
+        removeOnComplete: true,
+        removeOnFail: { age: this.opts.finishedTtlS },
+      });
+    } catch (err) {
+      // never leave a record that no worker will ever pick up
+      await this.store.discard(id).catch(() => undefined);
+      throw new AppError('REDIS_UNAVAILABLE', `could not enqueue the job: ${(err as Error).message}`, { retryable: true, cause: err });
+    }
+    return { id, status: 'queued', ownerKeyId, profile: input.profile, createdAt, attempts: 0, cancelRequested: false };
+  }
+
+  get(id: string): Promise<JobRecord | undefined> {
+    return this.store.get(id);
+  }
+
+  /** Queued → cancelled now; running → the worker kills it (status `killed`). */
+  async cancel(id: string): Promise<'cancelled' | 'cancelling' | JobStatus | undefined> {
+    const r = await this.store.cancel(id, new Date(this.opts.clock.now()).toISOString());
+    if (r === 'cancelled') {
+      // best effort: a worker that still picks it up sees `cancelled` and skips it
+      await this.queue.remove(id).catch(() => 0);
+    }
+    return r;
+  }
+
+  /** Resolves with the record once it is terminal, or as it is after `timeoutMs`. */
+  async waitForResult(id: string, timeoutMs: number): Promise<JobRecord | undefined> {
+    this.subscribed ??= this.opts.subscriber.subscribe(this.store.eventsChannel);
+    await this.subscribed;
+    let wake!: () => void;
+    const woken = new Promise<void>((resolve) => (wake = resolve));
+    const set = this.waiters.get(id) ?? new Set();
+    set.add(wake);
+    this.waiters.set(id, set);
+    const timer = setTimeout(wake, timeoutMs);
+    try {
+      // subscribe first, then read: a finish between the two is not missed
+      const rec = await this.store.get(id);
+      if (rec === undefined || isTerminal(rec.status)) return rec;
+      await woken;
+      return await this.store.get(id);
+    } finally {
+      clearTimeout(timer);
+      set.delete(wake);
+      if (set.size === 0) this.waiters.delete(id);
+    }
+  }
+
+  /** Counts for readiness and metrics. */
+  async counts(): Promise<Record<string, number>> {
+    return this.queue.getJobCounts('waiting', 'active', 'delayed', 'failed');
+  }
+
+  async close(): Promise<void> {
+    await this.queue.close();
+  }
+}

@@ -1,0 +1,68 @@
+import type { Limits } from '../profiles/index.js';
+
+export const JOB_STATUSES = [
+  'queued', 'running',
+  'succeeded', 'failed', 'timeout', 'oom', 'output_limit', 'killed', 'cancelled', 'patch_failed', 'error',
+] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+export type TerminalStatus = Exclude<JobStatus, 'queued' | 'running'>;
+export const TERMINAL_STATUSES: readonly TerminalStatus[] = JOB_STATUSES.filter((s): s is TerminalStatus => s !== 'queued' && s !== 'running');
+export function isTerminal(status: JobStatus): status is TerminalStatus {
+  return status !== 'queued' && status !== 'running';
+}
+
+export interface JobFileInput {
+  readonly path: string;
+  readonly content: string;
+  readonly encoding: 'utf8' | 'base64';
+}
+
+/** A validated submission, as the worker needs it. Holds code and inputs, never a secret. */
+export interface JobInput {
+  readonly profile: string;
+  readonly argv: readonly string[];
+  readonly files: readonly JobFileInput[];
+  readonly stdin: string;
+  readonly patch?: string;
+  readonly env: Readonly<Record<string, string>>;
+  readonly limits: Limits;
+}
+
+export interface JobResult {
+  readonly exitCode: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly stdoutEncoding: 'utf8' | 'base64';
+  readonly stderrEncoding: 'utf8' | 'base64';
+  readonly stdoutBytes: number;
+  readonly stderrBytes: number;
+  readonly stdoutTruncated: boolean;
+  readonly stderrTruncated: boolean;
+  readonly durationMs: number;
+  readonly imageDigest: string;
+  readonly profile: string;
+  readonly profileDigest: string;
+  readonly seccompDigest: string;
+  readonly patchMessage?: string;
+}
+
+export interface JobError {
+  readonly code: string;
+  readonly message: string;
+}
+
+/** What GET /v1/jobs/:id shows (plus the owner, which the API never returns). */
+export interface JobRecord {
+  readonly id: string;
+  readonly status: JobStatus;
+  readonly ownerKeyId: string;
+  readonly profile: string;
+  readonly createdAt: string;
+  readonly startedAt?: string;
+  readonly finishedAt?: string;
+  readonly attempts: number;
+  readonly workerId?: string;
+  readonly cancelRequested: boolean;
+  readonly result?: JobResult;
+  readonly error?: JobError;
+}

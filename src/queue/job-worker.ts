@@ -1,0 +1,192 @@
+/**
+ * The worker: takes jobs from BullMQ and runs each in a fresh sandbox. The one place that
+ * translates our errors for BullMQ: a retryable AppError is rethrown (BullMQ backs off and
+ * retries), anything else — or the last attempt — ends the job as `error` and becomes an
+ * UnrecoverableError. A user program that fails is a result, never an exception.
+ */
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { hostname } from 'node:os';
+import type { LoadedProfile } from '../profiles/index.js';
+import { LABEL_JOB, LABEL_WORKER, type ContainerRuntime } from '../sandbox/index.js';
+import { AppError, isAppError, newId, type Clock, type Logger } from '../shared/index.js';
+import { buildSpec, statusOf, toJobResult } from './build-spec.js';
+import { RedisJobStore } from './job-store.js';
+import { isTerminal, type JobError } from './job-types.js';
+import { JOBS_QUEUE, type QueuedJobData } from './queue-names.js';
+import { WorkerRegistry } from './worker-registry.js';
+
+export interface JobWorkerOptions {
+  /** Blocking connection for BullMQ (maxRetriesPerRequest: null). */
+  redis: Redis;
+  /** Connection used only for SUBSCRIBE (cancel requests). */
+  subscriber: Redis;
+  prefix: string;
+  /** Must equal the runtime's worker id: containers are labelled with it. */
+  workerId: string;
+  concurrency: number;
+  attempts: number;
+  lockDurationMs: number;
+  stalledIntervalMs: number;
+  finishedTtlS: number;
+  runtime: ContainerRuntime;
+  profiles: ReadonlyMap<string, LoadedProfile>;
+  /** Image name → image ID (sha256:…), from <dataDir>/images.json. */
+  images: ReadonlyMap<string, string>;
+  clock: Clock;
+  logger: Logger;
+  /** Extra labels on every container (tests use this to find theirs). */
+  labels?: Record<string, string>;
+}
+
+export function defaultWorkerId(): string {
+  return `${hostname()}-${process.pid}-${newId('w', 4).slice(2)}`;
+}
+
+export class JobWorker {
+  readonly workerId: string;
+  private readonly store: RedisJobStore;
+  private readonly registry: WorkerRegistry;
+  private readonly running = new Map<string, AbortController>();
+  private worker: Worker<QueuedJobData> | undefined;
+  private beatTimer: NodeJS.Timeout | undefined;
+  private readonly startedAt: string;
+  private readonly log: Logger;
+
+  constructor(private readonly opts: JobWorkerOptions) {
+    this.workerId = opts.workerId;
+    this.store = new RedisJobStore(opts.redis, opts.prefix, opts.finishedTtlS);
+    this.registry = new WorkerRegistry(opts.redis, opts.prefix, opts.lockDurationMs * 2);
+    this.startedAt = new Date(opts.clock.now()).toISOString();
+    this.log = opts.logger.child({ workerId: this.workerId });
+  }
+
+  async start(): Promise<void> {
+    await this.heartbeat();
+    // containers left by a dead worker (or by this worker id's previous life) are orphans
+    const reaped = await this.reapOrphans(true);
+    if (reaped > 0) this.log.warn({ reaped }, 'removed orphaned sandbox containers');
+
+    await this.opts.subscriber.subscribe(this.store.cancelChannel);
+    this.opts.subscriber.on('message', (channel: string, jobId: string) => {
+      if (channel === this.store.cancelChannel) this.running.get(jobId)?.abort();
+    });
+
+    this.worker = new Worker<QueuedJobData>(JOBS_QUEUE, (job) => this.process(job), {
+      connection: this.opts.redis,
+      prefix: this.opts.prefix,
+      concurrency: this.opts.concurrency,
+      lockDuration: this.opts.lockDurationMs,
+      stalledInterval: this.opts.stalledIntervalMs,
+      maxStalledCount: 1,
+      autorun: true,
+    });
+    // a job BullMQ gives up on (stalled too often) must still end as `error` in our record
+    this.worker.on('failed', (job, err) => {
+      if (job === undefined) return;
+      // BullMQ emits `failed` on every attempt; only a job it has given up on ends here
+      if (job.attemptsMade < (job.opts.attempts ?? 1) && !/stall/i.test(err.message)) return;
+      this.endAsError(job.data.jobId, { code: 'INTERNAL', message: err.message }).catch((e: unknown) => this.log.error({ err: e }, 'could not record failure'));
+    });
+    this.worker.on('error', (err) => this.log.error({ err }, 'worker error'));
+    this.beatTimer = setInterval(() => {
+      this.heartbeat()
+        .then(() => this.reapOrphans(false))
+        .catch((err: unknown) => this.log.warn({ err }, 'heartbeat failed'));
+    }, Math.max(500, Math.floor(this.opts.lockDurationMs / 3)));
+    this.beatTimer.unref();
+  }
+
+  private async heartbeat(): Promise<void> {
+    let engineOk = true;
+    try {
+      await this.opts.runtime.ping();
+    } catch {
+      engineOk = false;
+    }
+    await this.registry.beat({ workerId: this.workerId, startedAt: this.startedAt, at: new Date(this.opts.clock.now()).toISOString(), engineOk });
+  }
+
+  /** Removes managed containers whose worker is gone (and, at start-up, this worker id's own leftovers). */
+  private reapOrphans(includeOwn: boolean): Promise<number> {
+    return this.opts.runtime.reap(async (labels) => {
+      const owner = labels[LABEL_WORKER];
+      if (owner === undefined) return true;
+      if (owner === this.workerId) return includeOwn;
+      return !(await this.registry.isAlive(owner));
+    });
+  }
+
+  private async process(job: Job<QueuedJobData>): Promise<void> {
+    const jobId = job.data.jobId;
+    const log = this.log.child({ jobId, attempt: job.attemptsMade + 1 });
+    const abort = new AbortController();
+    this.running.set(jobId, abort);
+    try {
+      const rec = await this.store.get(jobId);
+      if (rec === undefined || isTerminal(rec.status)) return; // cancelled or expired meanwhile
+      const started = await this.store.start(jobId, this.workerId, job.attemptsMade + 1, new Date(this.opts.clock.now()).toISOString());
+      if (!started.applied) return;
+      // re-read after the transition: a cancel that landed in between set this flag
+      if ((await this.store.get(jobId))?.cancelRequested === true) abort.abort();
+      // a previous attempt's container (worker crashed mid-job) must not outlive it
+      await this.opts.runtime.reap((labels) => labels[LABEL_JOB] === jobId);
+
+      const input = await this.store.getInput(jobId);
+      if (input === undefined) throw new AppError('INTERNAL', `job ${jobId} has no stored input`);
+      const profile = this.opts.profiles.get(input.profile);
+      if (profile === undefined) throw new AppError('PROFILE_NOT_FOUND', `profile ${input.profile} is not configured on this worker`);
+      const imageId = this.opts.images.get(profile.profile.image);
+      if (imageId === undefined) throw new AppError('IMAGE_MISSING', `no built image for ${profile.profile.image} (run: npm run setup)`, { retryable: true });
+      if (abort.signal.aborted) {
+        await this.store.finish(jobId, 'killed', { finishedAt: new Date(this.opts.clock.now()).toISOString() });
+        return;
+      }
+      const result = await this.opts.runtime.run(buildSpec(jobId, input, profile, imageId, this.opts.labels), {
+        signal: abort.signal,
+        onCreated: (containerId) => log.debug({ containerId }, 'container created'),
+      });
+      const status = statusOf(result);
+      await this.store.finish(jobId, status, { result: toJobResult(result, profile, imageId), finishedAt: result.finishedAt });
+      log.info({ status, exitCode: result.exitCode, durationMs: result.durationMs, containerId: result.containerId }, 'job finished');
+    } catch (err) {
+      await this.onError(job, err, log);
+    } finally {
+      this.running.delete(jobId);
+    }
+  }
+
+  private async onError(job: Job<QueuedJobData>, err: unknown, log: Logger): Promise<never> {
+    const jobId = job.data.jobId;
+    const appErr = isAppError(err) ? err : new AppError('INTERNAL', (err as Error)?.message ?? String(err), { cause: err });
+    const error: JobError = { code: appErr.code, message: appErr.message };
+    const lastAttempt = job.attemptsMade + 1 >= this.opts.attempts;
+    if (appErr.retryable && !lastAttempt) {
+      log.warn({ err: appErr }, 'infrastructure failure; will retry');
+      await this.store.requeue(jobId, error).catch(() => undefined);
+      throw appErr;
+    }
+    log.error({ err: appErr }, 'job ended in error');
+    await this.endAsError(jobId, error);
+    throw new UnrecoverableError(appErr.message);
+  }
+
+  private async endAsError(jobId: string, error: JobError): Promise<void> {
+    await this.store.finish(jobId, 'error', { error, finishedAt: new Date(this.opts.clock.now()).toISOString() });
+  }
+
+  /** Graceful drain: stop taking jobs, let running ones finish, then leave. */
+  async close(): Promise<void> {
+    clearInterval(this.beatTimer);
+    await this.worker?.close();
+    await this.opts.subscriber.unsubscribe(this.store.cancelChannel).catch(() => undefined);
+    await this.registry.remove(this.workerId).catch(() => undefined);
+  }
+
+  /** Hard stop (tests): abandon jobs as a crash would, without draining. */
+  async closeNow(): Promise<void> {
+    clearInterval(this.beatTimer);
+    for (const a of this.running.values()) a.abort();
+    await this.worker?.close(true);
+  }
+}

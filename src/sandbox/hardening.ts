@@ -1,0 +1,93 @@
+/**
+ * The container configuration every job gets. Pure, so it can be asserted in unit tests;
+ * docker-runtime.ts is the only place that sends it. Facts behind each choice:
+ * ../shared/docs/sandbox-facts.md.
+ */
+import type { SandboxSpec } from './sandbox-spec.js';
+
+export const SANDBOX_UID = 10001;
+export const WORK_DIR = '/work';
+
+/** Docker 20.10's default masked paths (MaskedPaths replaces them, so resend) plus kernel-info leaks. */
+export const MASKED_PATHS = [
+  '/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
+  '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware',
+  '/proc/kallsyms', '/proc/config.gz', '/proc/modules', '/proc/vmallocinfo', '/proc/slabinfo', '/sys/kernel',
+];
+
+export const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+
+export interface ContainerCreateOptions {
+  Image: string;
+  Cmd: string[];
+  User: string;
+  WorkingDir: string;
+  Env: string[];
+  Labels: Record<string, string>;
+  AttachStdin: boolean;
+  AttachStdout: boolean;
+  AttachStderr: boolean;
+  OpenStdin: boolean;
+  StdinOnce: boolean;
+  Tty: boolean;
+  NetworkDisabled: boolean;
+  StopSignal: string;
+  HostConfig: Record<string, unknown>;
+}
+
+export function containerOptions(spec: SandboxSpec, labels: Record<string, string>): ContainerCreateOptions {
+  const l = spec.limits;
+  const tmpfsOpts = 'rw,noexec,nosuid,nodev';
+  return {
+    Image: spec.imageId,
+    Cmd: [...spec.argv],
+    User: `${SANDBOX_UID}:${SANDBOX_UID}`,
+    WorkingDir: WORK_DIR,
+    Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+    Labels: labels,
+    // stdin carries the input tar to the launcher, then closes
+    AttachStdin: true,
+    AttachStdout: true,
+    AttachStderr: true,
+    OpenStdin: true,
+    StdinOnce: true,
+    Tty: false,
+    NetworkDisabled: true,
+    StopSignal: 'SIGKILL',
+    HostConfig: {
+      NetworkMode: 'none',
+      Dns: ['127.0.0.1'],
+      ReadonlyRootfs: true,
+      // tmpfs pages count against the memory limit, so scratch is bounded twice
+      Tmpfs: {
+        [WORK_DIR]: `${tmpfsOpts},size=${l.scratchBytes},uid=${SANDBOX_UID},gid=${SANDBOX_UID},mode=0700`,
+        '/tmp': `${tmpfsOpts},size=${l.tmpBytes},mode=1777`,
+      },
+      CapDrop: ['ALL'],
+      SecurityOpt: ['no-new-privileges', `seccomp=${spec.seccompJson}`],
+      Privileged: false,
+      Init: true,
+      PidsLimit: l.pids,
+      Memory: l.memoryBytes,
+      MemorySwap: l.memoryBytes,
+      NanoCpus: Math.round(l.cpus * 1e9),
+      OomScoreAdj: 500,
+      OomKillDisable: false,
+      IpcMode: 'private',
+      ShmSize: l.shmBytes,
+      CgroupnsMode: 'private',
+      MaskedPaths: MASKED_PATHS,
+      ReadonlyPaths: READONLY_PATHS,
+      Ulimits: [
+        { Name: 'nofile', Soft: l.openFiles, Hard: l.openFiles },
+        { Name: 'fsize', Soft: l.fileSizeBytes, Hard: l.fileSizeBytes },
+        { Name: 'core', Soft: 0, Hard: 0 },
+      ],
+      // output is read from the attach stream and capped there; the engine keeps no log file
+      LogConfig: { Type: 'none', Config: {} },
+      Binds: [],
+      AutoRemove: false,
+      RestartPolicy: { Name: 'no' },
+    },
+  };
+}

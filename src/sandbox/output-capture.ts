@@ -1,0 +1,104 @@
+/**
+ * Demultiplexes Docker's attach stream (8-byte frame headers: stream id, 3 zero bytes,
+ * big-endian length) and counts bytes per stream. Nothing bounds that stream on the
+ * engine side, so the cap is enforced here: past the limit we keep nothing more and
+ * report the overflow so the caller can kill the container.
+ *
+ * The first line on stdout is the launcher's header (`\0AIRLOCK <status>\n`); it is
+ * written before any user code runs, so it is parsed out and never counted as output.
+ */
+
+const HEADER_PREFIX = Buffer.from('\0AIRLOCK ');
+const MAX_HEADER_BYTES = 64;
+
+export type LauncherStatus = 'ok' | 'input_failed' | 'patch_failed' | 'malformed';
+
+class CappedBuffer {
+  private readonly chunks: Buffer[] = [];
+  kept = 0;
+  seen = 0;
+  constructor(private readonly limitBytes: number) {}
+
+  /** Returns true when this write went past the limit. */
+  push(chunk: Buffer): boolean {
+    this.seen += chunk.length;
+    const room = this.limitBytes - this.kept;
+    if (room > 0) {
+      const part = chunk.length <= room ? chunk : chunk.subarray(0, room);
+      this.chunks.push(Buffer.from(part));
+      this.kept += part.length;
+    }
+    return this.seen > this.limitBytes;
+  }
+
+  get truncated(): boolean {
+    return this.seen > this.limitBytes;
+  }
+
+  toBuffer(): Buffer {
+    return Buffer.concat(this.chunks);
+  }
+}
+
+export class OutputCapture {
+  readonly stdout: CappedBuffer;
+  readonly stderr: CappedBuffer;
+  launcherStatus: LauncherStatus | undefined;
+  private headerBuf: Buffer = Buffer.alloc(0);
+  private pending: Buffer = Buffer.alloc(0);
+
+  constructor(
+    limits: { stdoutBytes: number; stderrBytes: number },
+    private readonly onOverflow: () => void,
+    private readonly onHeader: (status: LauncherStatus) => void = () => {},
+  ) {
+    this.stdout = new CappedBuffer(limits.stdoutBytes);
+    this.stderr = new CappedBuffer(limits.stderrBytes);
+  }
+
+  /** Feed raw bytes from the attach stream. */
+  write(chunk: Buffer): void {
+    this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+    while (this.pending.length >= 8) {
+      const streamId = this.pending[0];
+      const size = this.pending.readUInt32BE(4);
+      if (this.pending.length < 8 + size) break;
+      const payload = this.pending.subarray(8, 8 + size);
+      this.pending = this.pending.subarray(8 + size);
+      if (streamId === 1) this.onStdout(payload);
+      else if (streamId === 2) this.onData(this.stderr, payload);
+    }
+  }
+
+  private onStdout(payload: Buffer): void {
+    if (this.launcherStatus !== undefined) {
+      this.onData(this.stdout, payload);
+      return;
+    }
+    this.headerBuf = Buffer.concat([this.headerBuf, payload]);
+    const nl = this.headerBuf.indexOf(0x0a);
+    if (nl === -1) {
+      if (this.headerBuf.length > MAX_HEADER_BYTES) this.setStatus('malformed', this.headerBuf);
+      return;
+    }
+    const line = this.headerBuf.subarray(0, nl);
+    const rest = this.headerBuf.subarray(nl + 1);
+    let status: LauncherStatus = 'malformed';
+    if (line.subarray(0, HEADER_PREFIX.length).equals(HEADER_PREFIX)) {
+      const word = line.subarray(HEADER_PREFIX.length).toString('ascii');
+      if (word === 'ok' || word === 'input_failed' || word === 'patch_failed') status = word;
+    }
+    this.setStatus(status, status === 'malformed' ? this.headerBuf : rest);
+  }
+
+  private setStatus(status: LauncherStatus, rest: Buffer): void {
+    this.launcherStatus = status;
+    this.headerBuf = Buffer.alloc(0);
+    this.onHeader(status);
+    if (rest.length > 0) this.onData(this.stdout, rest);
+  }
+
+  private onData(target: CappedBuffer, payload: Buffer): void {
+    if (target.push(payload)) this.onOverflow();
+  }
+}

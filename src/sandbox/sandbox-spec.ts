@@ -1,0 +1,77 @@
+/**
+ * Lifecycle stages of one sandbox run, as distinct types:
+ * SandboxSpec (what to run) → RunningSandbox (inside the adapter) → SandboxResult (what happened).
+ */
+
+export interface SandboxLimits {
+  readonly timeoutMs: number;
+  readonly memoryBytes: number;
+  readonly cpus: number;
+  readonly pids: number;
+  readonly stdoutBytes: number;
+  readonly stderrBytes: number;
+  readonly scratchBytes: number;
+  readonly tmpBytes: number;
+  readonly shmBytes: number;
+  readonly fileSizeBytes: number;
+  readonly openFiles: number;
+}
+
+export interface SandboxFile {
+  /** Relative POSIX path under the work dir, already validated (no `..`, not absolute). */
+  readonly path: string;
+  readonly content: Uint8Array;
+  readonly mode?: number;
+}
+
+export interface SandboxSpec {
+  readonly jobId: string;
+  /** Image ID (sha256:…) — never a mutable tag. */
+  readonly imageId: string;
+  /** argv handed to the image's launcher after the input is unpacked. */
+  readonly argv: readonly string[];
+  readonly files: readonly SandboxFile[];
+  readonly stdin: Uint8Array;
+  /** Unified diff applied with `patch -p1` in the sandbox before the command. */
+  readonly patch?: string;
+  readonly env: Readonly<Record<string, string>>;
+  readonly limits: SandboxLimits;
+  /** Seccomp policy as JSON text; sent on every create. */
+  readonly seccompJson: string;
+  /** Extra labels (the adapter always adds airlock.managed/job/worker). */
+  readonly labels?: Readonly<Record<string, string>>;
+}
+
+/**
+ * How the run ended, as observed by the host (the sandbox cannot forge it):
+ * - exited: the program ended by itself (exitCode says how)
+ * - timeout / output_limit / killed: the host killed it (wall clock, output cap, cancel)
+ * - oom: the kernel killed it for memory (State.OOMKilled)
+ * - patch_failed: the launcher could not apply the patch; the command never ran
+ */
+export type SandboxOutcome = 'exited' | 'timeout' | 'oom' | 'output_limit' | 'killed' | 'patch_failed';
+
+export interface SandboxResult {
+  readonly outcome: SandboxOutcome;
+  readonly exitCode: number | null;
+  readonly stdout: Buffer;
+  readonly stderr: Buffer;
+  readonly stdoutBytes: number;
+  readonly stderrBytes: number;
+  readonly stdoutTruncated: boolean;
+  readonly stderrTruncated: boolean;
+  /** From container start to exit, host clock. */
+  readonly durationMs: number;
+  readonly containerId: string;
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  /** Launcher message when the patch did not apply. */
+  readonly patchMessage?: string;
+}
+
+export interface RunOptions {
+  /** Abort = cancel: the container is killed and the outcome is `killed`. */
+  readonly signal?: AbortSignal;
+  /** Called once the container exists, e.g. to record its id. */
+  readonly onCreated?: (containerId: string) => void;
+}
