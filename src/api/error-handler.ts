@@ -46,8 +46,6 @@ export function toAppError(err: unknown): AppError {
       return new AppError('MALFORMED_JSON', 'the body is empty but the content type is application/json');
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return new AppError('MALFORMED_JSON', 'the body is not valid JSON');
-      return new AppError('MALFORMED_JSON', `the body is not valid JSON${cause ? `: ${cause}` : ''}`);
-    }
     default:
       break;
   }
