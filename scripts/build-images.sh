@@ -33,8 +33,8 @@ build_one() {
     --customize-hook='rm -rf "$1/var/cache/apt" "$1/var/lib/apt/lists"' \
     "$suite" "$ctx/rootfs.tar"
   cp "$root/images/$name/Dockerfile" "$root/images/airlock-init" "$ctx/"
-  docker build --quiet --label "airlock.recipe=$hash" --label "airlock.runtime=$name" \
-    -t "airlock/$name:$hash" -t "airlock/$name:latest" "$ctx" >/dev/null
+  DOCKER_BUILDKIT=0 docker build --quiet --label "airlock.recipe=$hash" --label "airlock.runtime=$name" \
+    -t "airlock/$name:$hash" -t "airlock/$name:latest" "$ctx" 2> >(grep -v -e DEPRECATED -e "legacy builder" -e buildx -e BuildKit -e "environment-variable" -e "^ *$" -e "docs.docker.com" >&2) >/dev/null
 }
 
 pids=()

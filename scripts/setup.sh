@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# One idempotent setup for `npm start` and `npm test` on a fresh Debian machine:
+#   1. Debian packages: docker.io, redis-server, mmdebstrap (installed only if missing)
+#   2. dockerd, started when no engine answers
+#   3. Redis: the embedded default — when AIRLOCK_REDIS_URL is unset and nothing answers on
+#      127.0.0.1:6379, a private redis-server with AOF persistence under the data folder
+#   4. npm ci, when node_modules is missing or older than package-lock.json
+#   5. the sandbox images, when missing or their recipe changed
+# When everything is there it only checks, in a few seconds.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+data=${AIRLOCK_DATA_DIR:-$root/.airlock}
+case "$data" in /*) ;; *) data="$root/$data" ;; esac
+export AIRLOCK_DATA_DIR="$data"
+mkdir -p "$data"
+say() { printf 'setup: %s\n' "$*"; }
+die() { printf 'setup: ERROR: %s\n' "$*" >&2; exit 1; }
+
+# --- 1. packages -------------------------------------------------------------------------
+need=()
+command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v mmdebstrap >/dev/null 2>&1 || need+=(mmdebstrap)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ] && [ -r /etc/debian_version ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing ${need[*]} from Debian's packages"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  else
+    die "missing: ${need[*]}. Install them (Debian/Ubuntu: sudo apt-get install -y ${need[*]}), then run this again."
+  fi
+fi
+
+# --- 2. Docker engine -----------------------------------------------------------------------
+sock=${AIRLOCK_DOCKER_SOCKET:-/var/run/docker.sock}
+engine_up() { curl -sf --max-time 3 --unix-socket "$sock" http://localhost/_ping >/dev/null 2>&1; }
+if ! engine_up; then
+  [ "$sock" = /var/run/docker.sock ] || die "no Docker engine answers at $sock (AIRLOCK_DOCKER_SOCKET); start it first"
+  [ "$(id -u)" -eq 0 ] || die "no Docker engine answers and starting dockerd needs root: sudo dockerd &"
+  say "starting dockerd (log: $data/dockerd.log)"
+  setsid nohup dockerd >"$data/dockerd.log" 2>&1 < /dev/null &
+  for _ in $(seq 1 60); do engine_up && break; sleep 0.5; done
+  engine_up || die "dockerd did not come up; see $data/dockerd.log"
+fi
+
+# --- 3. Redis ----------------------------------------------------------------------------
+redis_up() { # $1 host, $2 port: true when PING gets +PONG
+  local reply
+  reply=$(timeout 2 bash -c "exec 3<>/dev/tcp/$1/$2 && printf 'PING\r\n' >&3 && head -c 5 <&3" 2>/dev/null || true)
+  [ "$reply" = "+PONG" ]
+}
+if [ -z "${AIRLOCK_REDIS_URL:-}" ]; then
+  if ! redis_up 127.0.0.1 6379; then
+    mkdir -p "$data/redis"
+    say "starting the embedded Redis on 127.0.0.1:6379 (AOF in $data/redis)"
+    redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --protected-mode yes \
+      --dir "$data/redis" --appendonly yes --appendfsync everysec --maxmemory-policy noeviction \
+      --pidfile "$data/redis/redis.pid" --logfile "$data/redis/redis.log" >/dev/null
+    for _ in $(seq 1 40); do redis_up 127.0.0.1 6379 && break; sleep 0.25; done
+    redis_up 127.0.0.1 6379 || die "redis-server did not come up; see $data/redis/redis.log"
+  fi
+fi
+
+# --- 4. node_modules ------------------------------------------------------------------------
+stamp=node_modules/.airlock-lock.sha256
+want=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  say "installing npm dependencies (npm ci)"
+  if ! npm ci --no-audit --no-fund --loglevel=error 2>"$data/npm-ci.log"; then
+    # npm 11 can leave other platforms' optional packages out of the lock and then refuse it
+    say "npm ci refused the lock file (see $data/npm-ci.log); installing with npm install instead"
+    npm install --no-audit --no-fund --loglevel=error
+  fi
+  echo "$want" > "$stamp"
+fi
+
+# --- 5. sandbox images ----------------------------------------------------------------------
+bash "$root/scripts/build-images.sh"
+say "ready (data: $data)"
