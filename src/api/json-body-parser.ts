@@ -37,7 +37,7 @@ function hasPoisonedKey(value: unknown): boolean {
     if (Object.prototype.hasOwnProperty.call(v, '__proto__')) return true;
     const ctor = (v as Record<string, unknown>)['constructor'];
     if (Object.prototype.hasOwnProperty.call(v, 'constructor') && ctor !== null && typeof ctor === 'object' && Object.prototype.hasOwnProperty.call(ctor, 'prototype')) return true;
-    stack.push(...Object.values(v));
+    stack.push(...Object.values(v as Record<string, unknown>));
   }
   return false;
 }

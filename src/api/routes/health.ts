@@ -9,7 +9,7 @@ import type { WorkerRegistry } from '../../queue/index.js';
 export function healthRoutes(app: FastifyInstance, deps: { redis: Redis; workers: WorkerRegistry }): void {
   app.get('/healthz', () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
-    let redisOk = false;
+    let redisOk: boolean;
     let workers: { workerId: string; engineOk: boolean }[] = [];
     try {
       redisOk = (await deps.redis.ping()) === 'PONG';

@@ -1,0 +1,1 @@
+export { HELP, parseArgs, run } from './main.js';

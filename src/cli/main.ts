@@ -1,0 +1,108 @@
+/**
+ * `airlock` — the operator's command. Key management talks to Redis directly (the first
+ * admin key has to come from somewhere); everything else goes through the composition root.
+ */
+import { loadConfig } from '../config.js';
+import { ApiKeyStore, ROLES, type Role } from '../credentials/index.js';
+import { connectRedis, main as serve } from '../main.js';
+import { AppError, systemClock } from '../shared/index.js';
+
+export const HELP = `airlock — run untrusted code in single-use, hardened containers
+
+Usage:
+  airlock serve                         start the API and a worker (AIRLOCK_ROLE=api|worker for one)
+  airlock keys create --role ROLE [--name NAME] [--owner PRINCIPAL]
+                                        create an API key; the key is printed ONCE, on the last line
+                                        ROLE: agent (submit, read own jobs) | reviewer | admin | service
+  airlock keys list                     list keys (ids, roles, owners; never the secrets)
+  airlock keys revoke KEY_ID            revoke a key; it gets 401 from then on
+  airlock help                          this text
+
+Configuration comes from AIRLOCK_* environment variables (see README.md, "Configuration").
+Examples:
+  npx airlock keys create --role agent --name ci-bot
+  AIRLOCK_KEY=ak_… curl -s -X POST 'http://127.0.0.1:8080/v1/jobs?wait=30' \\
+    -H "Authorization: Bearer $AIRLOCK_KEY" -H 'content-type: application/json' \\
+    -d '{"runtime":"python","files":[{"path":"main.py","content":"print(42)"}]}'
+`;
+
+/** Parses `--flag value` pairs and positionals. */
+export function parseArgs(argv: readonly string[]): { positional: string[]; flags: Map<string, string> } {
+  const positional: string[] = [];
+  const flags = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a.startsWith('--')) {
+      const eq = a.indexOf('=');
+      if (eq !== -1) flags.set(a.slice(2, eq), a.slice(eq + 1));
+      else {
+        const next = argv[i + 1];
+        if (next !== undefined && !next.startsWith('--')) {
+          flags.set(a.slice(2), next);
+          i++;
+        } else flags.set(a.slice(2), 'true');
+      }
+    } else positional.push(a);
+  }
+  return { positional, flags };
+}
+
+export async function run(argv: readonly string[], out: (s: string) => void = (s) => process.stdout.write(`${s}\n`), err: (s: string) => void = (s) => process.stderr.write(`${s}\n`)): Promise<number> {
+  const { positional, flags } = parseArgs(argv);
+  const [cmd, sub, arg] = positional;
+  try {
+    switch (cmd) {
+      case undefined:
+      case 'help':
+        out(HELP);
+        return cmd === undefined && !flags.has('help') ? 2 : 0;
+      case 'serve':
+        await serve();
+        return 0;
+      case 'keys':
+        return await keys(sub, arg, flags, out);
+      default:
+        err(`airlock: unknown command ${cmd}\n\n${HELP}`);
+        return 2;
+    }
+  } catch (e) {
+    err(`airlock: ${e instanceof AppError ? `${e.code}: ${e.message}` : e instanceof Error ? e.message : String(e)}`);
+    return 1;
+  }
+}
+
+async function keys(sub: string | undefined, arg: string | undefined, flags: Map<string, string>, out: (s: string) => void): Promise<number> {
+  const config = loadConfig();
+  const redis = await connectRedis(config.redis.url, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
+  try {
+    const store = new ApiKeyStore(redis, config.redis.prefix, systemClock);
+    switch (sub) {
+      case 'create': {
+        const role = flags.get('role');
+        if (role === undefined || !(ROLES as readonly string[]).includes(role)) throw new AppError('INVALID_REQUEST', `--role must be one of ${ROLES.join(', ')}`);
+        const name = flags.get('name');
+        const owner = flags.get('owner');
+        const created = await store.create({ role: role as Role, ...(name !== undefined ? { name } : {}), ...(owner !== undefined ? { owner } : {}) });
+        out(`created ${created.id} (role ${created.role}, owner ${created.owner}). The key is shown once:`);
+        out(created.key);
+        return 0;
+      }
+      case 'list': {
+        const list = await store.list();
+        out(['ID'.padEnd(22), 'ROLE'.padEnd(9), 'OWNER'.padEnd(22), 'CREATED'.padEnd(25), 'STATE', 'NAME'].join(' '));
+        for (const k of list) out([k.id.padEnd(22), k.role.padEnd(9), k.owner.padEnd(22), k.createdAt.padEnd(25), (k.revokedAt ? 'revoked' : 'active').padEnd(7), k.name].join(' '));
+        return 0;
+      }
+      case 'revoke': {
+        if (arg === undefined) throw new AppError('INVALID_REQUEST', 'usage: airlock keys revoke KEY_ID');
+        const k = await store.revoke(arg);
+        out(`revoked ${k.id} at ${k.revokedAt ?? ''}`);
+        return 0;
+      }
+      default:
+        throw new AppError('INVALID_REQUEST', 'usage: airlock keys create|list|revoke');
+    }
+  } finally {
+    redis.disconnect();
+  }
+}
