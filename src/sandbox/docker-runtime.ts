@@ -56,8 +56,8 @@ export class DockerRuntime implements ContainerRuntime {
       if (statusOf(err) === 404) throw new AppError('IMAGE_MISSING', `sandbox image ${spec.imageId} is not present (run: npm run setup)`, { retryable: true, cause: err });
       throw new AppError('SANDBOX_UNAVAILABLE', `container create failed: ${messageOf(err)}`, { retryable: true, cause: err });
     }
-    runOpts.onCreated?.(container.id);
     try {
+      runOpts.onCreated?.(container.id);
       return await this.runCreated(container, spec, input, runOpts.signal, log);
     } finally {
       await this.remove(container.id, log);
@@ -85,7 +85,6 @@ export class DockerRuntime implements ContainerRuntime {
     });
 
     const onAbort = (): void => kill('killed');
-    if (signal?.aborted) throw new AppError('INTERNAL', 'run aborted before start');
     signal?.addEventListener('abort', onAbort, { once: true });
 
     const startedAtMs = Date.now();
@@ -96,6 +95,7 @@ export class DockerRuntime implements ContainerRuntime {
       } catch (err) {
         throw new AppError('SANDBOX_UNAVAILABLE', `container start failed: ${messageOf(err)}`, { retryable: true, cause: err });
       }
+      if (signal?.aborted) onAbort();
       timer = setTimeout(() => kill('timeout'), spec.limits.timeoutMs);
       // input goes in on stdin; ending our side closes the container's stdin (StdinOnce)
       stream.end(input);

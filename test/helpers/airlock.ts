@@ -1,0 +1,99 @@
+/**
+ * Starts a real Airlock (API + worker, or either) against the real Redis and Docker engine,
+ * with a unique Redis prefix and a test label on every container. `stop()` drains, checks
+ * that no container of this test is left, and deletes the test's Redis keys.
+ */
+import Docker from 'dockerode';
+import { randomBytes } from 'node:crypto';
+import { loadConfig, type Config } from '../../src/config.js';
+import type { CreatedApiKey, Role } from '../../src/credentials/index.js';
+import { startAirlock, type Airlock } from '../../src/main.js';
+import { createLogger } from '../../src/shared/index.js';
+import { deletePrefix, testRedis, TEST_REDIS_URL, uniquePrefix } from './redis.js';
+
+export const TEST_LABEL = 'airlock.test';
+export const docker = new Docker({ socketPath: process.env['AIRLOCK_DOCKER_SOCKET'] ?? '/var/run/docker.sock' });
+
+export interface TestAirlock {
+  readonly airlock: Airlock;
+  readonly config: Config;
+  readonly prefix: string;
+  readonly testId: string;
+  readonly baseUrl: string;
+  key(role?: Role, owner?: string): Promise<CreatedApiKey>;
+  /** fetch against the live server with a bearer key. */
+  request(method: string, path: string, key: string | undefined, body?: unknown): Promise<{ status: number; body: any }>;
+  /** Containers carrying this test's label (should be none after each job). */
+  containers(): Promise<Docker.ContainerInfo[]>;
+  stop(): Promise<void>;
+}
+
+export function testConfig(prefix: string, env: Record<string, string> = {}): Config {
+  return loadConfig({
+    AIRLOCK_REDIS_URL: TEST_REDIS_URL,
+    AIRLOCK_REDIS_PREFIX: prefix,
+    AIRLOCK_PORT: '0',
+    AIRLOCK_WORKER_CONCURRENCY: '2',
+    AIRLOCK_RETRY_BACKOFF_MS: '200',
+    AIRLOCK_LOG_LEVEL: process.env['AIRLOCK_TEST_LOG_LEVEL'] ?? 'silent',
+    ...(process.env['AIRLOCK_DATA_DIR'] ? { AIRLOCK_DATA_DIR: process.env['AIRLOCK_DATA_DIR'] } : {}),
+    ...env,
+  });
+}
+
+export async function startTestAirlock(name: string, env: Record<string, string> = {}): Promise<TestAirlock> {
+  const prefix = uniquePrefix(name);
+  const testId = `${name}-${randomBytes(4).toString('hex')}`;
+  const config = testConfig(prefix, env);
+  const airlock = await startAirlock(config, {
+    logger: createLogger({ level: config.logLevel }),
+    containerLabels: { [TEST_LABEL]: testId },
+    bootstrapAdmin: false,
+  });
+  const baseUrl = (airlock.url ?? '').replace('0.0.0.0', '127.0.0.1');
+  const containers = () => docker.listContainers({ all: true, filters: { label: [`${TEST_LABEL}=${testId}`] } });
+  return {
+    airlock,
+    config,
+    prefix,
+    testId,
+    baseUrl,
+    key: (role: Role = 'agent', owner?: string) => airlock.keys.create({ role, name: `test ${role}`, ...(owner ? { owner } : {}) }),
+    async request(method, path, key, body) {
+      const headers: Record<string, string> = {};
+      if (key !== undefined) headers['authorization'] = `Bearer ${key}`;
+      if (body !== undefined) headers['content-type'] = 'application/json';
+      const res = await fetch(`${baseUrl}${path}`, { method, headers, ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}) });
+      const text = await res.text();
+      let parsed: unknown = text;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        /* not JSON */
+      }
+      return { status: res.status, body: parsed };
+    },
+    containers,
+    async stop() {
+      await airlock.close();
+      // a fixture guarantees cleanup even when an assertion failed mid-test
+      for (const c of await containers()) await docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined);
+      const redis = testRedis();
+      await deletePrefix(redis, prefix);
+      redis.disconnect();
+    },
+  };
+}
+
+/** Submits a job and waits for its end state (server-side wait, then polling). */
+export async function runJob(t: TestAirlock, key: string, body: Record<string, unknown>, waitS = 30): Promise<any> {
+  const res = await t.request('POST', `/v1/jobs?wait=${Math.min(waitS, 60)}`, key, body);
+  if (res.status !== 200 && res.status !== 202) throw new Error(`submit failed: ${res.status} ${JSON.stringify(res.body)}`);
+  let job = res.body;
+  const deadline = Date.now() + waitS * 1000;
+  while (job.status === 'queued' || job.status === 'running') {
+    if (Date.now() > deadline) throw new Error(`job ${job.id} still ${job.status} after ${waitS}s`);
+    job = (await t.request('GET', `/v1/jobs/${job.id}?wait=5`, key)).body;
+  }
+  return job;
+}
