@@ -137,14 +137,17 @@ function banner(a: Airlock, config: Config): string {
 export async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger({ level: config.logLevel });
-  const airlock = await startAirlock(config, { logger });
-  process.stdout.write(`${banner(airlock, config)}\n`);
-  let stopping = false;
+  // handlers first: a SIGTERM that arrives while we start up still drains
+  let airlock: Airlock | undefined;
+  let stopSignal: string | undefined;
   const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
+    if (stopSignal !== undefined && airlock === undefined) return;
+    stopSignal ??= signal;
+    if (airlock === undefined) return; // drained once start-up completes
+    const a = airlock;
+    airlock = undefined;
     logger.info({ signal }, 'draining: no new jobs, running jobs finish');
-    airlock.close().then(
+    a.close().then(
       () => process.exit(0),
       (err: unknown) => {
         logger.error({ err }, 'shutdown failed');
@@ -154,6 +157,9 @@ export async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  airlock = await startAirlock(config, { logger });
+  process.stdout.write(`${banner(airlock, config)}\n`);
+  if (stopSignal !== undefined) stop(stopSignal);
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {

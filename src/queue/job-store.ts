@@ -127,8 +127,11 @@ export class RedisJobStore {
     return { applied: applied === 1, status: status === '' ? undefined : (status as JobStatus) };
   }
 
-  async start(id: string, workerId: string, attempt: number, startedAt: string) {
-    return this.transition(id, ['queued', 'running'], 'running', { workerId, attempts: String(attempt), startedAt });
+  /** queued|running → running. Counts every run (a retry and a stalled-job recovery both count). */
+  async start(id: string, workerId: string, startedAt: string) {
+    const r = await this.transition(id, ['queued', 'running'], 'running', { workerId, startedAt });
+    if (r.applied) await guard(() => this.redis.hincrby(this.key(id), 'attempts', 1));
+    return r;
   }
 
   async finish(id: string, status: JobStatus, data: { result?: JobResult; error?: JobError; finishedAt: string }) {

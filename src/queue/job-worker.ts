@@ -125,7 +125,7 @@ export class JobWorker {
     try {
       const rec = await this.store.get(jobId);
       if (rec === undefined || isTerminal(rec.status)) return; // cancelled or expired meanwhile
-      const started = await this.store.start(jobId, this.workerId, job.attemptsMade + 1, new Date(this.opts.clock.now()).toISOString());
+      const started = await this.store.start(jobId, this.workerId, new Date(this.opts.clock.now()).toISOString());
       if (!started.applied) return;
       // re-read after the transition: a cancel that landed in between set this flag
       if ((await this.store.get(jobId))?.cancelRequested === true) abort.abort();
