@@ -2,10 +2,11 @@
  * Composition root: load config, build adapters, start the API and/or the worker, handle
  * signals. `startAirlock` is also what the tests start, with their own prefix and port.
  */
-import type { FastifyInstance } from 'fastify';
 import { Redis, type RedisOptions } from 'ioredis';
 import { pathToFileURL } from 'node:url';
 import { buildApp } from './api/index.js';
+
+type ApiApp = ReturnType<typeof buildApp>;
 import { loadConfig, type Config } from './config.js';
 import { ApiKeyStore, type CreatedApiKey } from './credentials/index.js';
 import { loadProfiles } from './profiles/index.js';
@@ -14,7 +15,7 @@ import { DockerRuntime, loadImageCatalog } from './sandbox/index.js';
 import { createLogger, systemClock, type Clock, type Logger } from './shared/index.js';
 
 export interface Airlock {
-  readonly app: FastifyInstance | undefined;
+  readonly app: ApiApp | undefined;
   readonly worker: JobWorker | undefined;
   readonly keys: ApiKeyStore;
   readonly bootstrapKey: CreatedApiKey | undefined;
@@ -84,7 +85,7 @@ export async function startAirlock(config: Config, opts: StartOptions = {}): Pro
     });
   }
 
-  let app: FastifyInstance | undefined;
+  let app: ApiApp | undefined;
   let url: string | undefined;
   let bootstrapKey: CreatedApiKey | undefined;
   if (config.role !== 'worker') {
