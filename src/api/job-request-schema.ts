@@ -31,7 +31,8 @@ export type JobRequest = z.infer<typeof JobRequestSchema>;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 /** Names the sandbox itself controls. */
 const RESERVED_ENV = new Set(['PATH', 'HOME', 'HOSTNAME', 'LD_PRELOAD', 'LD_LIBRARY_PATH', 'LD_AUDIT']);
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+/** Canonical base64: length a multiple of 4, padding only at the end. */
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 export function parseJobRequest(body: unknown, profiles: ReadonlyMap<string, LoadedProfile>): JobInput {
   const parsed = JobRequestSchema.safeParse(body);

@@ -7,7 +7,8 @@ import type { FastifyInstance } from 'fastify';
 import { AppError } from '../shared/index.js';
 
 export function registerJsonParser(app: FastifyInstance): void {
-  app.removeContentTypeParser('application/json');
+  // only JSON is accepted: every other content type is a 415
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');
     if (text.trim() === '') {
@@ -37,7 +38,8 @@ function hasPoisonedKey(value: unknown): boolean {
     if (Object.prototype.hasOwnProperty.call(v, '__proto__')) return true;
     const ctor = (v as Record<string, unknown>)['constructor'];
     if (Object.prototype.hasOwnProperty.call(v, 'constructor') && ctor !== null && typeof ctor === 'object' && Object.prototype.hasOwnProperty.call(ctor, 'prototype')) return true;
-    stack.push(...Object.values(v as Record<string, unknown>));
+    // one push per member: spreading a huge array into one call overflows the stack
+    for (const member of Object.values(v as Record<string, unknown>)) stack.push(member);
   }
   return false;
 }

@@ -1,0 +1,139 @@
+/**
+ * `airlock keys …` against the real Redis, under a unique prefix set through the
+ * environment (the CLI reads its configuration from AIRLOCK_*), restored afterwards.
+ */
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run } from '../src/cli/index.js';
+import { ApiKeyStore } from '../src/credentials/index.js';
+import { systemClock } from '../src/shared/index.js';
+import { deletePrefix, testRedis, TEST_REDIS_URL, uniquePrefix } from './helpers/redis.js';
+
+interface CliResult {
+  code: number;
+  out: string[];
+  err: string[];
+}
+
+async function cli(...argv: string[]): Promise<CliResult> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await run(argv, (s) => out.push(...s.split('\n')), (s) => err.push(...s.split('\n')));
+  return { code, out, err };
+}
+
+/** Creates a key through the CLI and returns the printed key (the last output line) and its id. */
+async function createKey(role = 'agent', ...extra: string[]): Promise<{ key: string; id: string; res: CliResult }> {
+  const res = await cli('keys', 'create', '--role', role, ...extra);
+  expect(res.code, res.err.join('\n')).toBe(0);
+  const key = res.out.at(-1) ?? '';
+  const m = /^ak_([0-9a-f]{16})_[A-Za-z0-9_-]{43}$/.exec(key);
+  expect(m, `last line should be the key, got ${JSON.stringify(key)}`).not.toBeNull();
+  return { key, id: `key_${m![1]!}`, res };
+}
+
+const ENV_VARS = ['AIRLOCK_REDIS_PREFIX', 'AIRLOCK_REDIS_URL'] as const;
+
+describe('airlock keys (CLI)', () => {
+  const prefix = uniquePrefix('cli-keys');
+  const saved = new Map<string, string | undefined>();
+  let redis: Redis;
+  let store: ApiKeyStore;
+
+  beforeAll(() => {
+    for (const name of ENV_VARS) saved.set(name, process.env[name]);
+    process.env['AIRLOCK_REDIS_PREFIX'] = prefix;
+    process.env['AIRLOCK_REDIS_URL'] = TEST_REDIS_URL;
+    redis = testRedis();
+    store = new ApiKeyStore(redis, prefix, systemClock);
+  });
+  afterAll(async () => {
+    for (const [name, value] of saved) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+    if (redis !== undefined) {
+      await deletePrefix(redis, prefix);
+      redis.disconnect();
+    }
+  });
+
+  it('keys create prints the key once, on the last line, and it verifies', async () => {
+    const { key, id, res } = await createKey('agent', '--name', 'ci-bot', '--owner', 'team-a');
+    expect(res.err).toEqual([]);
+    expect(res.out.filter((l) => l.includes(key))).toHaveLength(1);
+    expect(res.out.join('\n')).toContain(id);
+    expect(await store.verify(key)).toMatchObject({ id, role: 'agent', name: 'ci-bot', owner: 'team-a' });
+    // stored under the prefix from the environment, and only as a hash
+    const stored = await redis.hgetall(`${prefix}:apikey:${id}`);
+    expect(stored['role']).toBe('agent');
+    expect(Object.values(stored).join('\n')).not.toContain(key.slice(20));
+  });
+
+  it.each(['reviewer', 'admin', 'service'])('keys create --role %s makes a key of that role', async (role) => {
+    const { key } = await createKey(role);
+    expect((await store.verify(key))?.role).toBe(role);
+  });
+
+  it('keys list shows the id and role but never the secret', async () => {
+    const { key, id } = await createKey('agent', '--name', 'listed');
+    const res = await cli('keys', 'list');
+    expect(res.code).toBe(0);
+    const text = res.out.join('\n');
+    const row = res.out.find((l) => l.startsWith(id));
+    expect(row).toBeDefined();
+    expect(row).toMatch(/\bagent\b.*\bactive\b.*listed/);
+    expect(text).not.toContain(key);
+    expect(text).not.toContain(key.slice(20));
+  });
+
+  it('keys revoke makes verify fail, and list shows it revoked', async () => {
+    const { key, id } = await createKey('agent');
+    expect(await store.verify(key)).toBeDefined();
+    const res = await cli('keys', 'revoke', id);
+    expect(res.code).toBe(0);
+    expect(res.out.join('\n')).toContain(`revoked ${id}`);
+    expect(await store.verify(key)).toBeUndefined();
+    const row = (await cli('keys', 'list')).out.find((l) => l.startsWith(id));
+    expect(row).toMatch(/\brevoked\b/);
+  });
+
+  it('keys revoke of an unknown id or without an id exits 1 with a message', async () => {
+    const unknown = await cli('keys', 'revoke', 'key_0000000000000000');
+    expect(unknown.code).toBe(1);
+    expect(unknown.err.join('\n')).toContain('KEY_NOT_FOUND');
+    const missing = await cli('keys', 'revoke');
+    expect(missing.code).toBe(1);
+    expect(missing.err.join('\n')).toContain('usage');
+  });
+
+  it.each([['--role', 'root'], ['--role'], []])('keys create %j exits 1 with a message and creates nothing', async (...flags: string[]) => {
+    const before = await redis.zcard(`${prefix}:apikeys`);
+    const res = await cli('keys', 'create', ...flags);
+    expect(res.code).toBe(1);
+    expect(res.out).toEqual([]);
+    expect(res.err.join('\n')).toMatch(/--role must be one of agent, reviewer, admin, service/);
+    expect(await redis.zcard(`${prefix}:apikeys`)).toBe(before);
+  });
+
+  it('an unknown keys subcommand exits 1 with usage', async () => {
+    const res = await cli('keys', 'rotate');
+    expect(res.code).toBe(1);
+    expect(res.err.join('\n')).toContain('usage: airlock keys create|list|revoke');
+  });
+
+  it('an unknown command exits 2 with the help text', async () => {
+    const res = await cli('frobnicate');
+    expect(res.code).toBe(2);
+    const err = res.err.join('\n');
+    expect(err).toContain('unknown command frobnicate');
+    expect(err).toContain('Usage:');
+  });
+
+  it('help exits 0; no command at all exits 2', async () => {
+    expect((await cli('help')).code).toBe(0);
+    const none = await cli();
+    expect(none.code).toBe(2);
+    expect(none.out.join('\n')).toContain('Usage:');
+  });
+});
