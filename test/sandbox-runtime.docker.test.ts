@@ -1,0 +1,102 @@
+/**
+ * The Docker adapter on its own: the hardened create options really reach the engine,
+ * cleanup happens even when the caller throws mid-run, and the reaper removes orphans.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadProfiles } from '../src/profiles/index.js';
+import { DockerRuntime, loadImageCatalog, MASKED_PATHS, type SandboxSpec } from '../src/sandbox/index.js';
+import { createLogger } from '../src/shared/index.js';
+import { docker, TEST_LABEL } from './helpers/airlock.js';
+import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
+
+const testId = `runtime-${randomBytes(4).toString('hex')}`;
+const logger = createLogger({ level: 'silent' });
+const runtime = new DockerRuntime({ socketPath: '/var/run/docker.sock', workerId: `w-${testId}`, logger });
+const profile = loadProfiles(resolve(import.meta.dirname, '../profiles')).get('shell')!;
+const images = loadImageCatalog(process.env['AIRLOCK_DATA_DIR'] ?? resolve(import.meta.dirname, '../.airlock'));
+
+const spec = (argv: string[], jobId = `job_${randomBytes(6).toString('hex')}`): SandboxSpec => ({
+  jobId,
+  imageId: images.get('shell')!,
+  argv,
+  files: [],
+  stdin: new Uint8Array(),
+  env: {},
+  limits: { ...profile.profile.limits, timeoutMs: 5000 },
+  seccompJson: profile.seccompJson,
+  labels: { [TEST_LABEL]: testId },
+});
+const mine = () => docker.listContainers({ all: true, filters: { label: [`${TEST_LABEL}=${testId}`] } });
+
+afterAll(async () => {
+  for (const c of await mine()) await docker.getContainer(c.Id).remove({ force: true });
+});
+
+describe('DockerRuntime', () => {
+  it('creates containers with the hardened configuration', async () => {
+    let inspected: Awaited<ReturnType<ReturnType<typeof docker.getContainer>['inspect']>> | undefined;
+    const result = await runtime.run(spec(['sh', '-c', 'sleep 0.5']), {
+      onCreated: (id) => {
+        void docker.getContainer(id).inspect().then((i) => (inspected = i));
+      },
+    });
+    expect(result.outcome).toBe('exited');
+    const hc = inspected!.HostConfig as Record<string, any>;
+    expect(hc['NetworkMode']).toBe('none');
+    expect(hc['ReadonlyRootfs']).toBe(true);
+    expect(hc['CapDrop']).toEqual(['ALL']);
+    expect(hc['Privileged']).toBe(false);
+    expect(hc['Init']).toBe(true);
+    expect(hc['SecurityOpt']).toContain('no-new-privileges');
+    expect((hc['SecurityOpt'] as string[]).some((o) => o.startsWith('seccomp={'))).toBe(true);
+    expect(hc['Memory']).toBe(profile.profile.limits.memoryBytes);
+    expect(hc['MemorySwap']).toBe(profile.profile.limits.memoryBytes);
+    expect(hc['PidsLimit']).toBe(profile.profile.limits.pids);
+    expect(hc['Binds'] ?? []).toEqual([]);
+    expect(hc['MaskedPaths']).toEqual(expect.arrayContaining(MASKED_PATHS));
+    expect(Object.keys(hc['Tmpfs'] as object).sort()).toEqual(['/tmp', '/work']);
+    expect((hc['Tmpfs'] as Record<string, string>)['/work']).toMatch(/noexec.*nosuid.*nodev/);
+    expect(inspected!.Config.User).toBe('10001:10001');
+    expect(inspected!.Config.Image).toBe(images.get('shell'));
+  });
+
+  it('removes the container even when the caller throws mid-run (a failed assertion)', async () => {
+    let created = '';
+    await expect(
+      runtime.run(spec(['sh', '-c', 'sleep 5']), {
+        onCreated: (id) => {
+          created = id;
+          throw new Error('assertion failed in a caller');
+        },
+      }),
+    ).rejects.toThrow('assertion failed');
+    expect(created).not.toBe('');
+    await expect(docker.getContainer(created).inspect()).rejects.toMatchObject({ statusCode: 404 });
+  });
+
+  it('reaps managed containers whose worker is gone, and leaves the rest', async () => {
+    // a leftover from a "dead" worker: created, never started
+    const other = new DockerRuntime({ socketPath: '/var/run/docker.sock', workerId: `dead-${testId}`, logger });
+    const victim = spec(['sh', '-c', 'sleep 60']);
+    const abort = new AbortController();
+    const running = other.run(victim, { signal: abort.signal });
+    let orphan: string | undefined;
+    for (let i = 0; i < 50 && orphan === undefined; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      orphan = (await mine()).find((c) => c.Labels['airlock.job'] === victim.jobId)?.Id;
+    }
+    expect(orphan).toBeDefined();
+    const removed = await runtime.reap((labels) => labels['airlock.worker'] === `dead-${testId}`);
+    expect(removed).toBe(1);
+    await expect(docker.getContainer(orphan!).inspect()).rejects.toMatchObject({ statusCode: 404 });
+    abort.abort();
+    await running.catch(() => undefined);
+    expect(await mine()).toEqual([]);
+  });
+
+  it('an unknown image ID is IMAGE_MISSING (retryable)', async () => {
+    await expect(runtime.assertImage(`sha256:${'0'.repeat(64)}`)).rejects.toMatchObject({ code: 'IMAGE_MISSING', retryable: true });
+    await expect(runtime.run({ ...spec(['true']), imageId: `sha256:${'0'.repeat(64)}` })).rejects.toMatchObject({ code: 'IMAGE_MISSING' });
+  });
+});
