@@ -15,6 +15,8 @@ export interface AuditKeys {
   readonly base: string;
   /** hash: seq → canonical JSON record */
   readonly records: string;
+  /** string: id of the appender that lost the last race and goes next (short TTL) */
+  readonly claim: string;
   /** zset: member seq, score time in ms (time is monotonic in seq, so this maps times to seqs) */
   readonly time: string;
   /** set: names of every index zset below, so retention can prune them */
@@ -33,6 +35,7 @@ export function auditKeys(prefix: string): AuditKeys {
     head: `${root}:head`,
     base: `${root}:base`,
     records: `${root}:records`,
+    claim: `${root}:claim`,
     time: `${root}:idx:time`,
     indexRegistry: `${root}:idx:registry`,
     checkpoints: `${root}:checkpoints`,

@@ -32,9 +32,7 @@ export const AuditEventSchema = z.strictObject({
       codeDigest: z.string().optional(),
     })
     .optional(),
-  outcome: z
-    .strictObject({ status: z.number().int().optional(), result: z.string().optional(), error: z.string().optional() })
-    .optional(),
+  outcome: z.strictObject({ status: z.number().int().optional(), result: z.string().optional(), error: z.string().optional() }).optional(),
   bytes: z.strictObject({ request: z.number().int().nonnegative(), response: z.number().int().nonnegative() }).optional(),
   durationMs: z.number().nonnegative().optional(),
   details: z.record(z.string(), z.unknown()).optional(),
@@ -68,7 +66,10 @@ export function computeHash(record: UnhashedRecord): string {
 export function nextRecord(prev: ChainHead, event: AuditEvent, timeMs: number): AuditRecord {
   const parsed = AuditEventSchema.safeParse(redact(event));
   if (!parsed.success) {
-    throw new AppError('INTERNAL', `invalid audit event: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    throw new AppError(
+      'INTERNAL',
+      `invalid audit event: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
   }
   if (!Number.isFinite(timeMs)) throw new AppError('INTERNAL', 'audit time must be a finite number of ms');
   const time = new Date(Math.max(timeMs, Date.parse(prev.time))).toISOString();

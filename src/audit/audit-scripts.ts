@@ -4,32 +4,44 @@ import { LuaScript } from './lua-script.js';
 /**
  * Optimistic append: the client built the record from the head it last saw; the write
  * happens only if the head is still that one (Redis Lua has no sha256, so the hash cannot
- * be computed here).
+ * be computed here). Fairness: a client that loses a race takes the claim, and while a claim
+ * is held only its holder may append. Without it, the winner of one round (already holding
+ * the new head) wins the next ones too and a busy process starves the others.
  *
  * KEYS[1] head            string, canonical JSON {seq, hash, time}
  * KEYS[2] records         hash seq → record JSON
  * KEYS[3] time index      zset member seq, score time ms
  * KEYS[4] index registry  set of index zset names
- * KEYS[5..] index zsets   action, actor, target (member seq, score seq)
+ * KEYS[5] claim           string: id of the client that lost the last race (expires)
+ * KEYS[6..] index zsets   action, actor, target (member seq, score seq)
  * ARGV[1] expected head JSON ('' = empty chain)
  * ARGV[2] seq of the new record
  * ARGV[3] record JSON
  * ARGV[4] new head JSON
  * ARGV[5] record time in ms
- * Returns {1, newHead} on success, {0, currentHead} on a lost race, {2, currentHead} when
- * the seq is already taken (head rewound behind stored records: never overwrite).
+ * ARGV[6] client id
+ * ARGV[7] claim lifetime in ms (bounds the wait if the claimant dies)
+ * Returns {1, newHead} on success; {0, currentHead} on a lost race (the claim is now ours);
+ * {3, currentHead} when another client holds the claim (wait, then retry); {2, currentHead}
+ * when the seq is already taken (head rewound behind stored records: never overwrite).
  */
 export const APPEND_SCRIPT = new LuaScript(`
 local current = redis.call('GET', KEYS[1]) or ''
-if current ~= ARGV[1] then return {0, current} end
+local claim = redis.call('GET', KEYS[5])
+if claim and claim ~= ARGV[6] then return {3, current} end
+if current ~= ARGV[1] then
+  redis.call('SET', KEYS[5], ARGV[6], 'PX', ARGV[7])
+  return {0, current}
+end
 if redis.call('HEXISTS', KEYS[2], ARGV[2]) == 1 then return {2, current} end
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
 redis.call('SET', KEYS[1], ARGV[4])
 redis.call('ZADD', KEYS[3], ARGV[5], ARGV[2])
-for i = 5, #KEYS do
+for i = 6, #KEYS do
   redis.call('ZADD', KEYS[i], ARGV[2], ARGV[2])
   redis.call('SADD', KEYS[4], KEYS[i])
 end
+if claim then redis.call('DEL', KEYS[5]) end
 return {1, ARGV[4]}
 `);
 

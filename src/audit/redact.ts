@@ -61,23 +61,41 @@ const STRING_RULES: readonly StringRule[] = [
     pattern: /-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|$)/g,
     replace: whole('private_key'),
   },
-  // Airlock API keys: ak_<id>_<secret>. The id may itself contain `_`, so the whole token goes.
-  { name: 'airlock_api_key', pattern: /(?<![A-Za-z0-9])ak_[A-Za-z0-9_-]{8,}/g, replace: whole('api_key') },
+  // Airlock API keys: ak_<16 hex id>_<secret>. The id is not secret (it is `key_<id>` in
+  // actors) and tells which key leaked, so it stays; any other ak_ token goes whole.
+  {
+    name: 'airlock_api_key',
+    pattern: /(?<![A-Za-z0-9])ak_[A-Za-z0-9_-]{8,}/g,
+    replace: (match) => {
+      const id = /^ak_([0-9a-f]{16})_/.exec(match)?.[1];
+      return id === undefined ? '[redacted:api_key]' : `ak_${id}_${REDACTED}`;
+    },
+  },
   { name: 'jwt', pattern: /\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}/g, replace: whole('jwt') },
-  { name: 'base64url_triple', pattern: /\b[A-Za-z0-9_-]{20,1024}\.[A-Za-z0-9_-]{20,1024}\.[A-Za-z0-9_-]{20,1024}\b/g, replace: whole('jwt') },
+  {
+    name: 'base64url_triple',
+    pattern: /\b[A-Za-z0-9_-]{20,1024}\.[A-Za-z0-9_-]{20,1024}\.[A-Za-z0-9_-]{20,1024}\b/g,
+    replace: whole('jwt'),
+  },
   { name: 'aws_access_key_id', pattern: /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/g, replace: whole('aws_key') },
   { name: 'github_token', pattern: /\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{20,})/g, replace: whole('github_token') },
   { name: 'sk_token', pattern: /\b(?:sk|rk)[-_][A-Za-z0-9_-]{16,}/g, replace: whole('secret_key') },
   { name: 'slack_token', pattern: /\bxox[abposr]-[A-Za-z0-9-]{10,}/g, replace: whole('slack_token') },
   { name: 'google_api_key', pattern: /\bAIza[0-9A-Za-z_-]{35}/g, replace: whole('google_key') },
-  { name: 'auth_scheme', pattern: /\b(Bearer|Basic|Token)(\s+)[A-Za-z0-9._~+/=-]{8,}/gi, replace: (_m, scheme = '', space = '') => `${scheme}${space}${REDACTED}` },
+  {
+    name: 'auth_scheme',
+    pattern: /\b(Bearer|Basic|Token)(\s+)[A-Za-z0-9._~+/=-]{8,}/gi,
+    replace: (_m, scheme = '', space = '') => `${scheme}${space}${REDACTED}`,
+  },
   // scheme://user:password@host
   { name: 'url_password', pattern: /\b([a-z][a-z0-9+.-]*:\/\/[^\s:/@]+:)[^\s@/]+@/gi, replace: (_m, head = '') => `${head}${REDACTED}@` },
   // PASSWORD=hunter2, "api_key": "x", ?token=abc — a secret-looking name, then = or :, then a value.
   {
     name: 'secret_assignment',
-    pattern: /([A-Za-z0-9_.-]{0,64}(?:password|passwd|passphrase|secret|token|api[_-]?key|private[_-]?key|credential|authorization|cookie)[A-Za-z0-9_.-]{0,64}["']?\s{0,8}[=:]\s{0,8}["']?)([^\s"',;&]+)/gi,
-    replace: (match, head = '', value = '') => (isHarmlessName(head) || value.startsWith('[redacted') ? match : `${head}${REDACTED}`),
+    pattern:
+      /([A-Za-z0-9_.-]{0,64}(?:password|passwd|passphrase|secret|token|api[_-]?key|private[_-]?key|credential|authorization|cookie)[A-Za-z0-9_.-]{0,64}["']?\s{0,8}[=:]\s{0,8}["']?)([^\s"',;&]+)/gi,
+    replace: (match, head = '', value = '') =>
+      isHarmlessName(head) || value.startsWith('[redacted') || AUTH_SCHEME.test(value) ? match : `${head}${REDACTED}`,
   },
   // NAME=<long high-entropy run>: env files, `export X=...`, `X: ...` lines.
   {
@@ -87,15 +105,28 @@ const STRING_RULES: readonly StringRule[] = [
   },
 ];
 
+// `Authorization: Bearer x` was masked by auth_scheme already; keep the scheme readable.
+const AUTH_SCHEME = /^(?:Bearer|Basic|Token)$/i;
+
 // Names whose long values are digests or ids, not secrets.
-const HARMLESS_NAME = /(?:^|[_.-])(?:id|ids|sha\d*|md5|digest|hash|checksum|etag|commit|integrity|path|url|uri|dir|file)$|^(?:sha\d*|md5|blake\w*)$/i;
+const HARMLESS_NAME =
+  /(?:^|[_.-])(?:id|ids|sha\d*|md5|digest|hash|checksum|etag|commit|integrity|path|url|uri|dir|file)$|^(?:sha\d*|md5|blake\w*)$/i;
 
 function isHarmlessName(head: string): boolean {
-  const name = head.replace(/["'\s=:]+$/g, '').replace(/^.*\s/, '');
-  return HARMLESS_NAME.test(name) || /(?:Id|Ids|Name|Count)$/.test(name);
+  // camelCase → snake_case so `imageDigest` ends in a `_digest` word like `IMAGE_DIGEST` does.
+  const name = head
+    .replace(/["'\s=:]+$/g, '')
+    .replace(/^.*\s/, '')
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2');
+  return HARMLESS_NAME.test(name) || /_(?:name|count)$/i.test(name);
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A whole value that is one long random run: `{ RANDOM_SEED: 'q8Zr…' }` is `RANDOM_SEED=q8Zr…` as an object. */
+function isRandomRun(value: string): boolean {
+  return /^[A-Za-z0-9+/_-]{32,}={0,2}$/.test(value) && looksRandom(value);
+}
 
 /** Random-looking: not a path, not a UUID, and at least 3 bits of entropy per character. */
 function looksRandom(value: string): boolean {
@@ -168,9 +199,22 @@ function redactObject(value: object | null, depth: number, seen: WeakSet<object>
   seen.add(value);
   try {
     if (Array.isArray(value)) return value.map((item: unknown) => redactValue(item, depth + 1, seen) ?? null);
-    if (value instanceof Map) return redactEntries([...value.entries()].map(([k, v]) => [String(k), v]), depth, seen);
+    if (value instanceof Map)
+      return redactEntries(
+        [...value.entries()].map(([k, v]) => [String(k), v]),
+        depth,
+        seen,
+      );
     if (value instanceof Set) return [...value].map((item) => redactValue(item, depth + 1, seen) ?? null);
-    if (value instanceof Error) return redactEntries([['name', value.name], ['message', value.message]], depth, seen);
+    if (value instanceof Error)
+      return redactEntries(
+        [
+          ['name', value.name],
+          ['message', value.message],
+        ],
+        depth,
+        seen,
+      );
     return redactEntries(Object.entries(value), depth, seen);
   } finally {
     seen.delete(value);
@@ -182,7 +226,9 @@ function redactEntries(entries: Array<[string, unknown]>, depth: number, seen: W
   for (const [key, member] of entries) {
     if (key === '__proto__') continue; // canonical JSON could not represent it faithfully
     if (member === undefined) continue;
-    out[key] = isSecretKey(key) && member !== null ? REDACTED : redactValue(member, depth + 1, seen);
+    if (isSecretKey(key) && member !== null) out[key] = REDACTED;
+    else if (typeof member === 'string' && isRandomRun(member) && !isHarmlessName(key)) out[key] = REDACTED;
+    else out[key] = redactValue(member, depth + 1, seen);
   }
   return out;
 }

@@ -2,13 +2,23 @@
  * The audit chain in Redis. Appends are optimistic: read the head (cached after our own
  * writes), build the next record in the client (sha256 is not available in Redis Lua), and
  * let APPEND_SCRIPT write it only if the head has not moved; on a lost race, retry from the
- * head the script returned, with jittered backoff. Appends from one process are serialized
- * so they never race each other.
+ * head the script returned, with priority (see the claim in APPEND_SCRIPT). Appends from one
+ * process are serialized so they never race each other.
  */
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { AppError, canonicalJson, systemClock, type Clock } from '../shared/index.js';
 import { auditKeys, type AuditKeys } from './audit-keys.js';
-import { GENESIS_HEAD, ChainHeadSchema, headOf, nextRecord, parseRecord, type AuditEvent, type AuditRecord, type ChainHead } from './audit-record.js';
+import {
+  GENESIS_HEAD,
+  ChainHeadSchema,
+  headOf,
+  nextRecord,
+  parseRecord,
+  type AuditEvent,
+  type AuditRecord,
+  type ChainHead,
+} from './audit-record.js';
 import { APPEND_SCRIPT, PRUNE_INDEXES_SCRIPT, TRIM_SCRIPT } from './audit-scripts.js';
 import type { AuditStore } from './audit-store.js';
 import { parseCheckpoint, type Checkpoint } from './checkpoint.js';
@@ -18,11 +28,15 @@ export interface RedisAuditStoreOptions {
   /** Key prefix shared with the rest of Airlock (AIRLOCK_REDIS_PREFIX). */
   readonly prefix: string;
   readonly clock?: Clock;
-  /** Lost races tolerated per append before giving up with AUDIT_UNAVAILABLE. */
+  /** Lost races tolerated per append before giving up with AUDIT_UNAVAILABLE (default 50). */
   readonly appendMaxAttempts?: number;
+  /** Time an append may spend racing and waiting its turn (default 5000 ms; Redis calls have their own timeouts). */
+  readonly appendTimeoutMs?: number;
 }
 
 const DEFAULT_APPEND_MAX_ATTEMPTS = 50;
+/** How long a race loser keeps priority if it dies before using it. */
+const CLAIM_TTL_MS = 50;
 const PRUNE_BATCH = 200;
 
 export class RedisAuditStore implements AuditStore {
@@ -30,6 +44,9 @@ export class RedisAuditStore implements AuditStore {
   readonly keys: AuditKeys;
   private readonly clock: Clock;
   private readonly maxAttempts: number;
+  private readonly appendTimeoutMs: number;
+  /** Names this store in the fairness claim. */
+  private readonly clientId = randomUUID();
   /** Head JSON as of our last successful append: saves a GET when nobody else wrote. */
   private cachedHead: string | undefined;
   private queue: Promise<unknown> = Promise.resolve();
@@ -39,6 +56,7 @@ export class RedisAuditStore implements AuditStore {
     this.keys = auditKeys(opts.prefix);
     this.clock = opts.clock ?? systemClock;
     this.maxAttempts = opts.appendMaxAttempts ?? DEFAULT_APPEND_MAX_ATTEMPTS;
+    this.appendTimeoutMs = opts.appendTimeoutMs ?? 5000;
   }
 
   append(event: AuditEvent): Promise<AuditRecord> {
@@ -48,8 +66,10 @@ export class RedisAuditStore implements AuditStore {
   }
 
   private async appendNow(event: AuditEvent): Promise<AuditRecord> {
+    const deadline = performance.now() + this.appendTimeoutMs;
     let expected = this.cachedHead ?? (await this.call('read the audit head', () => this.redis.get(this.keys.head))) ?? '';
-    for (let attempt = 1; attempt <= this.maxAttempts; attempt += 1) {
+    let lost = 0;
+    for (;;) {
       const prev = expected === '' ? GENESIS_HEAD : parseHeadOrThrow(expected, 'head');
       const record = nextRecord(prev, event, this.clock.now());
       const newHead = canonicalJson(headOf(record));
@@ -58,8 +78,8 @@ export class RedisAuditStore implements AuditStore {
       const reply = await this.call('append an audit record', () =>
         APPEND_SCRIPT.run(
           this.redis,
-          [this.keys.head, this.keys.records, this.keys.time, this.keys.indexRegistry, ...indexKeys],
-          [expected, record.seq, canonicalJson(record), newHead, Date.parse(record.time)],
+          [this.keys.head, this.keys.records, this.keys.time, this.keys.indexRegistry, this.keys.claim, ...indexKeys],
+          [expected, record.seq, canonicalJson(record), newHead, Date.parse(record.time), this.clientId, CLAIM_TTL_MS],
         ),
       );
       const [code, current] = reply as [number, string];
@@ -69,14 +89,27 @@ export class RedisAuditStore implements AuditStore {
       }
       this.cachedHead = undefined;
       if (code === 2) {
-        throw new AppError('AUDIT_UNAVAILABLE', `audit record ${record.seq} already exists beyond the head: the chain was tampered with; run \`airlock audit verify\``, {
-          details: { seq: record.seq },
-        });
+        throw new AppError(
+          'AUDIT_UNAVAILABLE',
+          `audit record ${record.seq} already exists beyond the head: the chain was tampered with; run \`airlock audit verify\``,
+          {
+            details: { seq: record.seq },
+          },
+        );
       }
       expected = current;
-      await sleep(Math.random() * Math.min(50, 2 ** attempt));
+      if (code === 0) {
+        // Lost the race: we hold the claim now, so retry at once from the head the reply carried.
+        lost += 1;
+        if (lost >= this.maxAttempts)
+          throw new AppError('AUDIT_UNAVAILABLE', `audit append lost the race ${lost} times`, { retryable: true });
+      } else {
+        await sleep(1); // another appender lost a race and goes first
+      }
+      if (performance.now() > deadline) {
+        throw new AppError('AUDIT_UNAVAILABLE', `audit append did not get through within ${this.appendTimeoutMs} ms`, { retryable: true });
+      }
     }
-    throw new AppError('AUDIT_UNAVAILABLE', `audit append lost the race ${this.maxAttempts} times`, { retryable: true });
   }
 
   async head(): Promise<ChainHead> {
@@ -117,13 +150,17 @@ export class RedisAuditStore implements AuditStore {
 
   /** Highest seq whose time is < `timeMs` (0 when none): the time index maps times to seqs. */
   async lastSeqBefore(timeMs: number): Promise<number> {
-    const [seq] = await this.call('read the audit time index', () => this.redis.zrevrangebyscore(this.keys.time, `(${timeMs}`, '-inf', 'LIMIT', 0, 1));
+    const [seq] = await this.call('read the audit time index', () =>
+      this.redis.zrevrangebyscore(this.keys.time, `(${timeMs}`, '-inf', 'LIMIT', 0, 1),
+    );
     return seq === undefined ? 0 : Number(seq);
   }
 
   /** Lowest seq whose time is >= `timeMs`, or null when none. */
   async firstSeqFrom(timeMs: number): Promise<number | null> {
-    const [seq] = await this.call('read the audit time index', () => this.redis.zrangebyscore(this.keys.time, timeMs, '+inf', 'LIMIT', 0, 1));
+    const [seq] = await this.call('read the audit time index', () =>
+      this.redis.zrangebyscore(this.keys.time, timeMs, '+inf', 'LIMIT', 0, 1),
+    );
     return seq === undefined ? null : Number(seq);
   }
 
@@ -149,10 +186,14 @@ export class RedisAuditStore implements AuditStore {
   private async pruneIndexes(throughSeq: number): Promise<void> {
     let cursor = '0';
     do {
-      const [next, names] = await this.call('prune audit indexes', () => this.redis.sscan(this.keys.indexRegistry, cursor, 'COUNT', PRUNE_BATCH));
+      const [next, names] = await this.call('prune audit indexes', () =>
+        this.redis.sscan(this.keys.indexRegistry, cursor, 'COUNT', PRUNE_BATCH),
+      );
       cursor = next;
       if (names.length > 0) {
-        await this.call('prune audit indexes', () => PRUNE_INDEXES_SCRIPT.run(this.redis, [this.keys.indexRegistry, ...names], [throughSeq]));
+        await this.call('prune audit indexes', () =>
+          PRUNE_INDEXES_SCRIPT.run(this.redis, [this.keys.indexRegistry, ...names], [throughSeq]),
+        );
       }
     } while (cursor !== '0');
   }
