@@ -8,6 +8,7 @@ import { buildApp } from './api/index.js';
 
 type ApiApp = ReturnType<typeof buildApp>;
 import { loadConfig, type Config } from './config.js';
+import { RedisAuditStore } from './audit/index.js';
 import { ApiKeyStore, type CreatedApiKey } from './credentials/index.js';
 import { loadProfiles } from './profiles/index.js';
 import { defaultWorkerId, JobProducer, JobWorker, WorkerRegistry } from './queue/index.js';
@@ -51,12 +52,16 @@ export async function startAirlock(config: Config, opts: StartOptions = {}): Pro
   const cmd = await connectRedis(config.redis.url, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
   closers.push(() => cmd.quit());
   const keys = new ApiKeyStore(cmd, prefix, clock);
+  // its own connection: appends must fail fast (fail closed), never queue while Redis is away
+  const auditRedis = await connectRedis(config.redis.url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 2000 });
+  closers.push(() => auditRedis.quit());
+  const audit = new RedisAuditStore({ redis: auditRedis, prefix, clock });
   const registry = new WorkerRegistry(cmd, prefix, config.worker.lockDurationMs * 2);
 
   let worker: JobWorker | undefined;
   if (config.role !== 'api') {
     const workerId = config.worker.id ?? defaultWorkerId();
-    const runtime = new DockerRuntime({ socketPath: config.docker.socketPath, workerId, logger });
+    const runtime = new DockerRuntime({ socketPath: config.docker.socketPath, workerId, deployment: prefix, logger });
     await runtime.ping();
     const images = loadImageCatalog(config.dataDir);
     const blocking = await connectRedis(config.redis.url, { maxRetriesPerRequest: null });
@@ -76,6 +81,7 @@ export async function startAirlock(config: Config, opts: StartOptions = {}): Pro
       images,
       clock,
       logger,
+      audit,
       ...(opts.containerLabels ? { labels: opts.containerLabels } : {}),
     });
     closers.unshift(async () => {

@@ -12,7 +12,7 @@ import { resolve } from 'node:path';
 
 const testId = `runtime-${randomBytes(4).toString('hex')}`;
 const logger = createLogger({ level: 'silent' });
-const runtime = new DockerRuntime({ socketPath: '/var/run/docker.sock', workerId: `w-${testId}`, logger });
+const runtime = new DockerRuntime({ socketPath: '/var/run/docker.sock', workerId: `w-${testId}`, deployment: testId, logger });
 const profile = loadProfiles(resolve(import.meta.dirname, '../profiles')).get('shell')!;
 const images = loadImageCatalog(process.env['AIRLOCK_DATA_DIR'] ?? resolve(import.meta.dirname, '../.airlock'));
 
@@ -77,7 +77,11 @@ describe('DockerRuntime', () => {
 
   it('reaps managed containers whose worker is gone, and leaves the rest', async () => {
     // a leftover from a "dead" worker: created, never started
-    const other = new DockerRuntime({ socketPath: '/var/run/docker.sock', workerId: `dead-${testId}`, logger });
+    const other = new DockerRuntime({ socketPath: '/var/run/docker.sock', workerId: `dead-${testId}`, deployment: testId, logger });
+    // another deployment on the same engine: its containers are never reaped by us
+    const stranger = new DockerRuntime({ socketPath: '/var/run/docker.sock', workerId: `dead-${testId}`, deployment: `other-${testId}`, logger });
+    const strangerAbort = new AbortController();
+    const strangerRun = stranger.run(spec(['sh', '-c', 'sleep 60']), { signal: strangerAbort.signal });
     const victim = spec(['sh', '-c', 'sleep 60']);
     const abort = new AbortController();
     const running = other.run(victim, { signal: abort.signal });
@@ -87,8 +91,12 @@ describe('DockerRuntime', () => {
       orphan = (await mine()).find((c) => c.Labels['airlock.job'] === victim.jobId)?.Id;
     }
     expect(orphan).toBeDefined();
+    await new Promise((r) => setTimeout(r, 300));
     const removed = await runtime.reap((labels) => labels['airlock.worker'] === `dead-${testId}`);
     expect(removed).toBe(1);
+    expect((await mine()).filter((c) => c.Labels['airlock.deployment'] === `other-${testId}`)).toHaveLength(1);
+    strangerAbort.abort();
+    await strangerRun.catch(() => undefined);
     await expect(docker.getContainer(orphan!).inspect()).rejects.toMatchObject({ statusCode: 404 });
     abort.abort();
     await running.catch(() => undefined);

@@ -130,8 +130,8 @@ export class RedisJobStore {
   /** queued|running → running. Counts every run (a retry and a stalled-job recovery both count). */
   async start(id: string, workerId: string, startedAt: string) {
     const r = await this.transition(id, ['queued', 'running'], 'running', { workerId, startedAt });
-    if (r.applied) await guard(() => this.redis.hincrby(this.key(id), 'attempts', 1));
-    return r;
+    const attempts = r.applied ? await guard(() => this.redis.hincrby(this.key(id), 'attempts', 1)) : 0;
+    return { ...r, attempts };
   }
 
   async finish(id: string, status: JobStatus, data: { result?: JobResult; error?: JobError; finishedAt: string }) {

@@ -7,9 +7,10 @@
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { hostname } from 'node:os';
+import type { AuditEvent, AuditStore } from '../audit/index.js';
 import type { LoadedProfile } from '../profiles/index.js';
 import { LABEL_JOB, LABEL_WORKER, type ContainerRuntime } from '../sandbox/index.js';
-import { AppError, isAppError, newId, type Clock, type Logger } from '../shared/index.js';
+import { AppError, canonicalJson, isAppError, newId, sha256Hex, type Clock, type Logger } from '../shared/index.js';
 import { buildSpec, statusOf, toJobResult } from './build-spec.js';
 import { RedisJobStore } from './job-store.js';
 import { isTerminal, type JobError } from './job-types.js';
@@ -35,6 +36,8 @@ export interface JobWorkerOptions {
   images: ReadonlyMap<string, string>;
   clock: Clock;
   logger: Logger;
+  /** Every job's lifecycle is written here (job.start before the container starts, job.finish after). */
+  audit: AuditStore;
   /** Extra labels on every container (tests use this to find theirs). */
   labels?: Record<string, string>;
 }
@@ -142,12 +145,36 @@ export class JobWorker {
         await this.store.finish(jobId, 'killed', { finishedAt: new Date(this.opts.clock.now()).toISOString() });
         return;
       }
+      const codeDigest = sha256Hex(canonicalJson({ argv: input.argv, files: input.files, patch: input.patch ?? null }));
       const result = await this.opts.runtime.run(buildSpec(jobId, input, profile, imageId, this.opts.labels), {
         signal: abort.signal,
-        onCreated: (containerId) => log.debug({ containerId }, 'container created'),
+        // recorded before the container starts: a job that cannot be audited never runs
+        onCreated: async (containerId) => {
+          await this.opts.audit.append(this.event('job.start', jobId, {
+            request: { method: 'RUN', route: profile.profile.name, codeDigest },
+            details: { attempt: started.attempts, containerId, imageDigest: imageId, profileDigest: profile.digest, seccompDigest: profile.seccompDigest },
+          }));
+        },
       });
       const status = statusOf(result);
-      await this.store.finish(jobId, status, { result: toJobResult(result, profile, imageId), finishedAt: result.finishedAt });
+      const jobResult = toJobResult(result, profile, imageId);
+      // the record of what ran is written before the result becomes visible
+      await this.appendFinish(this.event('job.finish', jobId, {
+        outcome: { result: status },
+        durationMs: result.durationMs,
+        bytes: { request: 0, response: result.stdoutBytes + result.stderrBytes },
+        details: {
+          containerId: result.containerId,
+          exitCode: result.exitCode,
+          stdoutBytes: result.stdoutBytes,
+          stderrBytes: result.stderrBytes,
+          stdoutSha256: sha256Hex(result.stdout),
+          stderrSha256: sha256Hex(result.stderr),
+          stdoutTruncated: result.stdoutTruncated,
+          stderrTruncated: result.stderrTruncated,
+        },
+      }));
+      await this.store.finish(jobId, status, { result: jobResult, finishedAt: result.finishedAt });
       log.info({ status, exitCode: result.exitCode, durationMs: result.durationMs, containerId: result.containerId }, 'job finished');
     } catch (err) {
       await this.onError(job, err, log);
@@ -172,7 +199,34 @@ export class JobWorker {
   }
 
   private async endAsError(jobId: string, error: JobError): Promise<void> {
-    await this.store.finish(jobId, 'error', { error, finishedAt: new Date(this.opts.clock.now()).toISOString() });
+    const r = await this.store.finish(jobId, 'error', { error, finishedAt: new Date(this.opts.clock.now()).toISOString() });
+    if (r.applied) {
+      await this.appendFinish(this.event('job.finish', jobId, { outcome: { result: 'error', error: `${error.code}: ${error.message}` } })).catch((err: unknown) =>
+        this.log.error({ err, jobId }, 'could not audit the end of a failed job'),
+      );
+    }
+  }
+
+  private event(action: AuditEvent['action'], jobId: string, rest: Omit<AuditEvent, 'action' | 'actor' | 'target'>): AuditEvent {
+    return { actor: { type: 'worker', workerId: this.workerId }, action, target: jobId, ...rest };
+  }
+
+  /**
+   * job.finish is retried a few times: failing it as retryable would run the program again.
+   * If it still fails, the job ends as `error` (unrecoverable) and its result is withheld.
+   */
+  private async appendFinish(event: AuditEvent): Promise<void> {
+    let last: unknown;
+    for (let i = 0; i < 3; i++) {
+      try {
+        await this.opts.audit.append(event);
+        return;
+      } catch (err) {
+        last = err;
+        await new Promise((r) => setTimeout(r, 200 * (i + 1)));
+      }
+    }
+    throw new AppError('AUDIT_UNAVAILABLE', 'the job ran but its end could not be audited; the result is withheld', { retryable: false, cause: last });
   }
 
   /** Graceful drain: stop taking jobs, let running ones finish, then leave. */

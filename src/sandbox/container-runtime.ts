@@ -8,7 +8,7 @@ export interface ContainerRuntime {
   ping(): Promise<void>;
   /** Throws IMAGE_MISSING when the image ID is not present. */
   assertImage(imageId: string): Promise<void>;
-  /** Removes managed containers matching the predicate over their labels; returns how many. */
+  /** Removes this deployment's managed containers matching the predicate over their labels; returns how many. */
   reap(shouldRemove: (labels: Readonly<Record<string, string>>) => boolean | Promise<boolean>): Promise<number>;
   /** Managed containers currently present (for tests and the leak check). */
   listManaged(labelFilter?: Readonly<Record<string, string>>): Promise<{ id: string; labels: Record<string, string> }[]>;
@@ -17,3 +17,5 @@ export interface ContainerRuntime {
 export const LABEL_MANAGED = 'airlock.managed';
 export const LABEL_JOB = 'airlock.job';
 export const LABEL_WORKER = 'airlock.worker';
+/** Deployments sharing one engine (different Redis prefixes) never reap each other's containers. */
+export const LABEL_DEPLOYMENT = 'airlock.deployment';

@@ -6,7 +6,7 @@
 import Docker from 'dockerode';
 import type { Duplex } from 'node:stream';
 import { AppError, type Logger } from '../shared/index.js';
-import { LABEL_JOB, LABEL_MANAGED, LABEL_WORKER, type ContainerRuntime } from './container-runtime.js';
+import { LABEL_DEPLOYMENT, LABEL_JOB, LABEL_MANAGED, LABEL_WORKER, type ContainerRuntime } from './container-runtime.js';
 import { containerOptions } from './hardening.js';
 import { buildInputArchive } from './input-archive.js';
 import { OutputCapture } from './output-capture.js';
@@ -18,6 +18,8 @@ const DRAIN_MS = 2000;
 export interface DockerRuntimeOptions {
   socketPath: string;
   workerId: string;
+  /** Names this deployment (the Redis prefix): the reaper only touches its own containers. */
+  deployment: string;
   logger: Logger;
 }
 
@@ -46,7 +48,7 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async run(spec: SandboxSpec, runOpts: RunOptions = {}): Promise<SandboxResult> {
-    const labels = { ...spec.labels, [LABEL_MANAGED]: 'true', [LABEL_JOB]: spec.jobId, [LABEL_WORKER]: this.opts.workerId };
+    const labels = { ...spec.labels, [LABEL_MANAGED]: 'true', [LABEL_DEPLOYMENT]: this.opts.deployment, [LABEL_JOB]: spec.jobId, [LABEL_WORKER]: this.opts.workerId };
     const log = this.opts.logger.child({ jobId: spec.jobId });
     const input = await buildInputArchive(spec);
     let container: Docker.Container;
@@ -57,7 +59,7 @@ export class DockerRuntime implements ContainerRuntime {
       throw new AppError('SANDBOX_UNAVAILABLE', `container create failed: ${messageOf(err)}`, { retryable: true, cause: err });
     }
     try {
-      runOpts.onCreated?.(container.id);
+      await runOpts.onCreated?.(container.id);
       return await this.runCreated(container, spec, input, runOpts.signal, log);
     } finally {
       await this.remove(container.id, log);
@@ -147,7 +149,7 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async listManaged(labelFilter: Readonly<Record<string, string>> = {}): Promise<{ id: string; labels: Record<string, string> }[]> {
-    const label = [`${LABEL_MANAGED}=true`, ...Object.entries(labelFilter).map(([k, v]) => `${k}=${v}`)];
+    const label = [`${LABEL_MANAGED}=true`, `${LABEL_DEPLOYMENT}=${this.opts.deployment}`, ...Object.entries(labelFilter).map(([k, v]) => `${k}=${v}`)];
     const list = await this.docker.listContainers({ all: true, filters: { label } });
     return list.map((c) => ({ id: c.Id, labels: c.Labels }));
   }

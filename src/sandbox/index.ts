@@ -1,5 +1,5 @@
 export type { ContainerRuntime } from './container-runtime.js';
-export { LABEL_JOB, LABEL_MANAGED, LABEL_WORKER } from './container-runtime.js';
+export { LABEL_DEPLOYMENT, LABEL_JOB, LABEL_MANAGED, LABEL_WORKER } from './container-runtime.js';
 export { DockerRuntime, type DockerRuntimeOptions } from './docker-runtime.js';
 export { containerOptions, MASKED_PATHS, READONLY_PATHS, SANDBOX_UID, WORK_DIR } from './hardening.js';
 export type { RunOptions, SandboxFile, SandboxLimits, SandboxOutcome, SandboxResult, SandboxSpec } from './sandbox-spec.js';

@@ -72,6 +72,6 @@ export interface SandboxResult {
 export interface RunOptions {
   /** Abort = cancel: the container is killed and the outcome is `killed`. */
   readonly signal?: AbortSignal;
-  /** Called once the container exists, e.g. to record its id. */
-  readonly onCreated?: (containerId: string) => void;
+  /** Awaited once the container exists and before it starts (e.g. to audit its id); a throw aborts the run. */
+  readonly onCreated?: (containerId: string) => void | Promise<void>;
 }
