@@ -29,6 +29,8 @@ build_one() {
     --customize-hook='find "$1" -xdev -perm /6000 -type f -exec chmod ug-s {} +' \
     --customize-hook='echo "sandbox:x:10001:10001:airlock sandbox:/work:/usr/sbin/nologin" >> "$1/etc/passwd"' \
     --customize-hook='echo "sandbox:x:10001:" >> "$1/etc/group"' \
+    --customize-hook='echo "airlock-init:x:10002:10002:airlock init:/nonexistent:/usr/sbin/nologin" >> "$1/etc/passwd"' \
+    --customize-hook='echo "airlock-init:x:10002:" >> "$1/etc/group"' \
     --customize-hook='mkdir -p "$1/work" && chown 10001:10001 "$1/work"' \
     --customize-hook='rm -rf "$1/var/cache/apt" "$1/var/lib/apt/lists"' \
     "$suite" "$ctx/rootfs.tar"

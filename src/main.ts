@@ -8,6 +8,8 @@ import { buildApp } from './api/index.js';
 
 type ApiApp = ReturnType<typeof buildApp>;
 import { loadConfig, type Config } from './config.js';
+import { join } from 'node:path';
+import { FileArtifactStore } from './artifacts/index.js';
 import { RedisAuditStore } from './audit/index.js';
 import { ApiKeyStore, type CreatedApiKey } from './credentials/index.js';
 import { loadProfiles } from './profiles/index.js';
@@ -52,6 +54,7 @@ export async function startAirlock(config: Config, opts: StartOptions = {}): Pro
   const cmd = await connectRedis(config.redis.url, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
   closers.push(() => cmd.quit());
   const keys = new ApiKeyStore(cmd, prefix, clock);
+  const artifacts = new FileArtifactStore(join(config.dataDir, 'artifacts'));
   // its own connection: appends must fail fast (fail closed), never queue while Redis is away
   const auditRedis = await connectRedis(config.redis.url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 2000 });
   closers.push(() => auditRedis.quit());
@@ -82,6 +85,7 @@ export async function startAirlock(config: Config, opts: StartOptions = {}): Pro
       clock,
       logger,
       audit,
+      artifacts,
       ...(opts.containerLabels ? { labels: opts.containerLabels } : {}),
     });
     closers.unshift(async () => {
@@ -97,7 +101,7 @@ export async function startAirlock(config: Config, opts: StartOptions = {}): Pro
   if (config.role !== 'worker') {
     const sub = await connectRedis(config.redis.url, { maxRetriesPerRequest: null });
     const producer = new JobProducer({ redis: cmd, subscriber: sub, prefix, attempts: config.worker.attempts, retryBackoffMs: config.worker.retryBackoffMs, finishedTtlS: config.resultTtlS, clock });
-    app = buildApp({ redis: cmd, producer, keys, workers: registry, profiles, logger, bodyLimitBytes: config.http.bodyLimitBytes, maxWaitS: config.http.maxWaitS });
+    app = buildApp({ redis: cmd, producer, artifacts, keys, workers: registry, profiles, logger, bodyLimitBytes: config.http.bodyLimitBytes, maxWaitS: config.http.maxWaitS });
     const a = app;
     closers.unshift(async () => {
       await a.close();

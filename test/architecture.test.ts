@@ -55,13 +55,14 @@ const ALLOWED: Record<string, string[]> = {
   credentials: ['shared'],
   audit: ['shared'],
   sandbox: ['shared'],
+  artifacts: ['shared'],
   monitor: ['shared', 'sandbox'],
-  review: ['shared', 'profiles', 'audit', 'monitor'],
-  queue: ['shared', 'profiles', 'credentials', 'audit', 'sandbox', 'monitor', 'review'],
-  api: ['shared', 'profiles', 'queue', 'review', 'audit', 'credentials'],
+  review: ['shared', 'profiles', 'audit', 'monitor', 'artifacts'],
+  queue: ['shared', 'profiles', 'credentials', 'audit', 'sandbox', 'artifacts', 'monitor', 'review'],
+  api: ['shared', 'profiles', 'queue', 'review', 'audit', 'credentials', 'artifacts'],
   cli: ['shared', 'config', 'main', 'credentials', 'audit', 'profiles', 'queue', 'sandbox', 'review', 'api'],
-  config: ['shared'],
-  main: ['shared', 'config', 'profiles', 'credentials', 'audit', 'sandbox', 'monitor', 'review', 'queue', 'api'],
+  config: ['shared', 'audit'], // AIRLOCK_AUDIT_* are validated by the audit module's own schema
+  main: ['shared', 'config', 'profiles', 'credentials', 'audit', 'sandbox', 'artifacts', 'monitor', 'review', 'queue', 'api'],
 };
 
 const OWNERS: Record<string, string[]> = {

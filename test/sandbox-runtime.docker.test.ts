@@ -57,7 +57,8 @@ describe('DockerRuntime', () => {
     expect(hc['MaskedPaths']).toEqual(expect.arrayContaining(MASKED_PATHS));
     expect(Object.keys(hc['Tmpfs'] as object).sort()).toEqual(['/tmp', '/work']);
     expect((hc['Tmpfs'] as Record<string, string>)['/work']).toMatch(/noexec.*nosuid.*nodev/);
-    expect(inspected!.Config.User).toBe('10001:10001');
+    // PID 1 idles as the init user; the job's command runs as an exec as uid 10001 (jobs.docker.test)
+    expect(inspected!.Config.User).toBe('10002:10002');
     expect(inspected!.Config.Image).toBe(images.get('shell'));
   });
 

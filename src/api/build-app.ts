@@ -13,10 +13,13 @@ import { errorBody, makeErrorHandler } from './error-handler.js';
 import { registerJsonParser } from './json-body-parser.js';
 import { healthRoutes } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
+import type { FileArtifactStore } from '../artifacts/index.js';
 import { keyRoutes } from './routes/keys.js';
 import { profileRoutes } from './routes/profiles.js';
 
 export interface AppDeps {
+  /** Read-only use: serves collected artifacts. */
+  artifacts: FileArtifactStore;
   redis: Redis;
   producer: JobProducer;
   keys: ApiKeyStore;
@@ -53,7 +56,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   });
 
   healthRoutes(app, { redis: deps.redis, workers: deps.workers });
-  jobRoutes(app, { producer: deps.producer, profiles: deps.profiles, maxWaitS: deps.maxWaitS });
+  jobRoutes(app, { producer: deps.producer, profiles: deps.profiles, maxWaitS: deps.maxWaitS, artifacts: deps.artifacts });
   keyRoutes(app, deps.keys);
   profileRoutes(app, deps.profiles);
   return app;

@@ -11,4 +11,11 @@ export const INPUT_CAPS = {
   envValueChars: 4096,
   commandChars: 8192,
   argvItems: 256,
+  /** archive (tar.gz) input: unpacked bytes, entries, depth, compression ratio */
+  archiveBytes: 16 * 1024 * 1024,
+  archiveEntries: 10_000,
+  archiveDepth: 32,
+  archiveRatio: 200,
+  /** declared output globs */
+  outputs: 32,
 } as const;

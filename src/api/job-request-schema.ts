@@ -6,7 +6,9 @@ import { posix } from 'node:path';
 import { z } from 'zod';
 import { LimitsSchema, tightenLimits, type LoadedProfile } from '../profiles/index.js';
 import type { JobFileInput, JobInput } from '../queue/index.js';
-import { AppError } from '../shared/index.js';
+import { AppError, invalidGlobReason } from '../shared/index.js';
+import { expandArchive } from './archive-input.js';
+import { checkPath } from './check-path.js';
 import { INPUT_CAPS } from './input-caps.js';
 
 const FileSchema = z.strictObject({
@@ -22,6 +24,10 @@ export const JobRequestSchema = z.strictObject({
   command: z.union([z.string().min(1), z.array(z.string()).min(1)]).optional(),
   stdin: z.string().default(''),
   patch: z.string().optional(),
+  /** base64 tar.gz of a tree (e.g. a repository snapshot), expanded before `files` are added */
+  archive: z.string().min(1).optional(),
+  /** globs under the work dir collected as artifacts after the command */
+  outputs: z.array(z.string()).optional(),
   env: z.record(z.string(), z.string()).default({}),
   timeoutMs: z.number().int().positive().optional(),
   limits: LimitsSchema.partial().optional(),
@@ -48,7 +54,8 @@ export function parseJobRequest(body: unknown, profiles: ReadonlyMap<string, Loa
     throw new AppError('INVALID_REQUEST', `profile ${profile.name} runs ${profile.image}, not ${req.runtime}`, { details: { field: 'runtime' } });
   }
 
-  const files = checkFiles(req.files);
+  const files = mergeFiles(req.archive === undefined ? [] : expandArchive(checkBase64(req.archive, 'archive')), checkFiles(req.files));
+  const outputs = checkOutputs(req.outputs);
   for (const [name, value] of Object.entries(req.env)) {
     if (!ENV_NAME.test(name)) throw new AppError('INVALID_REQUEST', `env name ${JSON.stringify(name.slice(0, 64))} is not a valid variable name`, { details: { field: 'env' } });
     if (RESERVED_ENV.has(name)) throw new AppError('INVALID_REQUEST', `env name ${name} is reserved`, { details: { field: 'env' } });
@@ -76,7 +83,38 @@ export function parseJobRequest(body: unknown, profiles: ReadonlyMap<string, Loa
   }
 
   const limits = tightenLimits(profile.name, profile.limits, { ...req.limits, ...(req.timeoutMs !== undefined ? { timeoutMs: req.timeoutMs } : {}) });
-  return { profile: profile.name, argv, files, stdin: req.stdin, ...(req.patch !== undefined ? { patch: req.patch } : {}), env: req.env, limits };
+  return {
+    profile: profile.name,
+    argv,
+    files,
+    stdin: req.stdin,
+    ...(req.patch !== undefined ? { patch: req.patch } : {}),
+    ...(outputs !== undefined ? { outputs } : {}),
+    env: req.env,
+    limits,
+  };
+}
+
+function checkBase64(value: string, field: string): string {
+  if (!BASE64.test(value)) throw new AppError('INVALID_REQUEST', `${field} is not valid base64`, { details: { field } });
+  return value;
+}
+
+/** `files` may add to an archive's tree but not silently replace one of its files. */
+function mergeFiles(fromArchive: JobFileInput[], files: JobFileInput[]): JobFileInput[] {
+  const seen = new Set(fromArchive.map((f) => f.path));
+  for (const f of files) if (seen.has(f.path)) throw new AppError('INVALID_PATH', `file path ${f.path} is also in the archive`, { details: { path: f.path } });
+  return [...fromArchive, ...files];
+}
+
+function checkOutputs(outputs: string[] | undefined): string[] | undefined {
+  if (outputs === undefined) return undefined;
+  if (outputs.length > INPUT_CAPS.outputs) throw new AppError('INPUT_TOO_LARGE', `more than ${INPUT_CAPS.outputs} output patterns (cap outputs)`, { details: { cap: 'outputs' } });
+  for (const o of outputs) {
+    const why = invalidGlobReason(o);
+    if (why !== undefined) throw new AppError('INVALID_PATH', `output pattern ${JSON.stringify(o.slice(0, 300))} ${why}`, { details: { field: 'outputs', path: o.slice(0, 300) } });
+  }
+  return outputs;
 }
 
 function checkFiles(files: z.infer<typeof FileSchema>[]): JobFileInput[] {
@@ -94,23 +132,6 @@ function checkFiles(files: z.infer<typeof FileSchema>[]): JobFileInput[] {
   }
   if (total > INPUT_CAPS.totalBytes) throw new AppError('INPUT_TOO_LARGE', `files total ${total} bytes; the cap is ${INPUT_CAPS.totalBytes} (cap totalBytes)`, { details: { cap: 'totalBytes' } });
   return files.map((f) => ({ path: posix.normalize(f.path), content: f.content, encoding: f.encoding }));
-}
-
-/** A file name must be a plain relative path that stays inside the work dir. */
-export function checkPath(path: string): string {
-  const bad = (why: string) => new AppError('INVALID_PATH', `file path ${JSON.stringify(path.slice(0, 300))} ${why}`, { details: { path: path.slice(0, 300) } });
-  if (path.length > INPUT_CAPS.pathChars) throw bad(`is longer than ${INPUT_CAPS.pathChars} characters (cap pathChars)`);
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f\\]/.test(path)) throw bad('contains control characters or backslashes');
-  if (path.startsWith('/')) throw bad('is absolute; paths are relative to the work dir');
-  const parts = path.split('/');
-  if (parts.some((p) => p === '..')) throw bad('climbs out of the work dir (..)');
-  if (parts.some((p) => p === '' || p === '.')) throw bad('has empty or "." segments');
-  if (parts.length > INPUT_CAPS.pathDepth) throw bad(`is deeper than ${INPUT_CAPS.pathDepth} levels (cap pathDepth)`);
-  if (parts[0] === '.airlock') throw bad('uses the reserved .airlock directory');
-  const rel = posix.relative('/work', posix.join('/work', path));
-  if (rel.startsWith('..') || posix.isAbsolute(rel)) throw bad('escapes the work dir');
-  return path;
 }
 
 /** Unknown fields and wrong types become INVALID_REQUEST naming the field. */

@@ -14,6 +14,9 @@ export const LimitsSchema = z.strictObject({
   shmBytes: positiveInt,
   fileSizeBytes: positiveInt,
   openFiles: positiveInt.min(16).max(65536),
+  /** Caps on collected artifacts (files matching a job's `outputs`). */
+  artifactFiles: positiveInt.max(10_000),
+  artifactBytes: positiveInt,
 });
 export type Limits = z.infer<typeof LimitsSchema>;
 export const LIMIT_NAMES = Object.keys(LimitsSchema.shape) as (keyof Limits)[];

@@ -1,16 +1,17 @@
 /** Turns a stored job input into what the sandbox runs, and a sandbox result into a job result. */
 import type { LoadedProfile } from '../profiles/index.js';
 import type { SandboxResult, SandboxSpec } from '../sandbox/index.js';
-import type { JobInput, JobResult, TerminalStatus } from './job-types.js';
+import type { ArtifactEntry, JobInput, JobResult, TerminalStatus } from './job-types.js';
 
 export function buildSpec(jobId: string, input: JobInput, profile: LoadedProfile, imageId: string, labels?: Record<string, string>): SandboxSpec {
   return {
     jobId,
     imageId,
     argv: input.argv,
-    files: input.files.map((f) => ({ path: f.path, content: Buffer.from(f.content, f.encoding) })),
+    files: input.files.map((f) => ({ path: f.path, content: Buffer.from(f.content, f.encoding), ...(f.executable ? { mode: 0o755 } : {}) })),
     stdin: Buffer.from(input.stdin, 'utf8'),
     ...(input.patch !== undefined ? { patch: input.patch } : {}),
+    ...(input.outputs !== undefined ? { outputs: input.outputs } : {}),
     env: input.env,
     limits: input.limits,
     seccompJson: profile.seccompJson,
@@ -26,12 +27,19 @@ export function statusOf(r: SandboxResult): TerminalStatus {
     case 'oom':
     case 'output_limit':
     case 'killed':
+    case 'policy_violation':
     case 'patch_failed':
       return r.outcome;
   }
 }
 
-export function toJobResult(r: SandboxResult, profile: LoadedProfile, imageId: string): JobResult {
+export interface StoredArtifacts {
+  readonly entries: readonly ArtifactEntry[];
+  readonly digest: string | null;
+  readonly tarSha256: string | null;
+}
+
+export function toJobResult(r: SandboxResult, profile: LoadedProfile, imageId: string, artifacts: StoredArtifacts): JobResult {
   const out = encode(r.stdout);
   const err = encode(r.stderr);
   return {
@@ -50,6 +58,10 @@ export function toJobResult(r: SandboxResult, profile: LoadedProfile, imageId: s
     profileDigest: profile.digest,
     seccompDigest: profile.seccompDigest,
     ...(r.patchMessage !== undefined ? { patchMessage: r.patchMessage } : {}),
+    artifacts: artifacts.entries,
+    artifactDigest: artifacts.digest,
+    artifactsTarSha256: artifacts.tarSha256,
+    artifactsRejected: r.artifactsRejected,
   };
 }
 

@@ -2,7 +2,7 @@ import type { Limits } from '../profiles/index.js';
 
 export const JOB_STATUSES = [
   'queued', 'running',
-  'succeeded', 'failed', 'timeout', 'oom', 'output_limit', 'killed', 'cancelled', 'patch_failed', 'error',
+  'succeeded', 'failed', 'timeout', 'oom', 'output_limit', 'killed', 'cancelled', 'policy_violation', 'patch_failed', 'error',
 ] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 export type TerminalStatus = Exclude<JobStatus, 'queued' | 'running'>;
@@ -15,6 +15,7 @@ export interface JobFileInput {
   readonly path: string;
   readonly content: string;
   readonly encoding: 'utf8' | 'base64';
+  readonly executable?: boolean;
 }
 
 /** A validated submission, as the worker needs it. Holds code and inputs, never a secret. */
@@ -24,8 +25,16 @@ export interface JobInput {
   readonly files: readonly JobFileInput[];
   readonly stdin: string;
   readonly patch?: string;
+  /** Globs under the work dir collected as artifacts after the command. */
+  readonly outputs?: readonly string[];
   readonly env: Readonly<Record<string, string>>;
   readonly limits: Limits;
+}
+
+export interface ArtifactEntry {
+  readonly path: string;
+  readonly bytes: number;
+  readonly sha256: string;
 }
 
 export interface JobResult {
@@ -44,6 +53,12 @@ export interface JobResult {
   readonly profileDigest: string;
   readonly seccompDigest: string;
   readonly patchMessage?: string;
+  /** Collected files, sorted by path; `artifactDigest` covers the whole set. */
+  readonly artifacts: readonly ArtifactEntry[];
+  readonly artifactDigest: string | null;
+  /** sha256 of a tar of all artifacts, kept in the artifact store (GET …/artifacts.tar). */
+  readonly artifactsTarSha256: string | null;
+  readonly artifactsRejected: readonly { path: string; reason: string }[];
 }
 
 export interface JobError {

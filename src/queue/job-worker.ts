@@ -7,11 +7,12 @@
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { hostname } from 'node:os';
+import { artifactDigest, type FileArtifactStore } from '../artifacts/index.js';
 import type { AuditEvent, AuditStore } from '../audit/index.js';
 import type { LoadedProfile } from '../profiles/index.js';
-import { LABEL_JOB, LABEL_WORKER, type ContainerRuntime } from '../sandbox/index.js';
+import { LABEL_JOB, LABEL_WORKER, packFiles, type ContainerRuntime, type SandboxResult } from '../sandbox/index.js';
 import { AppError, canonicalJson, isAppError, newId, sha256Hex, type Clock, type Logger } from '../shared/index.js';
-import { buildSpec, statusOf, toJobResult } from './build-spec.js';
+import { buildSpec, statusOf, toJobResult, type StoredArtifacts } from './build-spec.js';
 import { RedisJobStore } from './job-store.js';
 import { isTerminal, type JobError } from './job-types.js';
 import { JOBS_QUEUE, type QueuedJobData } from './queue-names.js';
@@ -38,6 +39,8 @@ export interface JobWorkerOptions {
   logger: Logger;
   /** Every job's lifecycle is written here (job.start before the container starts, job.finish after). */
   audit: AuditStore;
+  /** Where collected artifacts go (content-addressed; the API serves them from here). */
+  artifacts: FileArtifactStore;
   /** Extra labels on every container (tests use this to find theirs). */
   labels?: Record<string, string>;
 }
@@ -157,7 +160,8 @@ export class JobWorker {
         },
       });
       const status = statusOf(result);
-      const jobResult = toJobResult(result, profile, imageId);
+      const stored = await this.storeArtifacts(result);
+      const jobResult = toJobResult(result, profile, imageId, stored);
       // the record of what ran is written before the result becomes visible
       await this.appendFinish(this.event('job.finish', jobId, {
         outcome: { result: status },
@@ -172,6 +176,9 @@ export class JobWorker {
           stderrSha256: sha256Hex(result.stderr),
           stdoutTruncated: result.stdoutTruncated,
           stderrTruncated: result.stderrTruncated,
+          artifactDigest: stored.digest,
+          artifacts: stored.entries.length,
+          artifactsRejected: result.artifactsRejected,
         },
       }));
       await this.store.finish(jobId, status, { result: jobResult, finishedAt: result.finishedAt });
@@ -204,6 +211,20 @@ export class JobWorker {
       await this.appendFinish(this.event('job.finish', jobId, { outcome: { result: 'error', error: `${error.code}: ${error.message}` } })).catch((err: unknown) =>
         this.log.error({ err, jobId }, 'could not audit the end of a failed job'),
       );
+    }
+  }
+
+  /** Content-addressed copies of each artifact and of a tar of all of them. */
+  private async storeArtifacts(result: SandboxResult): Promise<StoredArtifacts> {
+    if (result.artifacts.length === 0) return { entries: [], digest: null, tarSha256: null };
+    try {
+      for (const a of result.artifacts) await this.opts.artifacts.put(a.content);
+      const tarSha256 = await this.opts.artifacts.put(await packFiles(result.artifacts));
+      const entries = result.artifacts.map((a) => ({ path: a.path, bytes: a.bytes, sha256: a.sha256 }));
+      return { entries, digest: artifactDigest(entries), tarSha256 };
+    } catch (err) {
+      // not retryable: a retry would run the program again
+      throw new AppError('INTERNAL', `could not store artifacts: ${(err as Error).message}`, { cause: err });
     }
   }
 

@@ -4,16 +4,18 @@
  * inspect → remove (always, in finally). Stop/remove are idempotent: 304/404 are fine.
  */
 import Docker from 'dockerode';
-import type { Duplex } from 'node:stream';
+import { PassThrough, type Duplex, type Readable } from 'node:stream';
 import { AppError, type Logger } from '../shared/index.js';
 import { LABEL_DEPLOYMENT, LABEL_JOB, LABEL_MANAGED, LABEL_WORKER, type ContainerRuntime } from './container-runtime.js';
-import { containerOptions } from './hardening.js';
+import { collectFromTar } from './artifact-collector.js';
+import { collectExecOptions, containerOptions, runExecOptions } from './hardening.js';
 import { buildInputArchive } from './input-archive.js';
-import { OutputCapture } from './output-capture.js';
+import { FrameDemuxer, OutputCapture } from './output-capture.js';
 import type { RunOptions, SandboxOutcome, SandboxResult, SandboxSpec } from './sandbox-spec.js';
 
-/** After the container exits, how long to wait for the attach stream to drain. */
-const DRAIN_MS = 2000;
+/** 128 + SIGSYS: the seccomp policy's tripwires kill with SIGSYS. */
+const SIGSYS_EXIT = 159;
+const COLLECT_TIMEOUT_MS = 30_000;
 
 export interface DockerRuntimeOptions {
   socketPath: string;
@@ -76,20 +78,8 @@ export class DockerRuntime implements ContainerRuntime {
         if (statusOf(err) !== 404 && statusOf(err) !== 409) log.warn({ err, containerId: container.id }, 'kill failed');
       });
     };
-    const capture = new OutputCapture(spec.limits, () => kill('output_limit'));
-
-    const stream = (await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })) as Duplex;
-    const drained = new Promise<void>((resolve) => {
-      stream.on('data', (chunk: Buffer) => capture.write(chunk));
-      stream.on('end', resolve);
-      stream.on('close', resolve);
-      stream.on('error', () => resolve());
-    });
-
     const onAbort = (): void => kill('killed');
     signal?.addEventListener('abort', onAbort, { once: true });
-
-    const startedAtMs = Date.now();
     let timer: NodeJS.Timeout | undefined;
     try {
       try {
@@ -97,25 +87,31 @@ export class DockerRuntime implements ContainerRuntime {
       } catch (err) {
         throw new AppError('SANDBOX_UNAVAILABLE', `container start failed: ${messageOf(err)}`, { retryable: true, cause: err });
       }
+      const startedAtMs = Date.now();
       if (signal?.aborted) onAbort();
       timer = setTimeout(() => kill('timeout'), spec.limits.timeoutMs);
-      // input goes in on stdin; ending our side closes the container's stdin (StdinOnce)
+
+      const capture = new OutputCapture(spec.limits, () => kill('output_limit'));
+      const exec = await container.exec(runExecOptions(spec));
+      const stream = (await exec.start({ hijack: true, stdin: true })) as Duplex;
+      const ended = streamEnded(stream, (chunk) => capture.write(chunk));
+      // input goes in on stdin; ending our side closes the exec's stdin
       stream.end(input);
-      const waited = (await container.wait()) as { StatusCode: number };
+      await ended;
       const finishedAtMs = Date.now();
       clearTimeout(timer);
-      await Promise.race([drained, delay(DRAIN_MS)]);
-      stream.destroy();
-      const state = ((await container.inspect()) as { State: { OOMKilled: boolean } }).State;
+      const exitCode = await this.execExitCode(exec);
 
-      const outcome = decideOutcome(killReason, state.OOMKilled, capture.launcherStatus);
+      const outcome = await this.decideOutcome(container, killReason, exitCode, capture.launcherStatus, startedAtMs);
       if (outcome === 'input_failed') {
         throw new AppError('SANDBOX_INPUT_FAILED', `sandbox launcher could not unpack the input: ${capture.stdout.toBuffer().toString('utf8').slice(0, 500)}`);
       }
       const patchMessage = outcome === 'patch_failed' ? capture.stdout.toBuffer().toString('utf8') : undefined;
+      const ranToEnd = outcome === 'exited' || outcome === 'policy_violation';
+      const collected = ranToEnd && (spec.outputs?.length ?? 0) > 0 ? await this.collect(container, spec, log) : { artifacts: [], rejected: [] };
       return {
         outcome,
-        exitCode: outcome === 'exited' ? waited.StatusCode : outcome === 'patch_failed' ? null : waited.StatusCode,
+        exitCode: outcome === 'patch_failed' ? null : exitCode,
         stdout: outcome === 'patch_failed' ? Buffer.alloc(0) : capture.stdout.toBuffer(),
         stderr: capture.stderr.toBuffer(),
         stdoutBytes: capture.stdout.seen,
@@ -127,11 +123,87 @@ export class DockerRuntime implements ContainerRuntime {
         startedAt: new Date(startedAtMs).toISOString(),
         finishedAt: new Date(finishedAtMs).toISOString(),
         ...(patchMessage !== undefined ? { patchMessage } : {}),
+        artifacts: collected.artifacts,
+        artifactsRejected: collected.rejected,
       };
     } finally {
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
-      stream.destroy();
+    }
+  }
+
+  /** The engine's record of the exec's exit; it may lag the stream's end by a few ms. */
+  private async execExitCode(exec: Docker.Exec): Promise<number | null> {
+    for (let i = 0; i < 50; i++) {
+      const info = (await exec.inspect()) as { Running: boolean; ExitCode: number | null };
+      if (!info.Running) return info.ExitCode;
+      await delay(20);
+    }
+    return null;
+  }
+
+  private async decideOutcome(
+    container: Docker.Container,
+    killReason: SandboxOutcome | undefined,
+    exitCode: number | null,
+    launcher: OutputCapture['launcherStatus'],
+    startedAtMs: number,
+  ): Promise<SandboxOutcome | 'input_failed'> {
+    // our own kill explains the exit first
+    if (killReason !== undefined) return killReason;
+    if (launcher === 'patch_failed') return 'patch_failed';
+    // an OOM kill: exit code alone lies (sandbox-facts), so ask the engine
+    if ((exitCode === 137 || exitCode === null) && (await this.oomSince(container.id, startedAtMs))) return 'oom';
+    if (launcher !== 'ok') return 'input_failed';
+    if (exitCode === SIGSYS_EXIT) return 'policy_violation';
+    return 'exited';
+  }
+
+  /** Whether the engine saw an OOM kill in this container since the run started. */
+  private async oomSince(containerId: string, sinceMs: number): Promise<boolean> {
+    const events = (await this.docker.getEvents({
+      since: Math.floor(sinceMs / 1000) - 1,
+      until: Date.now() / 1000,
+      filters: { container: [containerId], event: ['oom'] },
+    })) as unknown as Readable;
+    let text = '';
+    for await (const chunk of events) text += String(chunk);
+    if (text.includes('"oom"')) return true;
+    const state = ((await this.docker.getContainer(containerId).inspect()) as { State: { OOMKilled: boolean } }).State;
+    return state.OOMKilled;
+  }
+
+  /** Streams /work out through the collector exec and parses it strictly. */
+  private async collect(container: Docker.Container, spec: SandboxSpec, log: Logger) {
+    const exec = await container.exec(collectExecOptions());
+    const stream = (await exec.start({ hijack: true, stdin: false })) as Duplex;
+    const tar = new PassThrough();
+    // bounded: /work is a tmpfs of scratchBytes; anything beyond that plus tar overhead is refused
+    const maxBytes = spec.limits.scratchBytes + 1024 * 1024;
+    let seen = 0;
+    const demux = new FrameDemuxer((id, payload) => {
+      if (id !== 1) return;
+      seen += payload.length;
+      if (seen > maxBytes) {
+        stream.destroy();
+        tar.destroy(new AppError('INTERNAL', 'artifact stream exceeded the scratch size'));
+        return;
+      }
+      tar.write(payload);
+    });
+    const ended = streamEnded(stream, (chunk) => demux.write(chunk)).then(() => tar.end());
+    const timer = setTimeout(() => stream.destroy(), COLLECT_TIMEOUT_MS);
+    try {
+      const [collected] = await Promise.all([
+        collectFromTar(tar, spec.outputs ?? [], { artifactFiles: spec.limits.artifactFiles, artifactBytes: spec.limits.artifactBytes }),
+        ended,
+      ]);
+      return collected;
+    } catch (err) {
+      log.warn({ err, containerId: container.id }, 'artifact collection failed');
+      return { artifacts: [], rejected: [{ path: '*', reason: 'not_collected' as const }] };
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -166,25 +238,22 @@ export class DockerRuntime implements ContainerRuntime {
   }
 }
 
-function decideOutcome(
-  killReason: SandboxOutcome | undefined,
-  oomKilled: boolean,
-  launcher: OutputCapture['launcherStatus'],
-): SandboxOutcome | 'input_failed' {
-  // our own kill explains the exit first; then the kernel's OOM verdict (exit code alone lies: sandbox-facts)
-  if (killReason !== undefined) return killReason;
-  if (oomKilled) return 'oom';
-  if (launcher === 'patch_failed') return 'patch_failed';
-  if (launcher !== 'ok') return 'input_failed';
-  return 'exited';
-}
-
 function statusOf(err: unknown): number | undefined {
   return typeof err === 'object' && err !== null && 'statusCode' in err && typeof err.statusCode === 'number' ? err.statusCode : undefined;
 }
 
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/** Resolves when the hijacked stream ends, feeding each chunk to `onData`. */
+function streamEnded(stream: Duplex, onData: (chunk: Buffer) => void): Promise<void> {
+  return new Promise<void>((resolve) => {
+    stream.on('data', onData);
+    stream.on('end', resolve);
+    stream.on('close', resolve);
+    stream.on('error', () => resolve());
+  });
 }
 
 function delay(ms: number): Promise<void> {

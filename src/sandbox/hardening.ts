@@ -17,40 +17,38 @@ export const MASKED_PATHS = [
 
 export const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
 
+export const INIT_UID = 10002;
+export const LAUNCHER = '/usr/local/bin/airlock-init';
+
 export interface ContainerCreateOptions {
   Image: string;
+  Entrypoint: string[];
   Cmd: string[];
   User: string;
   WorkingDir: string;
   Env: string[];
   Labels: Record<string, string>;
-  AttachStdin: boolean;
-  AttachStdout: boolean;
-  AttachStderr: boolean;
-  OpenStdin: boolean;
-  StdinOnce: boolean;
   Tty: boolean;
   NetworkDisabled: boolean;
   StopSignal: string;
   HostConfig: Record<string, unknown>;
 }
 
+/**
+ * The container idles as the init user; the job's command runs as an exec (the engine
+ * reports its exit code, so the job cannot forge it), as the sandbox user.
+ */
 export function containerOptions(spec: SandboxSpec, labels: Record<string, string>): ContainerCreateOptions {
   const l = spec.limits;
   const tmpfsOpts = 'rw,noexec,nosuid,nodev';
   return {
     Image: spec.imageId,
-    Cmd: [...spec.argv],
-    User: `${SANDBOX_UID}:${SANDBOX_UID}`,
+    Entrypoint: [LAUNCHER],
+    Cmd: ['idle'],
+    User: `${INIT_UID}:${INIT_UID}`,
     WorkingDir: WORK_DIR,
-    Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+    Env: [],
     Labels: labels,
-    // stdin carries the input tar to the launcher, then closes
-    AttachStdin: true,
-    AttachStdout: true,
-    AttachStderr: true,
-    OpenStdin: true,
-    StdinOnce: true,
     Tty: false,
     NetworkDisabled: true,
     StopSignal: 'SIGKILL',
@@ -90,4 +88,23 @@ export function containerOptions(spec: SandboxSpec, labels: Record<string, strin
       RestartPolicy: { Name: 'no' },
     },
   };
+}
+
+/** The job's command: unpack input from stdin, then exec argv, as the sandbox user. */
+export function runExecOptions(spec: SandboxSpec) {
+  return {
+    Cmd: [LAUNCHER, 'run', ...spec.argv],
+    User: `${SANDBOX_UID}:${SANDBOX_UID}`,
+    WorkingDir: WORK_DIR,
+    Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+    AttachStdin: true,
+    AttachStdout: true,
+    AttachStderr: true,
+    Tty: false,
+  };
+}
+
+/** After the command: stop the job's leftovers and stream /work out as a tar. */
+export function collectExecOptions() {
+  return { Cmd: [LAUNCHER, 'collect'], User: `${SANDBOX_UID}:${SANDBOX_UID}`, WorkingDir: WORK_DIR, AttachStdout: true, AttachStderr: true, Tty: false };
 }

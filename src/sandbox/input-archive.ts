@@ -1,6 +1,21 @@
 import { pack } from 'tar-stream';
 import type { SandboxFile } from './sandbox-spec.js';
 
+/** A tar of collected artifacts (regular files, fixed mtime/mode), for `GET …/artifacts.tar`. */
+export async function packFiles(files: readonly { path: string; content: Uint8Array }[]): Promise<Buffer> {
+  const tar = pack();
+  const chunks: Buffer[] = [];
+  tar.on('data', (c: unknown) => chunks.push(c as Buffer));
+  const done = new Promise<void>((resolve, reject) => {
+    tar.on('end', resolve);
+    tar.on('error', reject);
+  });
+  for (const f of files) tar.entry({ name: f.path, mode: 0o644, mtime: new Date(0), type: 'file' }, Buffer.from(f.content));
+  tar.finalize();
+  await done;
+  return Buffer.concat(chunks);
+}
+
 /** Directory inside /work where the launcher finds stdin and the patch; removed before the command runs. */
 export const CONTROL_DIR = '.airlock';
 

@@ -40,12 +40,33 @@ class CappedBuffer {
   }
 }
 
+/** Splits Docker's multiplexed attach/exec stream into (stream id, payload) frames. */
+export class FrameDemuxer {
+  private pending: Buffer = Buffer.alloc(0);
+  constructor(private readonly onFrame: (streamId: number, payload: Buffer) => void) {}
+
+  write(chunk: Buffer): void {
+    this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+    while (this.pending.length >= 8) {
+      const size = this.pending.readUInt32BE(4);
+      if (this.pending.length < 8 + size) break;
+      const streamId = this.pending[0]!;
+      const payload = this.pending.subarray(8, 8 + size);
+      this.pending = this.pending.subarray(8 + size);
+      this.onFrame(streamId, payload);
+    }
+  }
+}
+
 export class OutputCapture {
   readonly stdout: CappedBuffer;
   readonly stderr: CappedBuffer;
   launcherStatus: LauncherStatus | undefined;
   private headerBuf: Buffer = Buffer.alloc(0);
-  private pending: Buffer = Buffer.alloc(0);
+  private readonly demux = new FrameDemuxer((streamId, payload) => {
+    if (streamId === 1) this.onStdout(payload);
+    else if (streamId === 2) this.onData(this.stderr, payload);
+  });
 
   constructor(
     limits: { stdoutBytes: number; stderrBytes: number },
@@ -58,16 +79,7 @@ export class OutputCapture {
 
   /** Feed raw bytes from the attach stream. */
   write(chunk: Buffer): void {
-    this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
-    while (this.pending.length >= 8) {
-      const streamId = this.pending[0];
-      const size = this.pending.readUInt32BE(4);
-      if (this.pending.length < 8 + size) break;
-      const payload = this.pending.subarray(8, 8 + size);
-      this.pending = this.pending.subarray(8 + size);
-      if (streamId === 1) this.onStdout(payload);
-      else if (streamId === 2) this.onData(this.stderr, payload);
-    }
+    this.demux.write(chunk);
   }
 
   private onStdout(payload: Buffer): void {

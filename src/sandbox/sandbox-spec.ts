@@ -15,6 +15,9 @@ export interface SandboxLimits {
   readonly shmBytes: number;
   readonly fileSizeBytes: number;
   readonly openFiles: number;
+  /** Caps on what the collector brings back (only files matching `outputs` count). */
+  readonly artifactFiles: number;
+  readonly artifactBytes: number;
 }
 
 export interface SandboxFile {
@@ -34,6 +37,8 @@ export interface SandboxSpec {
   readonly stdin: Uint8Array;
   /** Unified diff applied with `patch -p1` in the sandbox before the command. */
   readonly patch?: string;
+  /** Globs under the work dir collected after the command ends (none: nothing is collected). */
+  readonly outputs?: readonly string[];
   readonly env: Readonly<Record<string, string>>;
   readonly limits: SandboxLimits;
   /** Seccomp policy as JSON text; sent on every create. */
@@ -47,9 +52,23 @@ export interface SandboxSpec {
  * - exited: the program ended by itself (exitCode says how)
  * - timeout / output_limit / killed: the host killed it (wall clock, output cap, cancel)
  * - oom: the kernel killed it for memory (State.OOMKilled)
+ * - policy_violation: the kernel killed it for a forbidden syscall (seccomp tripwire, SIGSYS)
  * - patch_failed: the launcher could not apply the patch; the command never ran
  */
-export type SandboxOutcome = 'exited' | 'timeout' | 'oom' | 'output_limit' | 'killed' | 'patch_failed';
+export type SandboxOutcome = 'exited' | 'timeout' | 'oom' | 'output_limit' | 'killed' | 'policy_violation' | 'patch_failed';
+
+export interface CollectedArtifact {
+  /** Relative to the work dir. */
+  readonly path: string;
+  readonly bytes: number;
+  readonly sha256: string;
+  readonly content: Buffer;
+}
+
+export interface RejectedArtifact {
+  readonly path: string;
+  readonly reason: 'symlink' | 'hardlink' | 'device' | 'fifo' | 'setuid' | 'unsupported_type' | 'unsafe_path' | 'too_many_files' | 'too_large' | 'not_collected';
+}
 
 export interface SandboxResult {
   readonly outcome: SandboxOutcome;
@@ -67,6 +86,9 @@ export interface SandboxResult {
   readonly finishedAt: string;
   /** Launcher message when the patch did not apply. */
   readonly patchMessage?: string;
+  /** Files matching the spec's outputs, sorted by path (empty when none were declared). */
+  readonly artifacts: readonly CollectedArtifact[];
+  readonly artifactsRejected: readonly RejectedArtifact[];
 }
 
 export interface RunOptions {

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import type { FileArtifactStore } from '../../artifacts/index.js';
 import type { LoadedProfile } from '../../profiles/index.js';
 import { isTerminal, type JobProducer, type JobRecord } from '../../queue/index.js';
 import { AppError } from '../../shared/index.js';
@@ -8,11 +9,12 @@ import { parseJobRequest, zodToAppError } from '../job-request-schema.js';
 
 export interface JobRoutesDeps {
   producer: JobProducer;
+  artifacts: FileArtifactStore;
   profiles: ReadonlyMap<string, LoadedProfile>;
   maxWaitS: number;
 }
 
-const IdParams = z.strictObject({ id: z.string().regex(/^job_[A-Za-z0-9_-]{8,64}$/) });
+const IdParams = z.object({ id: z.string().regex(/^job_[A-Za-z0-9_-]{8,64}$/) });
 const WaitQuery = z.strictObject({ wait: z.coerce.number().min(0).optional() });
 
 export function jobRoutes(app: FastifyInstance, deps: JobRoutesDeps): void {
@@ -32,6 +34,8 @@ export function jobRoutes(app: FastifyInstance, deps: JobRoutesDeps): void {
     return view(rec);
   });
 
+  artifactRoutes(app, deps);
+
   app.delete('/v1/jobs/:id', async (req, reply) => {
     const rec = await ownedJob(req, deps.producer);
     const r = await deps.producer.cancel(rec.id);
@@ -40,6 +44,30 @@ export function jobRoutes(app: FastifyInstance, deps: JobRoutesDeps): void {
       return reply.status(r === 'cancelled' ? 200 : 202).send(view(now));
     }
     throw new AppError('JOB_ALREADY_FINISHED', `job ${rec.id} already finished (${r ?? 'unknown'}); nothing to cancel`);
+  });
+}
+
+export function artifactRoutes(app: FastifyInstance, deps: JobRoutesDeps): void {
+  app.get('/v1/jobs/:id/artifacts', async (req) => {
+    const r = (await ownedJob(req, deps.producer)).result;
+    return { artifacts: r?.artifacts ?? [], artifactDigest: r?.artifactDigest ?? null, artifactsRejected: r?.artifactsRejected ?? [] };
+  });
+
+  app.get('/v1/jobs/:id/artifacts.tar', async (req, reply) => {
+    const r = (await ownedJob(req, deps.producer)).result;
+    if (!r?.artifactsTarSha256) throw new AppError('ARTIFACT_NOT_FOUND', 'this job has no artifacts');
+    const body = await deps.artifacts.read(r.artifactsTarSha256);
+    return reply.type('application/x-tar').header('content-disposition', 'attachment; filename="artifacts.tar"').header('x-artifact-digest', r.artifactDigest ?? '').send(body);
+  });
+
+  app.get('/v1/jobs/:id/artifacts/*', async (req, reply) => {
+    const rec = await ownedJob(req, deps.producer);
+    const path = (req.params as { '*'?: string })['*'] ?? '';
+    const entry = rec.result?.artifacts.find((a) => a.path === path);
+    if (entry === undefined) throw new AppError('ARTIFACT_NOT_FOUND', `job ${rec.id} has no artifact ${JSON.stringify(path.slice(0, 200))}`);
+    // the store re-checks the digest: a blob changed on disk is refused, never served
+    const body = await deps.artifacts.read(entry.sha256);
+    return reply.type('application/octet-stream').header('x-content-sha256', entry.sha256).send(body);
   });
 }
 
@@ -89,6 +117,9 @@ export function view(rec: JobRecord) {
           profileDigest: r.profileDigest,
           seccompDigest: r.seccompDigest,
           ...(r.patchMessage !== undefined ? { patchMessage: r.patchMessage } : {}),
+          artifacts: r.artifacts,
+          artifactDigest: r.artifactDigest,
+          artifactsRejected: r.artifactsRejected,
         }
       : {}),
     ...(rec.error ? { error: rec.error } : {}),
