@@ -30,8 +30,8 @@ const sha = (s: string | Buffer) => createHash('sha256').update(s).digest('hex')
 async function tarGz(entries: Record<string, string>): Promise<string> {
   const p = pack();
   const chunks: Buffer[] = [];
-  p.on('data', (c: Buffer) => chunks.push(c));
-  const done = new Promise((r) => p.on('end', r));
+  p.on('data', (c: unknown) => chunks.push(c as Buffer));
+  const done = new Promise<void>((r) => p.on('end', () => r()));
   for (const [name, content] of Object.entries(entries)) p.entry({ name }, content);
   p.finalize();
   await done;
@@ -43,14 +43,14 @@ async function untar(buf: Buffer): Promise<Record<string, string>> {
   const ex = extract();
   ex.on('entry', (h, body, next) => {
     const parts: Buffer[] = [];
-    body.on('data', (c: Buffer) => parts.push(c));
+    body.on('data', (c: unknown) => parts.push(c as Buffer));
     body.on('end', () => {
       out[h.name] = Buffer.concat(parts).toString();
       next();
     });
   });
-  await new Promise((resolve, reject) => {
-    ex.on('finish', resolve);
+  await new Promise<void>((resolve, reject) => {
+    ex.on('finish', () => resolve());
     ex.on('error', reject);
     Readable.from(buf).pipe(ex);
   });
