@@ -3,6 +3,7 @@
  * seccomp tripwire status. Hostile archive shapes live in redteam-archives.docker.test.ts.
  */
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -160,5 +161,7 @@ describe('seccomp tripwires', () => {
     const code = 'import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\nprint("before", flush=True)\nlibc.ptrace(0, 0, 0, 0)\nprint("after")\n';
     const job = await runJob(t, key, { runtime: 'python', files: [{ path: 'main.py', content: code }] });
     expect(job).toMatchObject({ status: 'policy_violation', exitCode: 159, stdout: 'before\n' });
+    // the kernel log names the syscall where the worker can read it (root on the host, as here)
+    expect(job.violation).toEqual({ syscall: existsSync('/dev/kmsg') ? 'ptrace' : null });
   });
 });

@@ -58,6 +58,7 @@ export function toJobResult(r: SandboxResult, profile: LoadedProfile, imageId: s
     profileDigest: profile.digest,
     seccompDigest: profile.seccompDigest,
     ...(r.patchMessage !== undefined ? { patchMessage: r.patchMessage } : {}),
+    ...(r.violation !== undefined ? { violation: r.violation } : {}),
     artifacts: artifacts.entries,
     artifactDigest: artifacts.digest,
     artifactsTarSha256: artifacts.tarSha256,

@@ -8,6 +8,7 @@ import { PassThrough, type Duplex, type Readable } from 'node:stream';
 import { AppError, type Logger } from '../shared/index.js';
 import { LABEL_DEPLOYMENT, LABEL_JOB, LABEL_MANAGED, LABEL_WORKER, type ContainerRuntime } from './container-runtime.js';
 import { collectFromTar } from './artifact-collector.js';
+import { tripwireSyscall } from './tripwire-syscall.js';
 import { collectExecOptions, containerOptions, runExecOptions } from './hardening.js';
 import { buildInputArchive } from './input-archive.js';
 import { FrameDemuxer, OutputCapture } from './output-capture.js';
@@ -100,7 +101,7 @@ export class DockerRuntime implements ContainerRuntime {
       await ended;
       const finishedAtMs = Date.now();
       clearTimeout(timer);
-      const exitCode = await this.execExitCode(exec);
+      const { exitCode, pid } = await this.execExit(exec);
 
       const outcome = await this.decideOutcome(container, killReason, exitCode, capture.launcherStatus, startedAtMs);
       if (outcome === 'input_failed') {
@@ -123,6 +124,7 @@ export class DockerRuntime implements ContainerRuntime {
         startedAt: new Date(startedAtMs).toISOString(),
         finishedAt: new Date(finishedAtMs).toISOString(),
         ...(patchMessage !== undefined ? { patchMessage } : {}),
+        ...(outcome === 'policy_violation' ? { violation: { syscall: tripwireSyscall(pid) ?? null } } : {}),
         artifacts: collected.artifacts,
         artifactsRejected: collected.rejected,
       };
@@ -132,14 +134,14 @@ export class DockerRuntime implements ContainerRuntime {
     }
   }
 
-  /** The engine's record of the exec's exit; it may lag the stream's end by a few ms. */
-  private async execExitCode(exec: Docker.Exec): Promise<number | null> {
+  /** The engine's record of the exec's exit (and host pid); it may lag the stream's end by a few ms. */
+  private async execExit(exec: Docker.Exec): Promise<{ exitCode: number | null; pid: number }> {
     for (let i = 0; i < 50; i++) {
-      const info = (await exec.inspect()) as { Running: boolean; ExitCode: number | null };
-      if (!info.Running) return info.ExitCode;
+      const info = (await exec.inspect()) as { Running: boolean; ExitCode: number | null; Pid: number };
+      if (!info.Running) return { exitCode: info.ExitCode, pid: info.Pid };
       await delay(20);
     }
-    return null;
+    return { exitCode: null, pid: 0 };
   }
 
   private async decideOutcome(

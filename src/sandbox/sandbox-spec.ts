@@ -86,6 +86,8 @@ export interface SandboxResult {
   readonly finishedAt: string;
   /** Launcher message when the patch did not apply. */
   readonly patchMessage?: string;
+  /** For policy_violation: the syscall that tripped the policy, when the kernel log tells (else null). */
+  readonly violation?: { readonly syscall: string | null };
   /** Files matching the spec's outputs, sorted by path (empty when none were declared). */
   readonly artifacts: readonly CollectedArtifact[];
   readonly artifactsRejected: readonly RejectedArtifact[];

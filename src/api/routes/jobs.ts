@@ -117,6 +117,7 @@ export function view(rec: JobRecord) {
           profileDigest: r.profileDigest,
           seccompDigest: r.seccompDigest,
           ...(r.patchMessage !== undefined ? { patchMessage: r.patchMessage } : {}),
+          ...(r.violation !== undefined ? { violation: r.violation } : {}),
           artifacts: r.artifacts,
           artifactDigest: r.artifactDigest,
           artifactsRejected: r.artifactsRejected,

@@ -1,0 +1,52 @@
+/**
+ * Which syscall tripped the seccomp policy. The kernel logs each kill as
+ * `audit: type=1326 … pid=<host pid> … sig=31 … syscall=<nr>`; we match the exec'd
+ * process's host pid, so a line of another job is never attributed to this one. Only
+ * readable where the worker can read the kernel log (root on the host); otherwise unknown.
+ */
+import { closeSync, constants, openSync, readSync } from 'node:fs';
+
+/** x86-64 numbers of the syscalls the strict policy kills on. */
+const X86_64_NAMES: Readonly<Record<number, string>> = {
+  41: 'socket', 101: 'ptrace', 155: 'pivot_root', 161: 'chroot', 165: 'mount', 166: 'umount2', 175: 'init_module',
+  176: 'delete_module', 246: 'kexec_load', 248: 'add_key', 249: 'request_key', 250: 'keyctl', 272: 'unshare',
+  298: 'perf_event_open', 308: 'setns', 310: 'process_vm_readv', 311: 'process_vm_writev', 313: 'finit_module',
+  319: 'memfd_create', 320: 'kexec_file_load', 321: 'bpf', 323: 'userfaultfd', 428: 'open_tree', 429: 'move_mount',
+  430: 'fsopen', 431: 'fsconfig', 432: 'fsmount', 433: 'fspick', 442: 'mount_setattr', 447: 'memfd_secret',
+};
+
+export function syscallName(nr: number): string {
+  return X86_64_NAMES[nr] ?? `syscall ${nr}`;
+}
+
+/** The syscall that killed host pid `pid`, from the kernel log; undefined when unknown. */
+export function tripwireSyscall(pid: number, kmsgPath = '/dev/kmsg'): string | undefined {
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  let fd: number;
+  try {
+    fd = openSync(kmsgPath, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch {
+    return undefined;
+  }
+  const pattern = new RegExp(`type=1326 .*\\bpid=${pid} .*\\bsig=31 .*\\bsyscall=(\\d+)`);
+  let found: string | undefined;
+  const buf = Buffer.alloc(8192);
+  try {
+    // /dev/kmsg returns one record per read, oldest first, then EAGAIN
+    for (let i = 0; i < 100_000; i++) {
+      let n: number;
+      try {
+        n = readSync(fd, buf, 0, buf.length, null);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EPIPE') continue; // overwritten records
+        break;
+      }
+      if (n <= 0) break;
+      const m = pattern.exec(buf.toString('utf8', 0, n));
+      if (m?.[1] !== undefined) found = syscallName(Number(m[1]));
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return found;
+}
