@@ -94,7 +94,7 @@ export class DockerRuntime implements ContainerRuntime {
 
       const capture = new OutputCapture(spec.limits, () => kill('output_limit'));
       const exec = await container.exec(runExecOptions(spec));
-      const stream = (await exec.start({ hijack: true, stdin: true })) as Duplex;
+      const stream = (await exec.start({ hijack: true, stdin: true }));
       const ended = streamEnded(stream, (chunk) => capture.write(chunk));
       // input goes in on stdin; ending our side closes the exec's stdin
       stream.end(input);
@@ -178,7 +178,7 @@ export class DockerRuntime implements ContainerRuntime {
   /** Streams /work out through the collector exec and parses it strictly. */
   private async collect(container: Docker.Container, spec: SandboxSpec, log: Logger) {
     const exec = await container.exec(collectExecOptions());
-    const stream = (await exec.start({ hijack: true, stdin: false })) as Duplex;
+    const stream = (await exec.start({ hijack: true, stdin: false }));
     const tar = new PassThrough();
     // bounded: /work is a tmpfs of scratchBytes; anything beyond that plus tar overhead is refused
     const maxBytes = spec.limits.scratchBytes + 1024 * 1024;
