@@ -4,7 +4,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadProfiles } from '../src/profiles/index.js';
-import { DockerRuntime, loadImageCatalog, MASKED_PATHS, type SandboxSpec } from '../src/sandbox/index.js';
+import { DockerRuntime, jobGid, loadImageCatalog, MASKED_PATHS, type SandboxSpec } from '../src/sandbox/index.js';
 import { createLogger } from '../src/shared/index.js';
 import { docker, TEST_LABEL } from './helpers/airlock.js';
 import { randomBytes } from 'node:crypto';
@@ -19,6 +19,7 @@ const images = loadImageCatalog(process.env['AIRLOCK_DATA_DIR'] ?? resolve(impor
 const spec = (argv: string[], jobId = `job_${randomBytes(6).toString('hex')}`): SandboxSpec => ({
   jobId,
   imageId: images.get('shell')!,
+  gid: jobGid(),
   argv,
   files: [],
   stdin: new Uint8Array(),

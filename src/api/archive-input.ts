@@ -8,7 +8,7 @@
 import { gunzipSync } from 'node:zlib';
 import type { JobFileInput } from '../queue/index.js';
 import { AppError } from '../shared/index.js';
-import { checkPath } from './check-path.js';
+import { checkPath, checkTreeConflicts } from './check-path.js';
 import { INPUT_CAPS } from './input-caps.js';
 
 const BLOCK = 512;
@@ -82,6 +82,11 @@ function readTar(tar: Buffer): JobFileInput[] {
     if (seen.has(path)) throw invalid(`archive contains ${JSON.stringify(path)} twice`, path);
     seen.add(path);
     files.push({ path, content: data.toString('base64'), encoding: 'base64', ...(mode & 0o111 ? { executable: true } : {}) });
+  }
+  try {
+    checkTreeConflicts(files.map((f) => f.path));
+  } catch (err) {
+    throw invalid((err as Error).message);
   }
   return files;
 }

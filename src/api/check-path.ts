@@ -18,3 +18,15 @@ export function checkPath(path: string, maxDepth: number = INPUT_CAPS.pathDepth)
   if (rel.startsWith('..') || posix.isAbsolute(rel)) throw bad('escapes the work dir');
   return path;
 }
+
+/** A path cannot be both a file and a directory of the tree (`a` and `a/b`). */
+export function checkTreeConflicts(paths: readonly string[]): void {
+  const files = new Set(paths);
+  for (const p of paths) {
+    const parts = p.split('/');
+    for (let i = 1; i < parts.length; i++) {
+      const dir = parts.slice(0, i).join('/');
+      if (files.has(dir)) throw new AppError('INVALID_PATH', `${JSON.stringify(dir)} is both a file and the directory of ${JSON.stringify(p.slice(0, 200))}`, { details: { path: dir } });
+    }
+  }
+}

@@ -8,7 +8,7 @@ import { LimitsSchema, tightenLimits, type LoadedProfile } from '../profiles/ind
 import type { JobFileInput, JobInput } from '../queue/index.js';
 import { AppError, invalidGlobReason } from '../shared/index.js';
 import { expandArchive } from './archive-input.js';
-import { checkPath } from './check-path.js';
+import { checkPath, checkTreeConflicts } from './check-path.js';
 import { INPUT_CAPS } from './input-caps.js';
 
 const FileSchema = z.strictObject({
@@ -35,8 +35,9 @@ export const JobRequestSchema = z.strictObject({
 export type JobRequest = z.infer<typeof JobRequestSchema>;
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
-/** Names the sandbox itself controls. */
-const RESERVED_ENV = new Set(['PATH', 'HOME', 'HOSTNAME', 'LD_PRELOAD', 'LD_LIBRARY_PATH', 'LD_AUDIT']);
+/** Names the sandbox itself controls, and every dynamic-loader variable. */
+const RESERVED_ENV = new Set(['PATH', 'HOME', 'HOSTNAME', 'USER', 'LOGNAME']);
+const isReservedEnv = (name: string) => RESERVED_ENV.has(name) || name.startsWith('LD_');
 /** Canonical base64: length a multiple of 4, padding only at the end. */
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
@@ -58,7 +59,7 @@ export function parseJobRequest(body: unknown, profiles: ReadonlyMap<string, Loa
   const outputs = checkOutputs(req.outputs);
   for (const [name, value] of Object.entries(req.env)) {
     if (!ENV_NAME.test(name)) throw new AppError('INVALID_REQUEST', `env name ${JSON.stringify(name.slice(0, 64))} is not a valid variable name`, { details: { field: 'env' } });
-    if (RESERVED_ENV.has(name)) throw new AppError('INVALID_REQUEST', `env name ${name} is reserved`, { details: { field: 'env' } });
+    if (isReservedEnv(name)) throw new AppError('INVALID_REQUEST', `env name ${name} is reserved`, { details: { field: 'env' } });
     if (value.length > INPUT_CAPS.envValueChars) throw new AppError('INPUT_TOO_LARGE', `env ${name} is longer than ${INPUT_CAPS.envValueChars} characters (cap envValueChars)`, { details: { cap: 'envValueChars' } });
   }
   if (Object.keys(req.env).length > INPUT_CAPS.envVars) throw new AppError('INPUT_TOO_LARGE', `more than ${INPUT_CAPS.envVars} env variables (cap envVars)`, { details: { cap: 'envVars' } });
@@ -79,6 +80,8 @@ export function parseJobRequest(body: unknown, profiles: ReadonlyMap<string, Loa
     argv = ['/bin/sh', '-c', req.command];
   } else if (req.command !== undefined) {
     if (req.command.length > INPUT_CAPS.argvItems || req.command.join(' ').length > INPUT_CAPS.commandChars) throw new AppError('INPUT_TOO_LARGE', `command is too long (cap commandChars)`, { details: { cap: 'commandChars' } });
+    // the launcher hands the job's env to `env` as NAME=VALUE words before argv
+    if (req.command[0]!.includes('=')) throw new AppError('INVALID_REQUEST', 'command[0] must be a program name, not contain "="', { details: { field: 'command' } });
     argv = req.command;
   }
 
@@ -104,7 +107,9 @@ function checkBase64(value: string, field: string): string {
 function mergeFiles(fromArchive: JobFileInput[], files: JobFileInput[]): JobFileInput[] {
   const seen = new Set(fromArchive.map((f) => f.path));
   for (const f of files) if (seen.has(f.path)) throw new AppError('INVALID_PATH', `file path ${f.path} is also in the archive`, { details: { path: f.path } });
-  return [...fromArchive, ...files];
+  const all = [...fromArchive, ...files];
+  checkTreeConflicts(all.map((f) => f.path));
+  return all;
 }
 
 function checkOutputs(outputs: string[] | undefined): string[] | undefined {

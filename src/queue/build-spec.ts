@@ -1,12 +1,13 @@
 /** Turns a stored job input into what the sandbox runs, and a sandbox result into a job result. */
 import type { LoadedProfile } from '../profiles/index.js';
-import type { SandboxResult, SandboxSpec } from '../sandbox/index.js';
+import { jobGid, type SandboxResult, type SandboxSpec } from '../sandbox/index.js';
 import type { ArtifactEntry, JobInput, JobResult, TerminalStatus } from './job-types.js';
 
 export function buildSpec(jobId: string, input: JobInput, profile: LoadedProfile, imageId: string, labels?: Record<string, string>): SandboxSpec {
   return {
     jobId,
     imageId,
+    gid: jobGid(),
     argv: input.argv,
     files: input.files.map((f) => ({ path: f.path, content: Buffer.from(f.content, f.encoding), ...(f.executable ? { mode: 0o755 } : {}) })),
     stdin: Buffer.from(input.stdin, 'utf8'),

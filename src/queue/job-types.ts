@@ -53,7 +53,7 @@ export interface JobResult {
   readonly profileDigest: string;
   readonly seccompDigest: string;
   readonly patchMessage?: string;
-  readonly violation?: { readonly syscall: string | null };
+  readonly violation?: { readonly syscall: string | null; readonly verified: boolean };
   /** Collected files, sorted by path; `artifactDigest` covers the whole set. */
   readonly artifacts: readonly ArtifactEntry[];
   readonly artifactDigest: string | null;

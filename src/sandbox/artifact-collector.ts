@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { extract, type Header } from 'tar-stream';
-import { globToRegExp, matchesAny } from '../shared/index.js';
+import { compileGlob, matchesAny } from '../shared/index.js';
 import type { CollectedArtifact, RejectedArtifact } from './sandbox-spec.js';
 
 export interface CollectLimits {
@@ -26,6 +26,8 @@ const MAX_REPORTED = 100;
 /** Maps a tar header to a safe relative path, or the reason it is refused. */
 export function safeEntryPath(name: string): { path: string } | { reason: 'unsafe_path' } {
   const trimmed = name.replace(/^\.\//, '').replace(/\/$/, '');
+  // a name that was not valid UTF-8 decodes to U+FFFD: two such names could collide
+  if (trimmed.includes('\uFFFD')) return { reason: 'unsafe_path' };
   if (trimmed === '' || trimmed === '.') return { path: '' };
   // eslint-disable-next-line no-control-regex
   if (trimmed.startsWith('/') || /[\u0000-\u001f\\]/.test(trimmed)) return { reason: 'unsafe_path' };
@@ -57,7 +59,8 @@ function typeReason(h: Header): RejectedArtifact['reason'] | undefined {
 }
 
 export async function collectFromTar(stream: Readable, patterns: readonly string[], limits: CollectLimits): Promise<Collected> {
-  const matchers = patterns.map(globToRegExp);
+  const matchers = patterns.map(compileGlob);
+  const seenPaths = new Set<string>();
   const artifacts: CollectedArtifact[] = [];
   const rejected: RejectedArtifact[] = [];
   let totalBytes = 0;
@@ -78,6 +81,11 @@ export async function collectFromTar(stream: Readable, patterns: readonly string
     }
     const path = safe.path;
     if (path === '' || !matchesAny(path, matchers)) return drain();
+    if (seenPaths.has(path)) {
+      reject(path, 'unsafe_path');
+      return drain();
+    }
+    seenPaths.add(path);
     const bad = typeReason(header);
     if (bad !== undefined) {
       reject(path, bad);

@@ -8,7 +8,7 @@ import { PassThrough, type Duplex, type Readable } from 'node:stream';
 import { AppError, type Logger } from '../shared/index.js';
 import { LABEL_DEPLOYMENT, LABEL_JOB, LABEL_MANAGED, LABEL_WORKER, type ContainerRuntime } from './container-runtime.js';
 import { collectFromTar } from './artifact-collector.js';
-import { tripwireSyscall } from './tripwire-syscall.js';
+import { tripwiresOfGid } from './tripwire-syscall.js';
 import { collectExecOptions, containerOptions, runExecOptions } from './hardening.js';
 import { buildInputArchive } from './input-archive.js';
 import { FrameDemuxer, OutputCapture } from './output-capture.js';
@@ -101,9 +101,11 @@ export class DockerRuntime implements ContainerRuntime {
       await ended;
       const finishedAtMs = Date.now();
       clearTimeout(timer);
-      const { exitCode, pid } = await this.execExit(exec);
+      const exitCode = await this.execExitCode(exec);
 
-      const outcome = await this.decideOutcome(container, killReason, exitCode, capture.launcherStatus, startedAtMs);
+      const tripwires = killReason === undefined ? await this.tripwires(spec.gid, exitCode) : { readable: false, syscalls: [] };
+      const violation = policyViolation(exitCode, tripwires);
+      const outcome = await this.decideOutcome(container, killReason, exitCode, capture.launcherStatus, startedAtMs, violation !== undefined);
       if (outcome === 'input_failed') {
         throw new AppError('SANDBOX_INPUT_FAILED', `sandbox launcher could not unpack the input: ${capture.stdout.toBuffer().toString('utf8').slice(0, 500)}`);
       }
@@ -124,7 +126,7 @@ export class DockerRuntime implements ContainerRuntime {
         startedAt: new Date(startedAtMs).toISOString(),
         finishedAt: new Date(finishedAtMs).toISOString(),
         ...(patchMessage !== undefined ? { patchMessage } : {}),
-        ...(outcome === 'policy_violation' ? { violation: { syscall: tripwireSyscall(pid) ?? null } } : {}),
+        ...(outcome === 'policy_violation' && violation !== undefined ? { violation } : {}),
         artifacts: collected.artifacts,
         artifactsRejected: collected.rejected,
       };
@@ -134,14 +136,24 @@ export class DockerRuntime implements ContainerRuntime {
     }
   }
 
-  /** The engine's record of the exec's exit (and host pid); it may lag the stream's end by a few ms. */
-  private async execExit(exec: Docker.Exec): Promise<{ exitCode: number | null; pid: number }> {
+  /** The kernel logs a seccomp kill asynchronously: after an exit of 159, give its record a moment to land. */
+  private async tripwires(gid: number, exitCode: number | null): Promise<{ readable: boolean; syscalls: string[] }> {
+    let t = tripwiresOfGid(gid);
+    for (let i = 0; i < 5 && t.readable && t.syscalls.length === 0 && exitCode === SIGSYS_EXIT; i++) {
+      await delay(50 * (i + 1));
+      t = tripwiresOfGid(gid);
+    }
+    return t;
+  }
+
+  /** The engine's record of the exec's exit; it may lag the stream's end by a few ms. */
+  private async execExitCode(exec: Docker.Exec): Promise<number | null> {
     for (let i = 0; i < 50; i++) {
-      const info = (await exec.inspect()) as { Running: boolean; ExitCode: number | null; Pid: number };
-      if (!info.Running) return { exitCode: info.ExitCode, pid: info.Pid };
+      const info = (await exec.inspect()) as { Running: boolean; ExitCode: number | null };
+      if (!info.Running) return info.ExitCode;
       await delay(20);
     }
-    return { exitCode: null, pid: 0 };
+    return null;
   }
 
   private async decideOutcome(
@@ -150,6 +162,7 @@ export class DockerRuntime implements ContainerRuntime {
     exitCode: number | null,
     launcher: OutputCapture['launcherStatus'],
     startedAtMs: number,
+    violated: boolean,
   ): Promise<SandboxOutcome | 'input_failed'> {
     // our own kill explains the exit first
     if (killReason !== undefined) return killReason;
@@ -157,7 +170,7 @@ export class DockerRuntime implements ContainerRuntime {
     // an OOM kill: exit code alone lies (sandbox-facts), so ask the engine
     if ((exitCode === 137 || exitCode === null) && (await this.oomSince(container.id, startedAtMs))) return 'oom';
     if (launcher !== 'ok') return 'input_failed';
-    if (exitCode === SIGSYS_EXIT) return 'policy_violation';
+    if (violated) return 'policy_violation';
     return 'exited';
   }
 
@@ -177,7 +190,7 @@ export class DockerRuntime implements ContainerRuntime {
 
   /** Streams /work out through the collector exec and parses it strictly. */
   private async collect(container: Docker.Container, spec: SandboxSpec, log: Logger) {
-    const exec = await container.exec(collectExecOptions());
+    const exec = await container.exec(collectExecOptions(spec));
     const stream = (await exec.start({ hijack: true, stdin: false }));
     const tar = new PassThrough();
     // bounded: /work is a tmpfs of scratchBytes; anything beyond that plus tar overhead is refused
@@ -246,6 +259,16 @@ function statusOf(err: unknown): number | undefined {
 
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * A tripwire counts when the kernel recorded a seccomp kill for the job's gid (any of its
+ * processes, whatever the exit code). Without a readable kernel log, exit 159 is taken at its
+ * word and marked unverified.
+ */
+function policyViolation(exitCode: number | null, t: { readable: boolean; syscalls: string[] }): { syscall: string | null; verified: boolean } | undefined {
+  if (t.readable) return t.syscalls.length > 0 ? { syscall: t.syscalls[0] ?? null, verified: true } : undefined;
+  return exitCode === SIGSYS_EXIT ? { syscall: null, verified: false } : undefined;
 }
 
 /** Resolves when the hijacked stream ends, feeding each chunk to `onData`. */

@@ -3,6 +3,7 @@
  * docker-runtime.ts is the only place that sends it. Facts behind each choice:
  * ../shared/docs/sandbox-facts.md.
  */
+import { randomInt } from 'node:crypto';
 import type { SandboxSpec } from './sandbox-spec.js';
 
 export const SANDBOX_UID = 10001;
@@ -29,7 +30,6 @@ export interface ContainerCreateOptions {
   Env: string[];
   Labels: Record<string, string>;
   Tty: boolean;
-  NetworkDisabled: boolean;
   StopSignal: string;
   HostConfig: Record<string, unknown>;
 }
@@ -50,7 +50,7 @@ export function containerOptions(spec: SandboxSpec, labels: Record<string, strin
     Env: [],
     Labels: labels,
     Tty: false,
-    NetworkDisabled: true,
+    // NetworkMode none isolates; NetworkDisabled would also drop /etc/hosts (no localhost)
     StopSignal: 'SIGKILL',
     HostConfig: {
       NetworkMode: 'none',
@@ -58,7 +58,7 @@ export function containerOptions(spec: SandboxSpec, labels: Record<string, strin
       ReadonlyRootfs: true,
       // tmpfs pages count against the memory limit, so scratch is bounded twice
       Tmpfs: {
-        [WORK_DIR]: `${tmpfsOpts},size=${l.scratchBytes},uid=${SANDBOX_UID},gid=${SANDBOX_UID},mode=0700`,
+        [WORK_DIR]: `${tmpfsOpts},size=${l.scratchBytes},uid=${SANDBOX_UID},gid=${spec.gid},mode=0700`,
         '/tmp': `${tmpfsOpts},size=${l.tmpBytes},mode=1777`,
       },
       CapDrop: ['ALL'],
@@ -90,13 +90,17 @@ export function containerOptions(spec: SandboxSpec, labels: Record<string, strin
   };
 }
 
-/** The job's command: unpack input from stdin, then exec argv, as the sandbox user. */
+/**
+ * The job's command: unpack input from stdin, then exec argv, as the sandbox user with the
+ * job's own gid. The job's env travels as NAME=VALUE arguments applied only at the final
+ * exec: the launcher, tar and patch run with the fixed environment below.
+ */
 export function runExecOptions(spec: SandboxSpec) {
   return {
-    Cmd: [LAUNCHER, 'run', ...spec.argv],
-    User: `${SANDBOX_UID}:${SANDBOX_UID}`,
+    Cmd: [LAUNCHER, 'run', ...Object.entries(spec.env).map(([k, v]) => `${k}=${v}`), ...spec.argv],
+    User: `${SANDBOX_UID}:${spec.gid}`,
     WorkingDir: WORK_DIR,
-    Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+    Env: ['PATH=/usr/local/bin:/usr/bin:/bin', 'HOME=/work', 'LANG=C.UTF-8'],
     AttachStdin: true,
     AttachStdout: true,
     AttachStderr: true,
@@ -105,6 +109,24 @@ export function runExecOptions(spec: SandboxSpec) {
 }
 
 /** After the command: stop the job's leftovers and stream /work out as a tar. */
-export function collectExecOptions() {
-  return { Cmd: [LAUNCHER, 'collect'], User: `${SANDBOX_UID}:${SANDBOX_UID}`, WorkingDir: WORK_DIR, AttachStdout: true, AttachStderr: true, Tty: false };
+export function collectExecOptions(spec: SandboxSpec) {
+  return {
+    Cmd: [LAUNCHER, 'collect'],
+    User: `${SANDBOX_UID}:${spec.gid}`,
+    WorkingDir: WORK_DIR,
+    Env: ['PATH=/usr/local/bin:/usr/bin:/bin', 'LANG=C.UTF-8'],
+    AttachStdout: true,
+    AttachStderr: true,
+    Tty: false,
+  };
 }
+
+/**
+ * A primary gid of the job's own. The kernel's seccomp kill record carries the gid, so a
+ * tripwire is attributed to exactly this job — also when a child process trips it.
+ */
+export function jobGid(): number {
+  return JOB_GID_BASE + randomInt(JOB_GID_SPAN);
+}
+export const JOB_GID_BASE = 200_000;
+export const JOB_GID_SPAN = 1_000_000_000;

@@ -31,6 +31,8 @@ export interface SandboxSpec {
   readonly jobId: string;
   /** Image ID (sha256:…) — never a mutable tag. */
   readonly imageId: string;
+  /** The job's own primary gid (see hardening.jobGid): attributes seccomp kills to this job. */
+  readonly gid: number;
   /** argv handed to the image's launcher after the input is unpacked. */
   readonly argv: readonly string[];
   readonly files: readonly SandboxFile[];
@@ -86,8 +88,11 @@ export interface SandboxResult {
   readonly finishedAt: string;
   /** Launcher message when the patch did not apply. */
   readonly patchMessage?: string;
-  /** For policy_violation: the syscall that tripped the policy, when the kernel log tells (else null). */
-  readonly violation?: { readonly syscall: string | null };
+  /**
+   * For policy_violation: the syscall that tripped the policy, and whether the kernel's record
+   * confirmed it (false: only the exit code said so, the kernel log was not readable).
+   */
+  readonly violation?: { readonly syscall: string | null; readonly verified: boolean };
   /** Files matching the spec's outputs, sorted by path (empty when none were declared). */
   readonly artifacts: readonly CollectedArtifact[];
   readonly artifactsRejected: readonly RejectedArtifact[];

@@ -1,8 +1,9 @@
 /**
- * Which syscall tripped the seccomp policy. The kernel logs each kill as
- * `audit: type=1326 … pid=<host pid> … sig=31 … syscall=<nr>`; we match the exec'd
- * process's host pid, so a line of another job is never attributed to this one. Only
- * readable where the worker can read the kernel log (root on the host); otherwise unknown.
+ * Seccomp tripwires, confirmed by the kernel. Each kill is logged as
+ * `audit: type=1326 … uid=… gid=<gid> … pid=… sig=31 … syscall=<nr>`. Every job runs with a
+ * primary gid of its own, so a record with the job's gid is this job's — whichever of its
+ * processes tripped — and an `exit 159` with no such record is just an exit code. Readable
+ * where the worker can read the kernel log (root on the host); otherwise unknown.
  */
 import { closeSync, constants, openSync, readSync } from 'node:fs';
 
@@ -19,17 +20,20 @@ export function syscallName(nr: number): string {
   return X86_64_NAMES[nr] ?? `syscall ${nr}`;
 }
 
-/** The syscall that killed host pid `pid`, from the kernel log; undefined when unknown. */
-export function tripwireSyscall(pid: number, kmsgPath = '/dev/kmsg'): string | undefined {
-  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+/**
+ * `readable: false` when the kernel log cannot be read; otherwise the syscalls the kernel
+ * killed processes of gid `gid` for (oldest first; empty when none).
+ */
+export function tripwiresOfGid(gid: number, kmsgPath = '/dev/kmsg'): { readable: boolean; syscalls: string[] } {
+  if (!Number.isInteger(gid) || gid <= 0) return { readable: false, syscalls: [] };
   let fd: number;
   try {
     fd = openSync(kmsgPath, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch {
-    return undefined;
+    return { readable: false, syscalls: [] };
   }
-  const pattern = new RegExp(`type=1326 .*\\bpid=${pid} .*\\bsig=31 .*\\bsyscall=(\\d+)`);
-  let found: string | undefined;
+  const pattern = new RegExp(`type=1326 .*\\bgid=${gid} .*\\bsig=31 .*\\bsyscall=(\\d+)`, 'g');
+  const syscalls: string[] = [];
   const buf = Buffer.alloc(8192);
   try {
     // /dev/kmsg returns one record per read, oldest first, then EAGAIN
@@ -38,15 +42,14 @@ export function tripwireSyscall(pid: number, kmsgPath = '/dev/kmsg'): string | u
       try {
         n = readSync(fd, buf, 0, buf.length, null);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EPIPE') continue; // overwritten records
+        if ((err as NodeJS.ErrnoException).code === 'EPIPE') continue; // records overwritten meanwhile
         break;
       }
       if (n <= 0) break;
-      const m = pattern.exec(buf.toString('utf8', 0, n));
-      if (m?.[1] !== undefined) found = syscallName(Number(m[1]));
+      for (const m of buf.toString('utf8', 0, n).matchAll(pattern)) syscalls.push(syscallName(Number(m[1])));
     }
   } finally {
     closeSync(fd);
   }
-  return found;
+  return { readable: true, syscalls };
 }

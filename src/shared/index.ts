@@ -4,4 +4,4 @@ export { newId, isWellFormedId } from './ids.js';
 export { canonicalJson } from './canonical-json.js';
 export { sha256Hex } from './digest.js';
 export { createLogger, REDACT_PATHS, type Logger } from './logger.js';
-export { globToRegExp, invalidGlobReason, matchesAny } from './glob.js';
+export { compileGlob, invalidGlobReason, matchesAny, type GlobMatcher } from './glob.js';
