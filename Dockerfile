@@ -9,6 +9,7 @@ COPY src ./src
 COPY bin ./bin
 COPY profiles ./profiles
 ENV AIRLOCK_HOST=0.0.0.0 AIRLOCK_DATA_DIR=/data
+RUN mkdir -p /data && chown node:node /data
 USER node
 EXPOSE 8080
 CMD ["node", "--import", "tsx", "src/main.ts"]

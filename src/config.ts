@@ -4,8 +4,9 @@
  * the slice it needs.
  */
 import { availableParallelism } from 'node:os';
-import { resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
+import { AuditOptionsSchema, defaultAuditPaths, type AuditOptions } from './audit/index.js';
 import { AppError } from './shared/index.js';
 
 const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max).default(def);
@@ -29,7 +30,54 @@ export const ConfigSchema = z.object({
   AIRLOCK_BODY_LIMIT_BYTES: int(8 * 1024 * 1024, 1024),
   AIRLOCK_RESULT_TTL_S: int(7 * 24 * 3600, 60),
   AIRLOCK_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // audit: only types here; ranges and defaults live in one place, the audit module's AuditOptionsSchema
+  AIRLOCK_AUDIT_REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
+  AIRLOCK_AUDIT_SIGNING_KEY_FILE: z.string().min(1).optional(),
+  AIRLOCK_AUDIT_CHECKPOINT_FILE: z.string().min(1).optional(),
+  AIRLOCK_AUDIT_SEGMENTS_DIR: z.string().min(1).optional(),
+  AIRLOCK_AUDIT_CHECKPOINT_EVERY_RECORDS: z.coerce.number().int().optional(),
+  AIRLOCK_AUDIT_CHECKPOINT_EVERY_MS: z.coerce.number().int().optional(),
+  AIRLOCK_AUDIT_CHECKPOINT_POLL_MS: z.coerce.number().int().optional(),
+  AIRLOCK_AUDIT_STALE_AFTER_RECORDS: z.coerce.number().int().optional(),
+  AIRLOCK_AUDIT_STALE_AFTER_MS: z.coerce.number().int().optional(),
+  AIRLOCK_AUDIT_RETENTION_DAYS: z.coerce.number().int().optional(),
+  AIRLOCK_AUDIT_SEGMENT_MAX_RECORDS: z.coerce.number().int().optional(),
+  AIRLOCK_AUDIT_APPEND_MAX_ATTEMPTS: z.coerce.number().int().optional(),
+  AIRLOCK_AUDIT_APPEND_TIMEOUT_MS: z.coerce.number().int().optional(),
 });
+
+const AuditEnvSchema = ConfigSchema.pick({
+  AIRLOCK_DATA_DIR: true,
+  AIRLOCK_REDIS_PREFIX: true,
+  AIRLOCK_AUDIT_SIGNING_KEY_FILE: true,
+  AIRLOCK_AUDIT_CHECKPOINT_FILE: true,
+  AIRLOCK_AUDIT_SEGMENTS_DIR: true,
+  AIRLOCK_AUDIT_CHECKPOINT_EVERY_RECORDS: true,
+  AIRLOCK_AUDIT_CHECKPOINT_EVERY_MS: true,
+  AIRLOCK_AUDIT_CHECKPOINT_POLL_MS: true,
+  AIRLOCK_AUDIT_STALE_AFTER_RECORDS: true,
+  AIRLOCK_AUDIT_STALE_AFTER_MS: true,
+  AIRLOCK_AUDIT_RETENTION_DAYS: true,
+  AIRLOCK_AUDIT_SEGMENT_MAX_RECORDS: true,
+  AIRLOCK_AUDIT_APPEND_MAX_ATTEMPTS: true,
+  AIRLOCK_AUDIT_APPEND_TIMEOUT_MS: true,
+});
+
+/** Each audit option and the variable that sets it (messages name the variable). */
+const AUDIT_ENV = {
+  signingKeyFile: 'AIRLOCK_AUDIT_SIGNING_KEY_FILE',
+  checkpointFile: 'AIRLOCK_AUDIT_CHECKPOINT_FILE',
+  segmentsDir: 'AIRLOCK_AUDIT_SEGMENTS_DIR',
+  checkpointEveryRecords: 'AIRLOCK_AUDIT_CHECKPOINT_EVERY_RECORDS',
+  checkpointEveryMs: 'AIRLOCK_AUDIT_CHECKPOINT_EVERY_MS',
+  checkpointPollMs: 'AIRLOCK_AUDIT_CHECKPOINT_POLL_MS',
+  staleAfterRecords: 'AIRLOCK_AUDIT_STALE_AFTER_RECORDS',
+  staleAfterMs: 'AIRLOCK_AUDIT_STALE_AFTER_MS',
+  retentionDays: 'AIRLOCK_AUDIT_RETENTION_DAYS',
+  segmentMaxRecords: 'AIRLOCK_AUDIT_SEGMENT_MAX_RECORDS',
+  appendMaxAttempts: 'AIRLOCK_AUDIT_APPEND_MAX_ATTEMPTS',
+  appendTimeoutMs: 'AIRLOCK_AUDIT_APPEND_TIMEOUT_MS',
+} as const satisfies Record<keyof AuditOptions, keyof z.infer<typeof AuditEnvSchema>>;
 
 export type RawConfig = z.infer<typeof ConfigSchema>;
 
@@ -50,13 +98,20 @@ export interface Config {
   };
   readonly resultTtlS: number;
   readonly logLevel: RawConfig['AIRLOCK_LOG_LEVEL'];
+  /** The audit module's options, plus the Redis its records live in (default: AIRLOCK_REDIS_URL). */
+  readonly audit: AuditOptions & { readonly redisUrl: string };
 }
 
 /** Parses an environment (process.env by default). Throws one AppError listing every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
   const parsed = ConfigSchema.safeParse(env);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+  const lines = parsed.success ? [] : parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+  // the audit options' own ranges and cross-field rules, reported with the rest even when
+  // another variable is wrong (only the variables they are built from must parse)
+  const auditEnv = parsed.success ? parsed : AuditEnvSchema.safeParse(env);
+  const audit = auditEnv.success ? auditOptions(auditEnv.data, cwd) : null;
+  if (audit !== null && !audit.success) lines.push(...audit.issues);
+  if (!parsed.success || audit === null || !audit.success) {
     throw new AppError('CONFIG_INVALID', `invalid configuration:\n${lines.join('\n')}`);
   }
   const e = parsed.data;
@@ -77,7 +132,40 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     },
     resultTtlS: e.AIRLOCK_RESULT_TTL_S,
     logLevel: e.AIRLOCK_LOG_LEVEL,
+    audit: { ...audit.options, redisUrl: e.AIRLOCK_AUDIT_REDIS_URL ?? e.AIRLOCK_REDIS_URL },
   });
+}
+
+/**
+ * AIRLOCK_AUDIT_* onto the audit module's options. Default files live under the data dir
+ * (defaultAuditPaths): one signing key per data dir, and the checkpoint file and segments in a
+ * folder named after the Redis prefix, because each prefix is its own chain and a chain's
+ * checkpoints must never be mixed with another's.
+ */
+function auditOptions(e: z.infer<typeof AuditEnvSchema>, cwd: string): { success: true; options: AuditOptions } | { success: false; issues: string[] } {
+  const dataDir = resolve(cwd, e.AIRLOCK_DATA_DIR);
+  const defaults = defaultAuditPaths(dataDir);
+  const perChain = (path: string) => join(dirname(path), e.AIRLOCK_REDIS_PREFIX, basename(path));
+  const input: Record<string, unknown> = {
+    signingKeyFile: e.AIRLOCK_AUDIT_SIGNING_KEY_FILE === undefined ? defaults.signingKeyFile : resolve(cwd, e.AIRLOCK_AUDIT_SIGNING_KEY_FILE),
+    checkpointFile: e.AIRLOCK_AUDIT_CHECKPOINT_FILE === undefined ? perChain(defaults.checkpointFile) : resolve(cwd, e.AIRLOCK_AUDIT_CHECKPOINT_FILE),
+    segmentsDir: e.AIRLOCK_AUDIT_SEGMENTS_DIR === undefined ? perChain(defaults.segmentsDir) : resolve(cwd, e.AIRLOCK_AUDIT_SEGMENTS_DIR),
+  };
+  for (const [option, variable] of Object.entries(AUDIT_ENV)) {
+    if (option in input) continue;
+    const value = e[variable];
+    if (value !== undefined) input[option] = value;
+  }
+  const parsed = AuditOptionsSchema.safeParse(input);
+  if (parsed.success) return { success: true, options: parsed.data };
+  return {
+    success: false,
+    issues: parsed.error.issues.map((i) => {
+      const option = String(i.path[0] ?? '');
+      const variable = option in AUDIT_ENV ? AUDIT_ENV[option as keyof AuditOptions] : `audit.${option}`;
+      return `  ${variable}: ${i.message}`;
+    }),
+  };
 }
 
 function deepFreeze<T extends object>(value: T): T {

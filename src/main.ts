@@ -10,7 +10,7 @@ type ApiApp = ReturnType<typeof buildApp>;
 import { loadConfig, type Config } from './config.js';
 import { join } from 'node:path';
 import { FileArtifactStore } from './artifacts/index.js';
-import { RedisAuditStore } from './audit/index.js';
+import { CheckpointFileSink, Checkpointer, RedisAuditStore, loadOrCreateSigningKey, verifyChain, type VerifyResult } from './audit/index.js';
 import { ApiKeyStore, type CreatedApiKey } from './credentials/index.js';
 import { loadProfiles } from './profiles/index.js';
 import { defaultWorkerId, JobProducer, JobWorker, WorkerRegistry } from './queue/index.js';
@@ -32,6 +32,11 @@ export interface StartOptions {
   clock?: Clock;
   /** Extra labels on every sandbox container (tests). */
   containerLabels?: Record<string, string>;
+  /**
+   * Benchmarks only (scripts/bench-audit.ts): serve the API without the audit hook, to
+   * measure its cost in the same run. Never set by `main()`; no variable turns auditing off.
+   */
+  unauditedForBenchmark?: boolean;
   /** Skip creating the first admin key (tests create their own). */
   bootstrapAdmin?: boolean;
 }
@@ -56,9 +61,27 @@ export async function startAirlock(config: Config, opts: StartOptions = {}): Pro
   const keys = new ApiKeyStore(cmd, prefix, clock);
   const artifacts = new FileArtifactStore(join(config.dataDir, 'artifacts'));
   // its own connection: appends must fail fast (fail closed), never queue while Redis is away
-  const auditRedis = await connectRedis(config.redis.url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 2000 });
-  closers.push(() => auditRedis.quit());
-  const audit = new RedisAuditStore({ redis: auditRedis, prefix, clock });
+  // (AIRLOCK_AUDIT_REDIS_URL may put the log on another Redis than the jobs)
+  const auditRedis = await connectRedis(config.audit.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 2000 });
+  let checkpointer: Checkpointer | undefined;
+  closers.push(async () => {
+    try {
+      // last, after the API and the worker: pin what this deployment recorded, so a stopped
+      // deployment still verifies (no record left uncovered to go stale)
+      await checkpointer?.stop();
+      await checkpointer?.checkpointNow();
+    } finally {
+      // quit fails while the audit Redis is away; then drop the connection rather than let it retry forever
+      await auditRedis.quit().catch(() => auditRedis.disconnect());
+    }
+  });
+  const audit = new RedisAuditStore({
+    redis: auditRedis,
+    prefix,
+    clock,
+    appendMaxAttempts: config.audit.appendMaxAttempts,
+    appendTimeoutMs: config.audit.appendTimeoutMs,
+  });
   const registry = new WorkerRegistry(cmd, prefix, config.worker.lockDurationMs * 2);
 
   let worker: JobWorker | undefined;
@@ -101,13 +124,49 @@ export async function startAirlock(config: Config, opts: StartOptions = {}): Pro
   if (config.role !== 'worker') {
     const sub = await connectRedis(config.redis.url, { maxRetriesPerRequest: null });
     const producer = new JobProducer({ redis: cmd, subscriber: sub, prefix, attempts: config.worker.attempts, retryBackoffMs: config.worker.retryBackoffMs, finishedTtlS: config.resultTtlS, clock });
-    app = buildApp({ redis: cmd, producer, artifacts, keys, workers: registry, profiles, logger, bodyLimitBytes: config.http.bodyLimitBytes, maxWaitS: config.http.maxWaitS });
+    // the role that serves the API signs checkpoints (one checkpointer per deployment is enough)
+    const signingKey = await loadOrCreateSigningKey(config.audit.signingKeyFile);
+    const sink = new CheckpointFileSink(config.audit.checkpointFile);
+    checkpointer = new Checkpointer({
+      store: audit,
+      key: signingKey,
+      sink,
+      clock,
+      everyRecords: config.audit.checkpointEveryRecords,
+      everyMs: config.audit.checkpointEveryMs,
+      pollMs: config.audit.checkpointPollMs,
+      onError: (err) => logger.warn({ err }, 'audit checkpoint failed'),
+    });
+    const verify = (): Promise<VerifyResult> =>
+      verifyChain({
+        store: audit,
+        checkpoints: sink,
+        trustedKeys: [signingKey],
+        segmentsDir: config.audit.segmentsDir,
+        clock,
+        staleAfterRecords: config.audit.staleAfterRecords,
+        staleAfterMs: config.audit.staleAfterMs,
+      });
+    app = buildApp({
+      redis: cmd,
+      producer,
+      artifacts,
+      keys,
+      workers: registry,
+      profiles,
+      logger,
+      bodyLimitBytes: config.http.bodyLimitBytes,
+      maxWaitS: config.http.maxWaitS,
+      audit: { store: audit, verify },
+      ...(opts.unauditedForBenchmark === true ? { unauditedForBenchmark: true } : {}),
+    });
     const a = app;
     closers.unshift(async () => {
       await a.close();
       await producer.close();
       sub.disconnect();
     });
+    checkpointer.start();
     if (opts.bootstrapAdmin !== false) bootstrapKey = await keys.bootstrapAdmin();
     url = await app.listen({ host: config.http.host, port: config.http.port });
   }

@@ -56,13 +56,14 @@ const ALLOWED: Record<string, string[]> = {
   audit: ['shared'],
   sandbox: ['shared'],
   artifacts: ['shared'],
+  gateway: ['shared', 'credentials'],
   monitor: ['shared', 'sandbox'],
   review: ['shared', 'profiles', 'audit', 'monitor', 'artifacts'],
-  queue: ['shared', 'profiles', 'credentials', 'audit', 'sandbox', 'artifacts', 'monitor', 'review'],
+  queue: ['shared', 'profiles', 'credentials', 'audit', 'sandbox', 'artifacts', 'gateway', 'monitor', 'review'],
   api: ['shared', 'profiles', 'queue', 'review', 'audit', 'credentials', 'artifacts'],
   cli: ['shared', 'config', 'main', 'credentials', 'audit', 'profiles', 'queue', 'sandbox', 'review', 'api'],
   config: ['shared', 'audit'], // AIRLOCK_AUDIT_* are validated by the audit module's own schema
-  main: ['shared', 'config', 'profiles', 'credentials', 'audit', 'sandbox', 'artifacts', 'monitor', 'review', 'queue', 'api'],
+  main: ['shared', 'config', 'profiles', 'credentials', 'audit', 'sandbox', 'artifacts', 'gateway', 'monitor', 'review', 'queue', 'api'],
 };
 
 const OWNERS: Record<string, string[]> = {

@@ -24,9 +24,19 @@ export async function authenticate(req: FastifyRequest, keys: ApiKeyStore): Prom
   return info;
 }
 
+/**
+ * The key's role may not use the route (403 FORBIDDEN). Its own class so the audit hook can
+ * tell an access-control refusal (`auth.denied`) from a 403 about the request's content.
+ */
+export class RoleDeniedError extends AppError {
+  constructor(message: string) {
+    super('FORBIDDEN', message);
+  }
+}
+
 export function requireRole(req: FastifyRequest, ...roles: Role[]): ApiKeyInfo {
   const key = req.apiKey;
   if (key === undefined) throw new AppError('UNAUTHORIZED', 'authentication required');
-  if (!roles.includes(key.role)) throw new AppError('FORBIDDEN', `this route needs one of the roles: ${roles.join(', ')} (your key has ${key.role})`);
+  if (!roles.includes(key.role)) throw new RoleDeniedError(`this route needs one of the roles: ${roles.join(', ')} (your key has ${key.role})`);
   return key;
 }

@@ -4,13 +4,16 @@
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
+import type { RedisAuditStore, VerifyResult } from '../audit/index.js';
 import type { ApiKeyStore } from '../credentials/index.js';
 import type { LoadedProfile } from '../profiles/index.js';
 import type { JobProducer, WorkerRegistry } from '../queue/index.js';
 import { AppError, type Logger } from '../shared/index.js';
+import { registerAuditHook } from './audit-hook.js';
 import { authenticate } from './auth.js';
 import { errorBody, makeErrorHandler } from './error-handler.js';
 import { registerJsonParser } from './json-body-parser.js';
+import { auditRoutes } from './routes/audit.js';
 import { healthRoutes } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
 import type { FileArtifactStore } from '../artifacts/index.js';
@@ -28,6 +31,20 @@ export interface AppDeps {
   logger: Logger;
   bodyLimitBytes: number;
   maxWaitS: number;
+  audit: ApiAudit;
+  /**
+   * Benchmarks only (scripts/bench-audit.ts): build the app without the audit hook to measure
+   * what the hook costs. Deliberately not a configuration variable: a deployment cannot turn
+   * auditing off.
+   */
+  unauditedForBenchmark?: boolean;
+}
+
+export interface ApiAudit {
+  /** Every request's record goes here; the audit routes read from it. */
+  store: RedisAuditStore;
+  /** verifyChain with this deployment's checkpoints, keys and segments. */
+  verify: () => Promise<VerifyResult>;
 }
 
 const PUBLIC_ROUTES = new Set(['/healthz', '/readyz']);
@@ -48,6 +65,18 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.setNotFoundHandler((req, reply) => {
     return reply.status(404).send(errorBody(new AppError('ROUTE_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0] ?? ''}`)));
   });
+  // first: every request below, refused ones included, leaves exactly one audit record
+  const audit =
+    deps.unauditedForBenchmark === true
+      ? undefined
+      : registerAuditHook(app, {
+          store: deps.audit.store,
+          // a mutation whose record could not be written is undone where it can be
+          compensate: async (action, target) => {
+            if (action === 'job.submit') await deps.producer.cancel(target);
+            else if (action === 'key.create') await deps.keys.revoke(target);
+          },
+        });
   // authenticate before the body is parsed: an anonymous caller learns nothing about validation
   app.addHook('onRequest', async (req) => {
     const path = req.url.split('?')[0] ?? '';
@@ -56,8 +85,11 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   });
 
   healthRoutes(app, { redis: deps.redis, workers: deps.workers });
-  jobRoutes(app, { producer: deps.producer, profiles: deps.profiles, maxWaitS: deps.maxWaitS, artifacts: deps.artifacts });
+  // submissions are recorded the moment they are accepted (before any ?wait)
+  const producer = audit?.auditSubmissions(deps.producer) ?? deps.producer;
+  jobRoutes(app, { producer, profiles: deps.profiles, maxWaitS: deps.maxWaitS, artifacts: deps.artifacts });
   keyRoutes(app, deps.keys);
   profileRoutes(app, deps.profiles);
+  auditRoutes(app, { store: deps.audit.store, verify: deps.audit.verify, producer: deps.producer });
   return app;
 }

@@ -1,3 +1,3 @@
-export { buildApp, type AppDeps } from './build-app.js';
+export { buildApp, type AppDeps, type ApiAudit } from './build-app.js';
 export { HTTP_STATUS } from './error-handler.js';
 export { INPUT_CAPS } from './input-caps.js';

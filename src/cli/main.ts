@@ -6,6 +6,7 @@ import { loadConfig } from '../config.js';
 import { ApiKeyStore, ROLES, type Role } from '../credentials/index.js';
 import { connectRedis, main as serve } from '../main.js';
 import { AppError, systemClock } from '../shared/index.js';
+import { auditCommand } from './audit-commands.js';
 
 export const HELP = `airlock — run untrusted code in single-use, hardened containers
 
@@ -16,11 +17,19 @@ Usage:
                                         ROLE: agent (submit, read own jobs) | reviewer | admin | service
   airlock keys list                     list keys (ids, roles, owners; never the secrets)
   airlock keys revoke KEY_ID            revoke a key; it gets 401 from then on
+  airlock audit verify [--pubkey FILE]  check the whole audit log (hash chain, segments, signed checkpoints);
+                                        exit 0 only when intact, 3 with the first bad seq and the reason
+  airlock audit pubkey                  print the public key that checkpoints are signed with (publish it)
+  airlock audit export [--since ISO] [--until ISO] [--out FILE]
+                                        records with since <= time < until as JSON lines (stdout or a new file)
+  airlock audit trim                    retention once: move records older than AIRLOCK_AUDIT_RETENTION_DAYS
+                                        to signed segment files, then remove them from Redis
   airlock help                          this text
 
 Configuration comes from AIRLOCK_* environment variables (see README.md, "Configuration").
 Examples:
   npx airlock keys create --role agent --name ci-bot
+  npx airlock audit export --since 2025-06-01T00:00:00Z --until 2025-06-02T00:00:00Z --out day.jsonl
   AIRLOCK_KEY=ak_… curl -s -X POST 'http://127.0.0.1:8080/v1/jobs?wait=30' \\
     -H "Authorization: Bearer $AIRLOCK_KEY" -H 'content-type: application/json' \\
     -d '{"runtime":"python","files":[{"path":"main.py","content":"print(42)"}]}'
@@ -61,6 +70,8 @@ export async function run(argv: readonly string[], out: (s: string) => void = (s
         return 0;
       case 'keys':
         return await keys(sub, arg, flags, out);
+      case 'audit':
+        return await auditCommand(sub, flags, loadConfig(), out, err);
       default:
         err(`airlock: unknown command ${cmd}\n\n${HELP}`);
         return 2;

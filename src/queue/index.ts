@@ -1,5 +1,5 @@
 export { JobProducer, type JobProducerOptions } from './job-producer.js';
 export { defaultWorkerId, JobWorker, type JobWorkerOptions } from './job-worker.js';
-export { RedisJobStore } from './job-store.js';
+export { RedisJobStore, type CancelOutcome } from './job-store.js';
 export { WorkerRegistry, type WorkerBeat } from './worker-registry.js';
 export { JOB_STATUSES, TERMINAL_STATUSES, isTerminal, type JobError, type JobFileInput, type JobInput, type JobRecord, type JobResult, type JobStatus, type TerminalStatus } from './job-types.js';

@@ -5,7 +5,7 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { AppError, newId, type Clock } from '../shared/index.js';
-import { RedisJobStore } from './job-store.js';
+import { RedisJobStore, type CancelOutcome } from './job-store.js';
 import { isTerminal, type JobInput, type JobRecord, type JobStatus } from './job-types.js';
 import { JOBS_QUEUE, type QueuedJobData } from './queue-names.js';
 
@@ -62,9 +62,9 @@ export class JobProducer {
   }
 
   /** Queued → cancelled now; running → the worker kills it (status `killed`). */
-  async cancel(id: string): Promise<'cancelled' | 'cancelling' | JobStatus | undefined> {
+  async cancel(id: string): Promise<CancelOutcome | undefined> {
     const r = await this.store.cancel(id, new Date(this.opts.clock.now()).toISOString());
-    if (r === 'cancelled') {
+    if (r === 'did_cancel') {
       // best effort: a worker that still picks it up sees `cancelled` and skips it
       await this.queue.remove(id).catch(() => 0);
     }

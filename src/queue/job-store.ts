@@ -36,7 +36,7 @@ return {1, ARGV[2]}
 /**
  * KEYS[1] job hash
  * ARGV[1] events channel, ARGV[2] cancel channel, ARGV[3] ttl seconds, ARGV[4] finishedAt
- * queued → cancelled (returns 'cancelled'); running → cancelRequested=1 + publish on the
+ * queued → cancelled (returns 'did_cancel'); running → cancelRequested=1 + publish on the
  * cancel channel (returns 'cancelling'); otherwise returns the current status.
  */
 const CANCEL_LUA = `
@@ -47,7 +47,7 @@ if cur == 'queued' then
   redis.call('HSET', KEYS[1], 'status', 'cancelled', 'finishedAt', ARGV[4])
   redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
   redis.call('PUBLISH', ARGV[1], cjson.encode({id = id, status = 'cancelled'}))
-  return 'cancelled'
+  return 'did_cancel'
 end
 if cur == 'running' then
   redis.call('HSET', KEYS[1], 'cancelRequested', '1')
@@ -56,6 +56,8 @@ if cur == 'running' then
 end
 return cur
 `;
+
+export type CancelOutcome = 'did_cancel' | 'cancelling' | JobStatus;
 
 export class RedisJobStore {
   constructor(
@@ -146,9 +148,10 @@ export class RedisJobStore {
     return this.transition(id, ['running'], 'queued', { error: JSON.stringify(error) });
   }
 
-  async cancel(id: string, finishedAt: string): Promise<'cancelled' | 'cancelling' | JobStatus | undefined> {
+  /** `did_cancel`: this call cancelled a queued job; `cancelling`: a running one will be killed; else the (terminal) status. */
+  async cancel(id: string, finishedAt: string): Promise<CancelOutcome | undefined> {
     const r = (await guard(() => this.redis.eval(CANCEL_LUA, 1, this.key(id), this.eventsChannel, this.cancelChannel, String(this.finishedTtlS), finishedAt))) as string;
-    return r === '' ? undefined : (r as JobStatus | 'cancelling');
+    return r === '' ? undefined : (r as CancelOutcome);
   }
 }
 

@@ -93,8 +93,16 @@ export class DockerRuntime implements ContainerRuntime {
       timer = setTimeout(() => kill('timeout'), spec.limits.timeoutMs);
 
       const capture = new OutputCapture(spec.limits, () => kill('output_limit'));
-      const exec = await container.exec(runExecOptions(spec));
-      const stream = (await exec.start({ hijack: true, stdin: true }));
+      let exec: Docker.Exec;
+      let stream: Duplex;
+      try {
+        exec = await container.exec(runExecOptions(spec));
+        stream = await exec.start({ hijack: true, stdin: true });
+      } catch (err) {
+        // killed (cancel, timeout) before the command could start: that is the outcome
+        if (killReason !== undefined) return this.killedBeforeStart(container.id, killReason, startedAtMs);
+        throw new AppError('SANDBOX_UNAVAILABLE', `exec failed: ${messageOf(err)}`, { retryable: true, cause: err });
+      }
       const ended = streamEnded(stream, (chunk) => capture.write(chunk));
       // input goes in on stdin; ending our side closes the exec's stdin
       stream.end(input);
@@ -134,6 +142,25 @@ export class DockerRuntime implements ContainerRuntime {
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
     }
+  }
+
+  private killedBeforeStart(containerId: string, outcome: SandboxOutcome, startedAtMs: number): SandboxResult {
+    return {
+      outcome,
+      exitCode: null,
+      stdout: Buffer.alloc(0),
+      stderr: Buffer.alloc(0),
+      stdoutBytes: 0,
+      stderrBytes: 0,
+      stdoutTruncated: false,
+      stderrTruncated: false,
+      durationMs: Date.now() - startedAtMs,
+      containerId,
+      startedAt: new Date(startedAtMs).toISOString(),
+      finishedAt: new Date().toISOString(),
+      artifacts: [],
+      artifactsRejected: [],
+    };
   }
 
   /** The kernel logs a seccomp kill asynchronously: after an exit of 159, give its record a moment to land. */

@@ -5,6 +5,9 @@
  */
 import Docker from 'dockerode';
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { CreatedApiKey, Role } from '../../src/credentials/index.js';
 import { startAirlock, type Airlock } from '../../src/main.js';
@@ -44,7 +47,14 @@ export function testConfig(prefix: string, env: Record<string, string> = {}): Co
 export async function startTestAirlock(name: string, env: Record<string, string> = {}): Promise<TestAirlock> {
   const prefix = uniquePrefix(name);
   const testId = `${name}-${randomBytes(4).toString('hex')}`;
-  const config = testConfig(prefix, env);
+  // the audit signing key, checkpoints and segments of this test's chain: a temp dir stop() removes
+  const auditDir = await mkdtemp(join(tmpdir(), 'airlock-test-audit-'));
+  const config = testConfig(prefix, {
+    AIRLOCK_AUDIT_SIGNING_KEY_FILE: join(auditDir, 'signing-key.pem'),
+    AIRLOCK_AUDIT_CHECKPOINT_FILE: join(auditDir, 'checkpoints.jsonl'),
+    AIRLOCK_AUDIT_SEGMENTS_DIR: join(auditDir, 'segments'),
+    ...env,
+  });
   const airlock = await startAirlock(config, {
     logger: createLogger({ level: config.logLevel }),
     containerLabels: { [TEST_LABEL]: testId },
@@ -80,6 +90,7 @@ export async function startTestAirlock(name: string, env: Record<string, string>
       for (const c of await containers()) await docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined);
       const redis = testRedis();
       await deletePrefix(redis, prefix);
+      await rm(auditDir, { recursive: true, force: true });
       redis.disconnect();
     },
   };

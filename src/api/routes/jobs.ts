@@ -39,9 +39,9 @@ export function jobRoutes(app: FastifyInstance, deps: JobRoutesDeps): void {
   app.delete('/v1/jobs/:id', async (req, reply) => {
     const rec = await ownedJob(req, deps.producer);
     const r = await deps.producer.cancel(rec.id);
-    if (r === 'cancelled' || r === 'cancelling') {
+    if (r === 'did_cancel' || r === 'cancelling') {
       const now = (await deps.producer.get(rec.id)) ?? rec;
-      return reply.status(r === 'cancelled' ? 200 : 202).send(view(now));
+      return reply.status(r === 'did_cancel' ? 200 : 202).send(view(now));
     }
     throw new AppError('JOB_ALREADY_FINISHED', `job ${rec.id} already finished (${r ?? 'unknown'}); nothing to cancel`);
   });

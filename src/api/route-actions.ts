@@ -1,0 +1,50 @@
+/**
+ * Which audit action and target an API request is. One table; a route not in it is audited
+ * as `request`. Routes are fastify patterns (`/v1/jobs/:id`), so ids never enter the lookup.
+ */
+import type { AuditAction } from '../audit/index.js';
+
+const ROUTE_ACTIONS: Readonly<Record<string, AuditAction>> = {
+  'POST /v1/jobs': 'job.submit',
+  'GET /v1/jobs/:id': 'job.read',
+  'DELETE /v1/jobs/:id': 'job.cancel',
+  'GET /v1/jobs/:id/audit': 'audit.read',
+  'POST /v1/keys': 'key.create',
+  'GET /v1/keys': 'key.list',
+  'DELETE /v1/keys/:id': 'key.revoke',
+  'GET /v1/audit': 'audit.read',
+  'GET /v1/audit/verify': 'audit.verify',
+};
+
+/** Actions that change state: the audit log must answer before their handler runs. */
+export const MUTATING_ACTIONS: ReadonlySet<AuditAction> = new Set(['job.submit', 'job.cancel', 'key.create', 'key.revoke']);
+
+/** Routes that are not audited: unauthenticated liveness/readiness probes (see README, "Audit log"). */
+export const UNAUDITED_ROUTES: ReadonlySet<string> = new Set(['/healthz', '/readyz']);
+
+export const JOB_ID = /^job_[A-Za-z0-9_-]{8,64}$/;
+export const KEY_ID = /^key_[0-9a-f]{16}$/;
+
+/** `route` is the matched pattern, undefined for an unknown route. HEAD is audited as its GET. */
+export function auditActionOf(method: string, route: string | undefined): AuditAction {
+  if (route === undefined) return 'request';
+  const m = method === 'HEAD' ? 'GET' : method;
+  const exact = ROUTE_ACTIONS[`${m} ${route}`];
+  if (exact !== undefined) return exact;
+  // a job's other read routes (artifacts, logs, …) are reads of that job
+  if (m === 'GET' && route.startsWith('/v1/jobs/:id/')) return 'job.read';
+  return 'request';
+}
+
+/**
+ * The object a request is about, from its route parameter, only when it is a well-formed id:
+ * an arbitrary string from an anonymous caller never becomes an index key.
+ */
+export function targetFromParams(route: string | undefined, params: unknown): string | null {
+  if (route === undefined || params === null || typeof params !== 'object') return null;
+  const id = (params as Record<string, unknown>)['id'];
+  if (typeof id !== 'string') return null;
+  if (route.startsWith('/v1/jobs/:id')) return JOB_ID.test(id) ? id : null;
+  if (route.startsWith('/v1/keys/:id')) return KEY_ID.test(id) ? id : null;
+  return null;
+}

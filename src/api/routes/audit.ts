@@ -1,0 +1,78 @@
+/**
+ * Reading the audit log over the API: query (admin), verify (admin), and one job's records
+ * (its submitter or an admin). Reviewers get 403 for now: there are no promotions yet whose
+ * records they would review.
+ */
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { AUDIT_ACTIONS, QUERY_MAX_LIMIT, queryAudit, type ActorFilter, type RedisAuditStore, type VerifyResult } from '../../audit/index.js';
+import type { JobProducer } from '../../queue/index.js';
+import { AppError } from '../../shared/index.js';
+import { ANONYMOUS_KEY_ID } from '../audit-hook.js';
+import { requireRole } from '../auth.js';
+import { zodToAppError } from '../job-request-schema.js';
+import { JOB_ID, KEY_ID } from '../route-actions.js';
+
+export interface AuditRoutesDeps {
+  store: RedisAuditStore;
+  /** Runs verifyChain over the whole log (segments, Redis, signed checkpoints). */
+  verify: () => Promise<VerifyResult>;
+  producer: JobProducer;
+}
+
+const isoTime = z.string().refine((s) => /^\d{4}-\d\d-\d\d/.test(s) && Number.isFinite(Date.parse(s)), 'must be an ISO 8601 time');
+const Page = {
+  limit: z.coerce.number().int().min(1).max(QUERY_MAX_LIMIT).optional(),
+  cursor: z.string().min(1).max(200).optional(),
+  order: z.enum(['asc', 'desc']).optional(),
+};
+const AuditQueryParams = z.strictObject({
+  actor: z.string().min(1).max(200).optional(),
+  action: z.enum(AUDIT_ACTIONS).optional(),
+  target: z.string().min(1).max(200).optional(),
+  since: isoTime.optional(),
+  until: isoTime.optional(),
+  ...Page,
+});
+const JobAuditParams = z.strictObject(Page);
+
+/** `key_…`, `anonymous` (refused unauthenticated requests), `system`, or `worker:<worker id>`. */
+export function parseActor(value: string): ActorFilter {
+  if (value === 'system') return { type: 'system' };
+  if (value === ANONYMOUS_KEY_ID) return { type: 'key', keyId: value };
+  if (KEY_ID.test(value)) return { type: 'key', keyId: value };
+  const worker = /^worker:(.+)$/.exec(value)?.[1];
+  if (worker !== undefined) return { type: 'worker', workerId: worker };
+  throw new AppError('INVALID_REQUEST', 'actor must be a key id (key_…), anonymous, system or worker:<id>', { details: { field: 'actor' } });
+}
+
+export function auditRoutes(app: FastifyInstance, deps: AuditRoutesDeps): void {
+  app.get('/v1/audit', async (req) => {
+    requireRole(req, 'admin');
+    const q = AuditQueryParams.safeParse(req.query);
+    if (!q.success) throw zodToAppError(q.error);
+    const { actor, ...rest } = q.data;
+    return queryAudit(deps.store, { ...rest, ...(actor !== undefined ? { actor: parseActor(actor) } : {}) });
+  });
+
+  app.get('/v1/audit/verify', async (req) => {
+    requireRole(req, 'admin');
+    return deps.verify();
+  });
+
+  /** Oldest first. Another key's job is a 404, like the job routes. */
+  app.get('/v1/jobs/:id/audit', async (req) => {
+    const key = requireRole(req, 'agent', 'admin');
+    const id = (req.params as { id?: string }).id ?? '';
+    const q = JobAuditParams.safeParse(req.query);
+    if (!q.success) throw zodToAppError(q.error);
+    const notFound = () => new AppError('JOB_NOT_FOUND', 'no such job');
+    if (!JOB_ID.test(id)) throw notFound();
+    const job = await deps.producer.get(id);
+    // an admin may read the records of a job whose record has expired (records outlive jobs)
+    if (job === undefined ? key.role !== 'admin' : job.ownerKeyId !== key.id && key.role !== 'admin') throw notFound();
+    const page = await queryAudit(deps.store, { target: id, order: 'asc', ...q.data });
+    if (job === undefined && page.records.length === 0) throw notFound();
+    return { jobId: id, ...page };
+  });
+}
