@@ -6,7 +6,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { AppError, newId, type Clock } from '../shared/index.js';
 import { RedisJobStore, type CancelOutcome } from './job-store.js';
-import { isTerminal, type JobInput, type JobRecord, type JobStatus } from './job-types.js';
+import { isTerminal, type JobInput, type JobRecord } from './job-types.js';
 import { JOBS_QUEUE, type QueuedJobData } from './queue-names.js';
 
 export interface JobProducerOptions {
