@@ -83,10 +83,11 @@ describe('DockerRuntime', () => {
     // another deployment on the same engine: its containers are never reaped by us
     const stranger = new DockerRuntime({ socketPath: '/var/run/docker.sock', workerId: `dead-${testId}`, deployment: `other-${testId}`, logger });
     const strangerAbort = new AbortController();
-    const strangerRun = stranger.run(spec(['sh', '-c', 'sleep 60']), { signal: strangerAbort.signal });
+    // settled at once: their outcomes (killed, or failed because reaped) are not what this test checks
+    const strangerRun = stranger.run(spec(['sh', '-c', 'sleep 60']), { signal: strangerAbort.signal }).catch((e: unknown) => e);
     const victim = spec(['sh', '-c', 'sleep 60']);
     const abort = new AbortController();
-    const running = other.run(victim, { signal: abort.signal });
+    const running = other.run(victim, { signal: abort.signal }).catch((e: unknown) => e);
     let orphan: string | undefined;
     for (let i = 0; i < 50 && orphan === undefined; i++) {
       await new Promise((r) => setTimeout(r, 100));
@@ -98,10 +99,10 @@ describe('DockerRuntime', () => {
     expect(removed).toBe(1);
     expect((await mine()).filter((c) => c.Labels['airlock.deployment'] === `other-${testId}`)).toHaveLength(1);
     strangerAbort.abort();
-    await strangerRun.catch(() => undefined);
+    await strangerRun;
     await expect(docker.getContainer(orphan!).inspect()).rejects.toMatchObject({ statusCode: 404 });
     abort.abort();
-    await running.catch(() => undefined);
+    await running;
     expect(await mine()).toEqual([]);
   });
 

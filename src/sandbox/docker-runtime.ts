@@ -115,6 +115,9 @@ export class DockerRuntime implements ContainerRuntime {
       const violation = policyViolation(exitCode, tripwires);
       const outcome = await this.decideOutcome(container, killReason, exitCode, capture.launcherStatus, startedAtMs, violation !== undefined);
       if (outcome === 'input_failed') {
+        if (!(await this.isRunning(container.id))) {
+          throw new AppError('SANDBOX_UNAVAILABLE', 'the sandbox container stopped before the command started', { retryable: true });
+        }
         throw new AppError('SANDBOX_INPUT_FAILED', `sandbox launcher could not unpack the input: ${capture.stdout.toBuffer().toString('utf8').slice(0, 500)}`);
       }
       const patchMessage = outcome === 'patch_failed' ? capture.stdout.toBuffer().toString('utf8') : undefined;
@@ -141,6 +144,14 @@ export class DockerRuntime implements ContainerRuntime {
     } finally {
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private async isRunning(containerId: string): Promise<boolean> {
+    try {
+      return ((await this.docker.getContainer(containerId).inspect()) as { State: { Running: boolean } }).State.Running;
+    } catch {
+      return false;
     }
   }
 
