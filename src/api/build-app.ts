@@ -17,10 +17,17 @@ import { auditRoutes } from './routes/audit.js';
 import { healthRoutes } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
 import type { FileArtifactStore } from '../artifacts/index.js';
+import type { Tool } from '../gateway/index.js';
+import type { JobCredentialVerifier } from '../credentials/index.js';
+import { credentialRoutes } from './routes/credentials.js';
 import { keyRoutes } from './routes/keys.js';
 import { profileRoutes } from './routes/profiles.js';
 
 export interface AppDeps {
+  /** Verifies job credentials and serves the JWKS (no private key in the API). */
+  credentials: JobCredentialVerifier;
+  /** The configured tools (no secrets): for grants, and the capability matrix. */
+  tools: readonly Tool[];
   /** Read-only use: serves collected artifacts. */
   artifacts: FileArtifactStore;
   redis: Redis;
@@ -47,7 +54,7 @@ export interface ApiAudit {
   verify: () => Promise<VerifyResult>;
 }
 
-const PUBLIC_ROUTES = new Set(['/healthz', '/readyz']);
+const PUBLIC_ROUTES = new Set(['/healthz', '/readyz', '/.well-known/jwks.json']);
 
 export function buildApp(deps: AppDeps): FastifyInstance {
   const app = Fastify({
@@ -87,8 +94,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   healthRoutes(app, { redis: deps.redis, workers: deps.workers });
   // submissions are recorded the moment they are accepted (before any ?wait)
   const producer = audit?.auditSubmissions(deps.producer) ?? deps.producer;
-  jobRoutes(app, { producer, profiles: deps.profiles, maxWaitS: deps.maxWaitS, artifacts: deps.artifacts });
+  jobRoutes(app, { producer, profiles: deps.profiles, maxWaitS: deps.maxWaitS, artifacts: deps.artifacts, knownTools: new Set(deps.tools.map((t) => t.name)) });
   keyRoutes(app, deps.keys);
+  credentialRoutes(app, { credentials: deps.credentials, keys: deps.keys, profiles: deps.profiles, tools: deps.tools, workers: deps.workers });
   profileRoutes(app, deps.profiles);
   auditRoutes(app, { store: deps.audit.store, verify: deps.audit.verify, producer: deps.producer });
   return app;

@@ -4,6 +4,7 @@
  */
 import { posix } from 'node:path';
 import { z } from 'zod';
+import type { ApiKeyInfo } from '../credentials/index.js';
 import { LimitsSchema, tightenLimits, type LoadedProfile } from '../profiles/index.js';
 import type { JobFileInput, JobInput } from '../queue/index.js';
 import { AppError, invalidGlobReason } from '../shared/index.js';
@@ -28,6 +29,8 @@ export const JobRequestSchema = z.strictObject({
   archive: z.string().min(1).optional(),
   /** globs under the work dir collected as artifacts after the command */
   outputs: z.array(z.string()).optional(),
+  /** tools to be granted through the gateway; each must be grantable on the profile and to the key */
+  tools: z.array(z.string().max(64)).max(32).optional(),
   env: z.record(z.string(), z.string()).default({}),
   timeoutMs: z.number().int().positive().optional(),
   limits: LimitsSchema.partial().optional(),
@@ -41,7 +44,13 @@ const isReservedEnv = (name: string) => RESERVED_ENV.has(name) || name.startsWit
 /** Canonical base64: length a multiple of 4, padding only at the end. */
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
-export function parseJobRequest(body: unknown, profiles: ReadonlyMap<string, LoadedProfile>): JobInput {
+/** Who asks, and which tools exist: a job gets only what its profile AND its key grant. */
+export interface GrantContext {
+  readonly key: Pick<ApiKeyInfo, 'id' | 'profiles' | 'tools'>;
+  readonly knownTools: ReadonlySet<string>;
+}
+
+export function parseJobRequest(body: unknown, profiles: ReadonlyMap<string, LoadedProfile>, grant: GrantContext): JobInput {
   const parsed = JobRequestSchema.safeParse(body);
   if (!parsed.success) throw zodToAppError(parsed.error);
   const req = parsed.data;
@@ -51,6 +60,12 @@ export function parseJobRequest(body: unknown, profiles: ReadonlyMap<string, Loa
   const loaded = profiles.get(profileName);
   if (loaded === undefined) throw new AppError('PROFILE_NOT_FOUND', `no profile named ${profileName}`);
   const profile = loaded.profile;
+  if (grant.key.profiles !== undefined && !grant.key.profiles.includes(profile.name)) {
+    throw new AppError('PROFILE_NOT_ALLOWED', `key ${grant.key.id} may not run jobs on profile ${profile.name} (allowed: ${grant.key.profiles.join(', ') || 'none'})`, {
+      details: { profile: profile.name },
+    });
+  }
+  const tools = grantTools(req.tools ?? [], profile.name, profile.tools, grant);
   if (req.runtime !== undefined && req.profile !== undefined && profile.image !== req.runtime) {
     throw new AppError('INVALID_REQUEST', `profile ${profile.name} runs ${profile.image}, not ${req.runtime}`, { details: { field: 'runtime' } });
   }
@@ -93,9 +108,24 @@ export function parseJobRequest(body: unknown, profiles: ReadonlyMap<string, Loa
     stdin: req.stdin,
     ...(req.patch !== undefined ? { patch: req.patch } : {}),
     ...(outputs !== undefined ? { outputs } : {}),
+    ...(tools.length > 0 ? { tools } : {}),
     env: req.env,
     limits,
   };
+}
+
+/** The requested tools, each granted by the profile and the key, or a 403 naming every refusal. */
+function grantTools(requested: readonly string[], profileName: string, profileTools: readonly string[], grant: GrantContext): string[] {
+  const refused: { tool: string; reason: string }[] = [];
+  for (const tool of new Set(requested)) {
+    if (!grant.knownTools.has(tool)) refused.push({ tool, reason: 'no such tool is configured' });
+    else if (!profileTools.includes(tool)) refused.push({ tool, reason: `not grantable on profile ${profileName}` });
+    else if (!grant.key.tools.includes(tool)) refused.push({ tool, reason: `not granted to key ${grant.key.id}` });
+  }
+  if (refused.length > 0) {
+    throw new AppError('TOOL_NOT_GRANTED', `tools refused: ${refused.map((r) => `${r.tool} (${r.reason})`).join('; ')}`, { details: { refused } });
+  }
+  return [...new Set(requested)].sort();
 }
 
 function checkBase64(value: string, field: string): string {

@@ -14,6 +14,8 @@ const ROUTE_ACTIONS: Readonly<Record<string, AuditAction>> = {
   'DELETE /v1/keys/:id': 'key.revoke',
   'GET /v1/audit': 'audit.read',
   'GET /v1/audit/verify': 'audit.verify',
+  'POST /v1/credentials/introspect': 'credential.introspect',
+  'GET /v1/capabilities': 'capabilities.read',
 };
 
 /** Actions that change state: the audit log must answer before their handler runs. */

@@ -21,10 +21,13 @@ export const AUDIT_ACTIONS = [
   'audit.verify',
   'audit.export',
   'audit.trim', // retention exported a segment and removed it from Redis
-  // reserved for modules that do not exist yet
+  // job credentials and the tool gateway (issue 5)
   'credential.mint',
   'credential.revoke',
+  'credential.introspect',
+  'capabilities.read',
   'gateway.call',
+  // reserved for modules that do not exist yet
   'promotion.request',
   'promotion.transition',
   'review.decision',

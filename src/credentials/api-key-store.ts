@@ -16,6 +16,10 @@ export interface ApiKeyInfo {
   readonly role: Role;
   readonly name: string;
   readonly owner: string;
+  /** Profiles this key may run jobs on; undefined: every profile. */
+  readonly profiles?: readonly string[];
+  /** Tools this key's jobs may be granted; none unless listed. */
+  readonly tools: readonly string[];
   readonly createdAt: string;
   readonly revokedAt?: string;
 }
@@ -48,7 +52,7 @@ export class ApiKeyStore {
     return `${this.prefix}:apikeys`;
   }
 
-  async create(input: { role: Role; name?: string; owner?: string }): Promise<CreatedApiKey> {
+  async create(input: { role: Role; name?: string; owner?: string; profiles?: readonly string[]; tools?: readonly string[] }): Promise<CreatedApiKey> {
     const idHex = randomBytes(8).toString('hex');
     const secret = randomBytes(32).toString('base64url');
     const id = `key_${idHex}`;
@@ -57,11 +61,15 @@ export class ApiKeyStore {
       role: input.role,
       name: input.name ?? '',
       owner: input.owner ?? id,
+      ...(input.profiles !== undefined ? { profiles: [...input.profiles] } : {}),
+      tools: [...(input.tools ?? [])],
       createdAt: new Date(this.clock.now()).toISOString(),
     };
+    const stored: Record<string, string> = { id, role: info.role, name: info.name, owner: info.owner, createdAt: info.createdAt, tools: JSON.stringify(info.tools), hash: hash(secret).toString('hex') };
+    if (info.profiles !== undefined) stored['profiles'] = JSON.stringify(info.profiles);
     await this.redis
       .multi()
-      .hset(this.key(id), { ...info, hash: hash(secret).toString('hex') })
+      .hset(this.key(id), stored)
       .zadd(this.indexKey, this.clock.now(), id)
       .exec();
     return { ...info, key: `ak_${idHex}_${secret}` };
@@ -121,6 +129,8 @@ function toInfo(h: Record<string, string>): ApiKeyInfo {
     role: (h['role'] ?? 'agent') as Role,
     name: h['name'] ?? '',
     owner: h['owner'] ?? h['id'] ?? '',
+    ...(h['profiles'] ? { profiles: JSON.parse(h['profiles']) as string[] } : {}),
+    tools: h['tools'] ? (JSON.parse(h['tools']) as string[]) : [],
     createdAt: h['createdAt'] ?? '',
     ...(h['revokedAt'] ? { revokedAt: h['revokedAt'] } : {}),
   };

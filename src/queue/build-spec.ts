@@ -3,7 +3,7 @@ import type { LoadedProfile } from '../profiles/index.js';
 import { jobGid, type SandboxResult, type SandboxSpec } from '../sandbox/index.js';
 import type { ArtifactEntry, JobInput, JobResult, TerminalStatus } from './job-types.js';
 
-export function buildSpec(jobId: string, input: JobInput, profile: LoadedProfile, imageId: string, labels?: Record<string, string>): SandboxSpec {
+export function buildSpec(jobId: string, input: JobInput, profile: LoadedProfile, imageId: string, labels?: Record<string, string>, runDir?: string): SandboxSpec {
   return {
     jobId,
     imageId,
@@ -17,6 +17,7 @@ export function buildSpec(jobId: string, input: JobInput, profile: LoadedProfile
     limits: input.limits,
     seccompJson: profile.seccompJson,
     ...(labels ? { labels } : {}),
+    ...(runDir !== undefined ? { runDir } : {}),
   };
 }
 

@@ -27,6 +27,8 @@ export interface JobInput {
   readonly patch?: string;
   /** Globs under the work dir collected as artifacts after the command. */
   readonly outputs?: readonly string[];
+  /** Tools granted to this job (profile ∩ key ∩ request): it gets a credential and a gateway socket. */
+  readonly tools?: readonly string[];
   readonly env: Readonly<Record<string, string>>;
   readonly limits: Limits;
 }

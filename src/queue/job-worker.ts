@@ -13,8 +13,9 @@ import type { LoadedProfile } from '../profiles/index.js';
 import { LABEL_JOB, LABEL_WORKER, packFiles, type ContainerRuntime, type SandboxResult } from '../sandbox/index.js';
 import { AppError, canonicalJson, isAppError, newId, sha256Hex, type Clock, type Logger } from '../shared/index.js';
 import { buildSpec, statusOf, toJobResult, type StoredArtifacts } from './build-spec.js';
+import type { JobGrants, OpenGrant } from './job-grants.js';
 import { RedisJobStore } from './job-store.js';
-import { isTerminal, type JobError } from './job-types.js';
+import { isTerminal, type JobError, type JobInput } from './job-types.js';
 import { JOBS_QUEUE, type QueuedJobData } from './queue-names.js';
 import { WorkerRegistry } from './worker-registry.js';
 
@@ -41,9 +42,14 @@ export interface JobWorkerOptions {
   audit: AuditStore;
   /** Where collected artifacts go (content-addressed; the API serves them from here). */
   artifacts: FileArtifactStore;
+  /** Credentials and gateways for jobs granted tools (absent: this worker serves no tools). */
+  grants?: JobGrants;
   /** Extra labels on every container (tests use this to find theirs). */
   labels?: Record<string, string>;
 }
+
+/** Container create and start come before the command's own clock starts. */
+const CREDENTIAL_START_SLACK_MS = 10_000;
 
 export function defaultWorkerId(): string {
   return `${hostname()}-${process.pid}-${newId('w', 4).slice(2)}`;
@@ -69,6 +75,7 @@ export class JobWorker {
 
   async start(): Promise<void> {
     await this.heartbeat();
+    await this.registry.publishImages(this.opts.images);
     // containers left by a dead worker (or by this worker id's previous life) are orphans
     const reaped = await this.reapOrphans(true);
     if (reaped > 0) this.log.warn({ reaped }, 'removed orphaned sandbox containers');
@@ -92,14 +99,20 @@ export class JobWorker {
       if (job === undefined) return;
       // BullMQ emits `failed` on every attempt; only a job it has given up on ends here
       if (job.attemptsMade < (job.opts.attempts ?? 1) && !/stall/i.test(err.message)) return;
-      this.endAsError(job.data.jobId, { code: 'INTERNAL', message: err.message }).catch((e: unknown) => this.log.error({ err: e }, 'could not record failure'));
+      this.endAsError(job.data.jobId, {
+        code: 'INTERNAL',
+        message: err.message,
+      }).catch((e: unknown) => this.log.error({ err: e }, 'could not record failure'));
     });
     this.worker.on('error', (err) => this.log.error({ err }, 'worker error'));
-    this.beatTimer = setInterval(() => {
-      this.heartbeat()
-        .then(() => this.reapOrphans(false))
-        .catch((err: unknown) => this.log.warn({ err }, 'heartbeat failed'));
-    }, Math.max(500, Math.floor(this.opts.lockDurationMs / 3)));
+    this.beatTimer = setInterval(
+      () => {
+        this.heartbeat()
+          .then(() => this.reapOrphans(false))
+          .catch((err: unknown) => this.log.warn({ err }, 'heartbeat failed'));
+      },
+      Math.max(500, Math.floor(this.opts.lockDurationMs / 3)),
+    );
     this.beatTimer.unref();
   }
 
@@ -110,7 +123,12 @@ export class JobWorker {
     } catch {
       engineOk = false;
     }
-    await this.registry.beat({ workerId: this.workerId, startedAt: this.startedAt, at: new Date(this.opts.clock.now()).toISOString(), engineOk });
+    await this.registry.beat({
+      workerId: this.workerId,
+      startedAt: this.startedAt,
+      at: new Date(this.opts.clock.now()).toISOString(),
+      engineOk,
+    });
   }
 
   /** Removes managed containers whose worker is gone (and, at start-up, this worker id's own leftovers). */
@@ -145,28 +163,95 @@ export class JobWorker {
       const imageId = this.opts.images.get(profile.profile.image);
       if (imageId === undefined) throw new AppError('IMAGE_MISSING', `no built image for ${profile.profile.image} (run: npm run setup)`, { retryable: true });
       if (abort.signal.aborted) {
-        await this.store.finish(jobId, 'killed', { finishedAt: new Date(this.opts.clock.now()).toISOString() });
+        await this.store.finish(jobId, 'killed', {
+          finishedAt: new Date(this.opts.clock.now()).toISOString(),
+        });
         return;
       }
-      const codeDigest = sha256Hex(canonicalJson({ argv: input.argv, files: input.files, patch: input.patch ?? null }));
-      const result = await this.opts.runtime.run(buildSpec(jobId, input, profile, imageId, this.opts.labels), {
-        signal: abort.signal,
-        // recorded before the container starts: a job that cannot be audited never runs
-        onCreated: async (containerId) => {
-          await this.opts.audit.append(this.event('job.start', jobId, {
-            request: { method: 'RUN', route: profile.profile.name, codeDigest },
-            details: { attempt: started.attempts, containerId, imageDigest: imageId, profileDigest: profile.digest, seccompDigest: profile.seccompDigest },
-          }));
-        },
-      });
-      const status = statusOf(result);
-      const stored = await this.storeArtifacts(result);
-      const jobResult = toJobResult(result, profile, imageId, stored);
-      // the record of what ran is written before the result becomes visible
-      await this.appendFinish(this.event('job.finish', jobId, {
+      const codeDigest = sha256Hex(
+        canonicalJson({
+          argv: input.argv,
+          files: input.files,
+          patch: input.patch ?? null,
+        }),
+      );
+      const grant = await this.openGrant(jobId, rec.ownerKeyId, input, started.attempts);
+      try {
+        await this.runAndFinish(jobId, input, profile, imageId, codeDigest, started.attempts, abort, log, grant);
+      } finally {
+        await grant?.close();
+      }
+    } catch (err) {
+      await this.onError(job, err, log);
+    } finally {
+      this.running.delete(jobId);
+    }
+  }
+
+  /** A job granted tools gets its credential and gateway here; any earlier attempt's credential dies first. */
+  private async openGrant(jobId: string, keyId: string, input: JobInput, attempt: number): Promise<OpenGrant | undefined> {
+    const tools = input.tools ?? [];
+    if (this.opts.grants !== undefined) await this.opts.grants.revokeJob(jobId);
+    if (tools.length === 0) return undefined;
+    if (this.opts.grants === undefined) throw new AppError('CONFIG_INVALID', 'this worker has no tools configured (AIRLOCK_TOOLS_FILE)');
+    // the credential dies at the job's deadline (+ grace) even if nobody revokes it
+    const deadlineMs = this.opts.clock.now() + input.limits.timeoutMs + CREDENTIAL_START_SLACK_MS;
+    return this.opts.grants.open({
+      jobId,
+      keyId,
+      profile: input.profile,
+      tools,
+      deadlineMs,
+      attempt,
+    });
+  }
+
+  private async runAndFinish(
+    jobId: string,
+    input: JobInput,
+    profile: LoadedProfile,
+    imageId: string,
+    codeDigest: string,
+    attempt: number,
+    abort: AbortController,
+    log: Logger,
+    grant: OpenGrant | undefined,
+  ): Promise<void> {
+    const result = await this.opts.runtime.run(buildSpec(jobId, input, profile, imageId, this.opts.labels, grant?.dir), {
+      signal: abort.signal,
+      // recorded before the container starts: a job that cannot be audited never runs
+      onCreated: async (containerId) => {
+        await this.opts.audit.append(
+          this.event('job.start', jobId, {
+            request: {
+              method: 'RUN',
+              route: profile.profile.name,
+              codeDigest,
+            },
+            details: {
+              attempt,
+              containerId,
+              ...(grant ? { credentialJti: grant.jti, tools: input.tools } : {}),
+              imageDigest: imageId,
+              profileDigest: profile.digest,
+              seccompDigest: profile.seccompDigest,
+            },
+          }),
+        );
+      },
+    });
+    const status = statusOf(result);
+    const stored = await this.storeArtifacts(result);
+    const jobResult = toJobResult(result, profile, imageId, stored);
+    // the record of what ran is written before the result becomes visible
+    await this.appendFinish(
+      this.event('job.finish', jobId, {
         outcome: { result: status },
         durationMs: result.durationMs,
-        bytes: { request: 0, response: result.stdoutBytes + result.stderrBytes },
+        bytes: {
+          request: 0,
+          response: result.stdoutBytes + result.stderrBytes,
+        },
         details: {
           containerId: result.containerId,
           exitCode: result.exitCode,
@@ -180,19 +265,30 @@ export class JobWorker {
           artifacts: stored.entries.length,
           artifactsRejected: result.artifactsRejected,
         },
-      }));
-      await this.store.finish(jobId, status, { result: jobResult, finishedAt: result.finishedAt });
-      log.info({ status, exitCode: result.exitCode, durationMs: result.durationMs, containerId: result.containerId }, 'job finished');
-    } catch (err) {
-      await this.onError(job, err, log);
-    } finally {
-      this.running.delete(jobId);
-    }
+      }),
+    );
+    await this.store.finish(jobId, status, {
+      result: jobResult,
+      finishedAt: result.finishedAt,
+    });
+    log.info(
+      {
+        status,
+        exitCode: result.exitCode,
+        durationMs: result.durationMs,
+        containerId: result.containerId,
+      },
+      'job finished',
+    );
   }
 
   private async onError(job: Job<QueuedJobData>, err: unknown, log: Logger): Promise<never> {
     const jobId = job.data.jobId;
-    const appErr = isAppError(err) ? err : new AppError('INTERNAL', (err as Error)?.message ?? String(err), { cause: err });
+    const appErr = isAppError(err)
+      ? err
+      : new AppError('INTERNAL', (err as Error)?.message ?? String(err), {
+          cause: err,
+        });
     const error: JobError = { code: appErr.code, message: appErr.message };
     const lastAttempt = job.attemptsMade + 1 >= this.opts.attempts;
     if (appErr.retryable && !lastAttempt) {
@@ -206,11 +302,19 @@ export class JobWorker {
   }
 
   private async endAsError(jobId: string, error: JobError): Promise<void> {
-    const r = await this.store.finish(jobId, 'error', { error, finishedAt: new Date(this.opts.clock.now()).toISOString() });
+    const r = await this.store.finish(jobId, 'error', {
+      error,
+      finishedAt: new Date(this.opts.clock.now()).toISOString(),
+    });
     if (r.applied) {
-      await this.appendFinish(this.event('job.finish', jobId, { outcome: { result: 'error', error: `${error.code}: ${error.message}` } })).catch((err: unknown) =>
-        this.log.error({ err, jobId }, 'could not audit the end of a failed job'),
-      );
+      await this.appendFinish(
+        this.event('job.finish', jobId, {
+          outcome: {
+            result: 'error',
+            error: `${error.code}: ${error.message}`,
+          },
+        }),
+      ).catch((err: unknown) => this.log.error({ err, jobId }, 'could not audit the end of a failed job'));
     }
   }
 
@@ -220,7 +324,11 @@ export class JobWorker {
     try {
       for (const a of result.artifacts) await this.opts.artifacts.put(a.content);
       const tarSha256 = await this.opts.artifacts.put(await packFiles(result.artifacts));
-      const entries = result.artifacts.map((a) => ({ path: a.path, bytes: a.bytes, sha256: a.sha256 }));
+      const entries = result.artifacts.map((a) => ({
+        path: a.path,
+        bytes: a.bytes,
+        sha256: a.sha256,
+      }));
       return { entries, digest: artifactDigest(entries), tarSha256 };
     } catch (err) {
       // not retryable: a retry would run the program again
@@ -229,7 +337,12 @@ export class JobWorker {
   }
 
   private event(action: AuditEvent['action'], jobId: string, rest: Omit<AuditEvent, 'action' | 'actor' | 'target'>): AuditEvent {
-    return { actor: { type: 'worker', workerId: this.workerId }, action, target: jobId, ...rest };
+    return {
+      actor: { type: 'worker', workerId: this.workerId },
+      action,
+      target: jobId,
+      ...rest,
+    };
   }
 
   /**

@@ -27,6 +27,15 @@ export class WorkerRegistry {
     await this.redis.set(this.key(b.workerId), JSON.stringify(b), 'PX', this.ttlMs);
   }
 
+  /** Image name → ID this deployment's workers run (the API has no Docker to ask). */
+  async publishImages(images: ReadonlyMap<string, string>): Promise<void> {
+    if (images.size > 0) await this.redis.hset(`${this.prefix}:images`, Object.fromEntries(images));
+  }
+
+  async images(): Promise<Map<string, string>> {
+    return new Map(Object.entries(await this.redis.hgetall(`${this.prefix}:images`)));
+  }
+
   async remove(workerId: string): Promise<void> {
     await this.redis.del(this.key(workerId));
   }

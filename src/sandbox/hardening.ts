@@ -8,6 +8,8 @@ import type { SandboxSpec } from './sandbox-spec.js';
 
 export const SANDBOX_UID = 10001;
 export const WORK_DIR = '/work';
+/** Where a job granted tools finds `token` and `gateway.sock`. */
+export const RUN_DIR = '/run/airlock';
 
 /** Docker 20.10's default masked paths (MaskedPaths replaces them, so resend) plus kernel-info leaks. */
 export const MASKED_PATHS = [
@@ -83,7 +85,8 @@ export function containerOptions(spec: SandboxSpec, labels: Record<string, strin
       ],
       // output is read from the attach stream and capped there; the engine keeps no log file
       LogConfig: { Type: 'none', Config: {} },
-      Binds: [],
+      // nothing of the host but, for a job granted tools, its own read-only /run/airlock
+      Binds: spec.runDir !== undefined ? [`${spec.runDir}:${RUN_DIR}:ro`] : [],
       AutoRemove: false,
       RestartPolicy: { Name: 'no' },
     },

@@ -45,6 +45,11 @@ export interface SandboxSpec {
   readonly limits: SandboxLimits;
   /** Seccomp policy as JSON text; sent on every create. */
   readonly seccompJson: string;
+  /**
+   * Host folder Airlock made for this job (token + gateway socket), mounted read-only at
+   * /run/airlock. The only host path a job ever sees; absent when the job has no tools.
+   */
+  readonly runDir?: string;
   /** Extra labels (the adapter always adds airlock.managed/job/worker). */
   readonly labels?: Readonly<Record<string, string>>;
 }

@@ -18,6 +18,8 @@ export const ERROR_CODES = [
   // auth
   'UNAUTHORIZED',
   'FORBIDDEN',
+  'PROFILE_NOT_ALLOWED',
+  'TOOL_NOT_GRANTED',
   // objects
   'ROUTE_NOT_FOUND',
   'JOB_NOT_FOUND',

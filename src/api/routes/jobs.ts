@@ -9,6 +9,8 @@ import { parseJobRequest, zodToAppError } from '../job-request-schema.js';
 
 export interface JobRoutesDeps {
   producer: JobProducer;
+  /** Names of the configured tools (from the tools file). */
+  knownTools: ReadonlySet<string>;
   artifacts: FileArtifactStore;
   profiles: ReadonlyMap<string, LoadedProfile>;
   maxWaitS: number;
@@ -21,7 +23,7 @@ export function jobRoutes(app: FastifyInstance, deps: JobRoutesDeps): void {
   app.post('/v1/jobs', async (req, reply) => {
     const key = requireRole(req, 'agent', 'admin');
     const waitS = parseWait(req, deps.maxWaitS);
-    const input = parseJobRequest(req.body, deps.profiles);
+    const input = parseJobRequest(req.body, deps.profiles, { key, knownTools: deps.knownTools });
     let rec: JobRecord | undefined = await deps.producer.submit(key.id, input);
     if (waitS > 0) rec = (await deps.producer.waitForResult(rec.id, waitS * 1000)) ?? rec;
     return reply.status(isTerminal(rec.status) ? 200 : 202).send(view(rec));

@@ -9,6 +9,8 @@ const CreateKeySchema = z.strictObject({
   role: z.enum(ROLES),
   name: z.string().max(100).optional(),
   owner: z.string().regex(/^[A-Za-z0-9_.@-]{1,100}$/).optional(),
+  profiles: z.array(z.string().regex(/^[a-z][a-z0-9-]{0,31}$/)).max(64).optional(),
+  tools: z.array(z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/)).max(64).optional(),
 });
 
 export function keyRoutes(app: FastifyInstance, keys: ApiKeyStore): void {
