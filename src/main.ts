@@ -51,7 +51,7 @@ export async function connectRedis(url: string, opts: RedisOptions = {}): Promis
 }
 
 /** The tools file (no secrets in it), validated at start-up; none configured: no tools. */
-function loadTools(config: Config): Tool[] {
+export function loadTools(config: Config): Tool[] {
   if (config.tools.file === undefined) return [];
   let raw: unknown;
   try {

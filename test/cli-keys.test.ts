@@ -137,3 +137,38 @@ describe('airlock keys (CLI)', () => {
     expect(none.out.join('\n')).toContain('Usage:');
   });
 });
+
+describe('airlock keys create --tools/--profiles and airlock capabilities', () => {
+  const prefix = uniquePrefix('cli-caps');
+  const saved = new Map<string, string | undefined>();
+  let redis: Redis;
+  beforeAll(() => {
+    for (const name of ENV_VARS) saved.set(name, process.env[name]);
+    process.env['AIRLOCK_REDIS_PREFIX'] = prefix;
+    process.env['AIRLOCK_REDIS_URL'] = TEST_REDIS_URL;
+    redis = testRedis();
+  });
+  afterAll(async () => {
+    for (const [name, value] of saved) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+    await deletePrefix(redis, prefix);
+    redis.disconnect();
+  });
+
+  it('stores a key’s allowed profiles and tools and shows its reach in the matrix', async () => {
+    const { id } = await createKey('agent', '--profiles', 'shell,python', '--tools', 'staging');
+    const info = await new ApiKeyStore(redis, prefix, systemClock).get(id);
+    expect(info).toMatchObject({ profiles: ['shell', 'python'], tools: ['staging'] });
+    const json = await cli('capabilities', '--json');
+    expect(json.code, json.err.join('\n')).toBe(0);
+    const matrix = JSON.parse(json.out.join('\n')) as { profiles: { name: string; network: string }[]; keys: { id: string; reach: { profile: string }[] }[] };
+    expect(matrix.profiles.map((p) => p.name).sort()).toEqual(['node', 'python', 'shell']);
+    expect(matrix.profiles.every((p) => p.network === 'none')).toBe(true);
+    expect(matrix.keys.find((k) => k.id === id)?.reach.map((r) => r.profile).sort()).toEqual(['python', 'shell']);
+    const table = await cli('capabilities');
+    expect(table.out[0]).toBe('PROFILES');
+    expect(table.out.join('\n')).toMatch(new RegExp(`${id}\\s+agent\\s+active`));
+  });
+});

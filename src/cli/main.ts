@@ -2,6 +2,8 @@
  * `airlock` — the operator's command. Key management talks to Redis directly (the first
  * admin key has to come from somewhere); everything else goes through the composition root.
  */
+import { capabilitiesCommand } from './capabilities-command.js';
+import { runSelftest } from './selftest.js';
 import { loadConfig } from '../config.js';
 import { ApiKeyStore, ROLES, type Role } from '../credentials/index.js';
 import { connectRedis, main as serve } from '../main.js';
@@ -12,9 +14,11 @@ export const HELP = `airlock — run untrusted code in single-use, hardened cont
 
 Usage:
   airlock serve                         start the API and a worker (AIRLOCK_ROLE=api|worker for one)
-  airlock keys create --role ROLE [--name NAME] [--owner PRINCIPAL]
+  airlock keys create --role ROLE [--name NAME] [--owner PRINCIPAL] [--profiles a,b] [--tools x,y]
                                         create an API key; the key is printed ONCE, on the last line
                                         ROLE: agent (submit, read own jobs) | reviewer | admin | service
+                                        --profiles: the only profiles its jobs may use (default: all)
+                                        --tools: tools its jobs may be granted (default: none)
   airlock keys list                     list keys (ids, roles, owners; never the secrets)
   airlock keys revoke KEY_ID            revoke a key; it gets 401 from then on
   airlock audit verify [--pubkey FILE]  check the whole audit log (hash chain, segments, signed checkpoints);
@@ -24,6 +28,10 @@ Usage:
                                         records with since <= time < until as JSON lines (stdout or a new file)
   airlock audit trim                    retention once: move records older than AIRLOCK_AUDIT_RETENTION_DAYS
                                         to signed segment files, then remove them from Redis
+  airlock capabilities [--json]         what each profile and key can reach: image digest, limits, network,
+                                        seccomp digest, grantable tools with origins/methods/paths, credential lifetime
+  airlock selftest                      red-team and compatibility checks against the live engine, images and
+                                        profiles; prints a table, exits non-zero on any failure
   airlock help                          this text
 
 Configuration comes from AIRLOCK_* environment variables (see README.md, "Configuration").
@@ -72,6 +80,10 @@ export async function run(argv: readonly string[], out: (s: string) => void = (s
         return await keys(sub, arg, flags, out);
       case 'audit':
         return await auditCommand(sub, flags, loadConfig(), out, err);
+      case 'capabilities':
+        return await capabilitiesCommand(loadConfig(), flags.has('json'), out);
+      case 'selftest':
+        return await runSelftest(loadConfig(), out);
       default:
         err(`airlock: unknown command ${cmd}\n\n${HELP}`);
         return 2;
@@ -93,7 +105,16 @@ async function keys(sub: string | undefined, arg: string | undefined, flags: Map
         if (role === undefined || !(ROLES as readonly string[]).includes(role)) throw new AppError('INVALID_REQUEST', `--role must be one of ${ROLES.join(', ')}`);
         const name = flags.get('name');
         const owner = flags.get('owner');
-        const created = await store.create({ role: role as Role, ...(name !== undefined ? { name } : {}), ...(owner !== undefined ? { owner } : {}) });
+        const list = (flag: string) => flags.get(flag)?.split(',').map((s) => s.trim()).filter((s) => s !== '');
+        const profiles = list('profiles');
+        const tools = list('tools');
+        const created = await store.create({
+          role: role as Role,
+          ...(name !== undefined ? { name } : {}),
+          ...(owner !== undefined ? { owner } : {}),
+          ...(profiles !== undefined ? { profiles } : {}),
+          ...(tools !== undefined ? { tools } : {}),
+        });
         out(`created ${created.id} (role ${created.role}, owner ${created.owner}). The key is shown once:`);
         out(created.key);
         return 0;
