@@ -1,8 +1,17 @@
 import { pack } from 'tar-stream';
 import type { SandboxFile } from './sandbox-spec.js';
 
-/** A tar of collected artifacts (regular files, fixed mtime/mode), for `GET …/artifacts.tar`. */
-export async function packFiles(files: readonly { path: string; content: Uint8Array }[]): Promise<Buffer> {
+/** Directory inside /work where the launcher finds stdin and the patch; removed before the command runs. */
+export const CONTROL_DIR = '.airlock';
+
+interface Entry {
+  readonly path: string;
+  readonly content: Uint8Array;
+  readonly mode: number;
+}
+
+/** Regular files only, fixed mtime: the same files always give the same bytes. */
+async function packEntries(entries: readonly Entry[]): Promise<Buffer> {
   const tar = pack();
   const chunks: Buffer[] = [];
   tar.on('data', (c: unknown) => chunks.push(c as Buffer));
@@ -10,35 +19,26 @@ export async function packFiles(files: readonly { path: string; content: Uint8Ar
     tar.on('end', resolve);
     tar.on('error', reject);
   });
-  for (const f of files) tar.entry({ name: f.path, mode: 0o644, mtime: new Date(0), type: 'file' }, Buffer.from(f.content));
+  for (const e of entries) tar.entry({ name: e.path, mode: e.mode, mtime: new Date(0), type: 'file' }, Buffer.from(e.content));
   tar.finalize();
   await done;
   return Buffer.concat(chunks);
 }
 
-/** Directory inside /work where the launcher finds stdin and the patch; removed before the command runs. */
-export const CONTROL_DIR = '.airlock';
+/** A tar of collected artifacts, for `GET …/artifacts.tar`. */
+export function packFiles(files: readonly { path: string; content: Uint8Array }[]): Promise<Buffer> {
+  return packEntries(files.map((f) => ({ path: f.path, content: f.content, mode: 0o644 })));
+}
 
 /**
  * Packs the job's files, stdin and patch into one tar for the launcher's stdin.
  * Paths were validated by the API; the launcher extracts as the sandbox user into
  * a tmpfs, so even a hostile name could only land inside the sandbox.
  */
-export async function buildInputArchive(input: { files: readonly SandboxFile[]; stdin: Uint8Array; patch?: string }): Promise<Buffer> {
-  const tar = pack();
-  const chunks: Buffer[] = [];
-  tar.on('data', (c: unknown) => chunks.push(c as Buffer));
-  const done = new Promise<void>((resolve, reject) => {
-    tar.on('end', resolve);
-    tar.on('error', reject);
-  });
-  const mtime = new Date(0);
-  for (const f of input.files) {
-    tar.entry({ name: f.path, mode: f.mode ?? 0o644, mtime, type: 'file' }, Buffer.from(f.content));
-  }
-  tar.entry({ name: `${CONTROL_DIR}/stdin`, mode: 0o600, mtime }, Buffer.from(input.stdin));
-  if (input.patch !== undefined) tar.entry({ name: `${CONTROL_DIR}/patch`, mode: 0o600, mtime }, Buffer.from(input.patch, 'utf8'));
-  tar.finalize();
-  await done;
-  return Buffer.concat(chunks);
+export function buildInputArchive(input: { files: readonly SandboxFile[]; stdin: Uint8Array; patch?: string }): Promise<Buffer> {
+  return packEntries([
+    ...input.files.map((f) => ({ path: f.path, content: f.content, mode: f.mode ?? 0o644 })),
+    { path: `${CONTROL_DIR}/stdin`, content: input.stdin, mode: 0o600 },
+    ...(input.patch !== undefined ? [{ path: `${CONTROL_DIR}/patch`, content: Buffer.from(input.patch, 'utf8'), mode: 0o600 }] : []),
+  ]);
 }
