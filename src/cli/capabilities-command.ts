@@ -1,14 +1,12 @@
 /** `airlock capabilities`: the capability matrix of the live configuration, as tables (or --json). */
 import type { Config } from '../config.js';
-import { ApiKeyStore } from '../credentials/index.js';
+import { ApiKeyStore, CREDENTIAL_START_SLACK_MS } from '../credentials/index.js';
 import { connectRedis, loadTools } from '../main.js';
 import { capabilityMatrix, formatCapabilityMatrix, loadProfiles } from '../profiles/index.js';
 import { WorkerRegistry } from '../queue/index.js';
 import { loadImageCatalog } from '../sandbox/index.js';
 import { systemClock } from '../shared/index.js';
 
-/** Must match the worker's start slack (queue/job-worker.ts). */
-const CREDENTIAL_START_SLACK_MS = 10_000;
 
 export async function capabilitiesCommand(config: Config, json: boolean, out: (s: string) => void): Promise<number> {
   const profiles = loadProfiles(config.profilesDir);

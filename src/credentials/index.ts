@@ -1,5 +1,6 @@
 export { ApiKeyStore, parseApiKey, ROLES, type ApiKeyInfo, type CreatedApiKey, type Role } from './api-key-store.js';
 export {
+  CREDENTIAL_START_SLACK_MS,
   JobCredentialOptionsSchema,
   parseJobCredentialOptions,
   type JobCredentialOptions,

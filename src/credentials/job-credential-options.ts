@@ -41,3 +41,9 @@ export function parseJobCredentialOptions(input: z.input<typeof JobCredentialOpt
   }
   return Object.freeze({ ...parsed.data, audience: Object.freeze(parsed.data.audience) as string[] });
 }
+
+/**
+ * A job's credential is minted before its container is created and started; its deadline is
+ * the command's timeout plus this, then `graceMs`. Shared by the worker and the capability matrix.
+ */
+export const CREDENTIAL_START_SLACK_MS = 10_000;

@@ -9,6 +9,7 @@ import type { Redis } from 'ioredis';
 import { hostname } from 'node:os';
 import { artifactDigest, type FileArtifactStore } from '../artifacts/index.js';
 import type { AuditEvent, AuditStore } from '../audit/index.js';
+import { CREDENTIAL_START_SLACK_MS } from '../credentials/index.js';
 import type { LoadedProfile } from '../profiles/index.js';
 import { LABEL_JOB, LABEL_WORKER, packFiles, type ContainerRuntime, type SandboxResult } from '../sandbox/index.js';
 import { AppError, canonicalJson, isAppError, newId, sha256Hex, type Clock, type Logger } from '../shared/index.js';
@@ -47,9 +48,6 @@ export interface JobWorkerOptions {
   /** Extra labels on every container (tests use this to find theirs). */
   labels?: Record<string, string>;
 }
-
-/** Container create and start come before the command's own clock starts. */
-const CREDENTIAL_START_SLACK_MS = 10_000;
 
 export function defaultWorkerId(): string {
   return `${hostname()}-${process.pid}-${newId('w', 4).slice(2)}`;

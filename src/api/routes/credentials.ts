@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { ApiKeyStore, JobCredentialVerifier } from '../../credentials/index.js';
+import { CREDENTIAL_START_SLACK_MS, type ApiKeyStore, type JobCredentialVerifier } from '../../credentials/index.js';
 import type { Tool } from '../../gateway/index.js';
 import { capabilityMatrix, type LoadedProfile } from '../../profiles/index.js';
 import type { WorkerRegistry } from '../../queue/index.js';
@@ -9,8 +9,6 @@ import { zodToAppError } from '../job-request-schema.js';
 
 const IntrospectSchema = z.strictObject({ token: z.string().min(1).max(8192) });
 
-/** Must match the worker's start slack (queue/job-worker.ts). */
-const CREDENTIAL_START_SLACK_MS = 10_000;
 
 export interface CredentialRoutesDeps {
   credentials: JobCredentialVerifier;
