@@ -60,9 +60,9 @@ const ALLOWED: Record<string, string[]> = {
   monitor: ['shared', 'sandbox'],
   review: ['shared', 'profiles', 'audit', 'monitor', 'artifacts'],
   queue: ['shared', 'profiles', 'credentials', 'audit', 'sandbox', 'artifacts', 'gateway', 'monitor', 'review'],
-  api: ['shared', 'profiles', 'queue', 'review', 'audit', 'credentials', 'artifacts'],
+  api: ['shared', 'profiles', 'queue', 'review', 'audit', 'credentials', 'artifacts', 'gateway'],
   cli: ['shared', 'config', 'main', 'credentials', 'audit', 'profiles', 'queue', 'sandbox', 'review', 'api'],
-  config: ['shared', 'audit'], // AIRLOCK_AUDIT_* are validated by the audit module's own schema
+  config: ['shared', 'audit', 'credentials'], // AIRLOCK_AUDIT_* are validated by the audit module's own schema
   main: ['shared', 'config', 'profiles', 'credentials', 'audit', 'sandbox', 'artifacts', 'gateway', 'monitor', 'review', 'queue', 'api'],
 };
 
