@@ -22,6 +22,7 @@ let elsewhere: Server;
 let dir: string;
 let serviceKey: string;
 let agentKey: string;
+const logLines: string[] = [];
 const seenByStaging: { path: string; header: string | undefined; auth: string | undefined }[] = [];
 /** What the staging service learnt about each token handed to it, checked while the job ran. */
 const tokenChecks = new Map<string, { introspection: any; signatureValid: boolean }>();
@@ -86,7 +87,7 @@ beforeAll(async () => {
     AIRLOCK_GATEWAY_DIR: join(dir, 'gw'),
     AIRLOCK_JOB_TOKEN_KEY_DIR: join(dir, 'keys'),
     AIRLOCK_WORKER_CONCURRENCY: '3',
-  });
+  }, { logLines });
   serviceKey = (await t.airlock.keys.create({ role: 'service', name: 'staging' })).key;
   agentKey = (await t.airlock.keys.create({ role: 'agent', name: 'tooled', tools: ['staging'] })).key;
 });
@@ -242,6 +243,13 @@ describe('grants', () => {
 });
 
 describe('secrets stay out', () => {
+  it('never appear in the service log (debug level), nor does any job token', () => {
+    expect(logLines.length).toBeGreaterThan(10);
+    const log = logLines.join('');
+    expect(log).not.toContain(SECRET);
+    for (const token of tokenChecks.keys()) expect(log).not.toContain(token);
+  });
+
   it('never appear in job data, results, audit records or any Redis value', async () => {
     const redis = testRedis();
     try {

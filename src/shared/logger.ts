@@ -15,6 +15,7 @@ export const REDACT_PATHS = [
   '*.secret',
 ];
 
-export function createLogger(opts: { level: string; name?: string }): Logger {
-  return pino({ level: opts.level, name: opts.name ?? 'airlock', redact: { paths: REDACT_PATHS, censor: '[redacted]' } });
+export function createLogger(opts: { level: string; name?: string; destination?: { write(line: string): void } }): Logger {
+  const options = { level: opts.level, name: opts.name ?? 'airlock', redact: { paths: REDACT_PATHS, censor: '[redacted]' } };
+  return opts.destination === undefined ? pino(options) : pino(options, opts.destination);
 }

@@ -44,7 +44,8 @@ export function testConfig(prefix: string, env: Record<string, string> = {}): Co
   });
 }
 
-export async function startTestAirlock(name: string, env: Record<string, string> = {}): Promise<TestAirlock> {
+/** `logLines`: collect every log line (at debug level) instead of discarding them, e.g. to scan for secrets. */
+export async function startTestAirlock(name: string, env: Record<string, string> = {}, opts: { logLines?: string[] } = {}): Promise<TestAirlock> {
   const prefix = uniquePrefix(name);
   const testId = `${name}-${randomBytes(4).toString('hex')}`;
   // the audit signing key, checkpoints and segments of this test's chain: a temp dir stop() removes
@@ -56,7 +57,7 @@ export async function startTestAirlock(name: string, env: Record<string, string>
     ...env,
   });
   const airlock = await startAirlock(config, {
-    logger: createLogger({ level: config.logLevel }),
+    logger: opts.logLines === undefined ? createLogger({ level: config.logLevel }) : collectingLogger(opts.logLines),
     containerLabels: { [TEST_LABEL]: testId },
     bootstrapAdmin: false,
   });
@@ -107,4 +108,9 @@ export async function runJob(t: TestAirlock, key: string, body: Record<string, u
     job = (await t.request('GET', `/v1/jobs/${job.id}?wait=5`, key)).body;
   }
   return job;
+}
+
+/** The service's own logger (same redaction) writing into an array. */
+function collectingLogger(lines: string[]) {
+  return createLogger({ level: 'debug', destination: { write: (line: string) => void lines.push(line) } });
 }
