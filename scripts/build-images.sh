@@ -32,6 +32,7 @@ build_one() {
     --customize-hook='echo "airlock-init:x:10002:10002:airlock init:/nonexistent:/usr/sbin/nologin" >> "$1/etc/passwd"' \
     --customize-hook='echo "airlock-init:x:10002:" >> "$1/etc/group"' \
     --customize-hook='mkdir -p "$1/work" && chown 10001:10001 "$1/work"' \
+    --customize-hook='grep -q myhostname "$1/etc/nsswitch.conf" || sed -i "s/^hosts:.*/hosts: files myhostname dns/" "$1/etc/nsswitch.conf"' \
     --customize-hook='rm -rf "$1/var/cache/apt" "$1/var/lib/apt/lists"' \
     "$suite" "$ctx/rootfs.tar"
   cp "$root/images/$name/Dockerfile" "$root/images/airlock-init" "$ctx/"

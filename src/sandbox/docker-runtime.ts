@@ -301,11 +301,13 @@ function messageOf(err: unknown): string {
 
 /**
  * A tripwire counts when the kernel recorded a seccomp kill for the job's gid (any of its
- * processes, whatever the exit code). Without a readable kernel log, exit 159 is taken at its
- * word and marked unverified.
+ * processes, whatever the exit code: a child's violation is not hidden by its parent), or when
+ * the command died of SIGSYS (exit 159). The kernel rate-limits those records, so a missing one
+ * proves nothing: exit 159 alone still counts, marked unverified. Faking it only makes a job
+ * look worse; missing a real one could let it pass as clean.
  */
 function policyViolation(exitCode: number | null, t: { readable: boolean; syscalls: string[] }): { syscall: string | null; verified: boolean } | undefined {
-  if (t.readable) return t.syscalls.length > 0 ? { syscall: t.syscalls[0] ?? null, verified: true } : undefined;
+  if (t.syscalls.length > 0) return { syscall: t.syscalls[0] ?? null, verified: true };
   return exitCode === SIGSYS_EXIT ? { syscall: null, verified: false } : undefined;
 }
 

