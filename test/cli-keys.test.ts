@@ -3,6 +3,9 @@
  * environment (the CLI reads its configuration from AIRLOCK_*), restored afterwards.
  */
 import type { Redis } from 'ioredis';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../src/cli/index.js';
 import { ApiKeyStore } from '../src/credentials/index.js';
@@ -170,5 +173,39 @@ describe('airlock keys create --tools/--profiles and airlock capabilities', () =
     const table = await cli('capabilities');
     expect(table.out[0]).toBe('PROFILES');
     expect(table.out.join('\n')).toMatch(new RegExp(`${id}\\s+agent\\s+active`));
+  });
+});
+
+describe('airlock credentials rotate', () => {
+  const prefix = uniquePrefix('cli-rotate');
+  const saved = new Map<string, string | undefined>();
+  let redis: Redis;
+  let keyDir: string;
+  beforeAll(async () => {
+    for (const name of [...ENV_VARS, 'AIRLOCK_JOB_TOKEN_KEY_DIR']) saved.set(name, process.env[name]);
+    keyDir = await mkdtemp(join(tmpdir(), 'airlock-rotate-'));
+    process.env['AIRLOCK_REDIS_PREFIX'] = prefix;
+    process.env['AIRLOCK_REDIS_URL'] = TEST_REDIS_URL;
+    process.env['AIRLOCK_JOB_TOKEN_KEY_DIR'] = keyDir;
+    redis = testRedis();
+  });
+  afterAll(async () => {
+    for (const [name, value] of saved) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+    await deletePrefix(redis, prefix);
+    redis.disconnect();
+    await rm(keyDir, { recursive: true, force: true });
+  });
+
+  it('signs with a new key and keeps the old one published', async () => {
+    const first = await cli('credentials', 'rotate');
+    expect(first.code, first.err.join('\n')).toBe(0);
+    const second = await cli('credentials', 'rotate');
+    expect(second.out[0]).toMatch(/^signing with \S+; \S+ stays published until \d{4}-/);
+    const jwks = await redis.hgetall(`${prefix}:cred:jwks`);
+    expect(Object.keys(jwks).length).toBeGreaterThanOrEqual(2);
+    expect((await cli('credentials', 'nope')).code).toBe(1);
   });
 });

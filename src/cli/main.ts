@@ -3,6 +3,7 @@
  * admin key has to come from somewhere); everything else goes through the composition root.
  */
 import { capabilitiesCommand } from './capabilities-command.js';
+import { credentialsCommand } from './credentials-command.js';
 import { runSelftest } from './selftest.js';
 import { loadConfig } from '../config.js';
 import { ApiKeyStore, ROLES, type Role } from '../credentials/index.js';
@@ -30,6 +31,8 @@ Usage:
                                         to signed segment files, then remove them from Redis
   airlock capabilities [--json]         what each profile and key can reach: image digest, limits, network,
                                         seccomp digest, grantable tools with origins/methods/paths, credential lifetime
+  airlock credentials rotate            (worker host) sign new job tokens with a fresh key; the old public key
+                                        stays in /.well-known/jwks.json until its last token has expired
   airlock selftest                      red-team and compatibility checks against the live engine, images and
                                         profiles; prints a table, exits non-zero on any failure
   airlock help                          this text
@@ -82,6 +85,8 @@ export async function run(argv: readonly string[], out: (s: string) => void = (s
         return await auditCommand(sub, flags, loadConfig(), out, err);
       case 'capabilities':
         return await capabilitiesCommand(loadConfig(), flags.has('json'), out);
+      case 'credentials':
+        return await credentialsCommand(sub, loadConfig(), out);
       case 'selftest':
         return await runSelftest(loadConfig(), out);
       default:
