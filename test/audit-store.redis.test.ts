@@ -14,6 +14,7 @@ import {
 } from '../src/audit/index.js';
 import { AppError, canonicalJson } from '../src/shared/index.js';
 import { auditHarness, jobEvent, type AuditHarness } from './fixtures/audit/harness.js';
+import { dumpKeys } from './helpers/redis.js';
 
 async function expectAppError(promise: Promise<unknown>, code: string): Promise<AppError> {
   const err = await promise.then(
@@ -23,25 +24,6 @@ async function expectAppError(promise: Promise<unknown>, code: string): Promise<
   expect(err).toBeInstanceOf(AppError);
   expect((err as AppError).code).toBe(code);
   return err as AppError;
-}
-
-/** Every key name and value under the prefix, as one string. */
-async function dumpPrefix(redis: Redis, prefix: string): Promise<string> {
-  const parts: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-    cursor = next;
-    for (const key of keys) {
-      parts.push(key);
-      const type = await redis.type(key);
-      if (type === 'string') parts.push((await redis.get(key)) ?? '');
-      else if (type === 'hash') parts.push(...Object.entries(await redis.hgetall(key)).flat());
-      else if (type === 'zset') parts.push(...(await redis.zrange(key, '0', '-1')));
-      else if (type === 'set') parts.push(...(await redis.smembers(key)));
-    }
-  } while (cursor !== '0');
-  return parts.join('\n');
 }
 
 describe('RedisAuditStore', () => {
@@ -121,7 +103,7 @@ describe('RedisAuditStore', () => {
       outcome: { status: 400, error: `bad key ${secrets[0]}` },
       details: { note: `retry with ${secrets[1]}` },
     });
-    const dump = await dumpPrefix(h.redis, h.prefix);
+    const dump = await dumpKeys(h.redis, `${h.prefix}:*`);
     for (const secret of secrets) expect(dump).not.toContain(secret);
     expect(dump).not.toContain('SECRETpart');
     expect(dump).toContain(`sha256:${'ab'.repeat(32)}`);

@@ -12,7 +12,7 @@ import {
   type MintInput,
 } from '../src/credentials/index.js';
 import { AppError, type Clock } from '../src/shared/index.js';
-import { deletePrefix, testRedis, uniquePrefix } from './helpers/redis.js';
+import { deletePrefix, dumpKeys, testRedis, uniquePrefix } from './helpers/redis.js';
 
 const T0 = Date.parse('2025-01-01T00:00:00.000Z');
 const MIN = 60_000;
@@ -43,25 +43,6 @@ function tamperPayload(token: string, change: (claims: any) => void): string {
   const claims = decodePart(p);
   change(claims);
   return `${h}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.${s}`;
-}
-
-/** Every key name and value under the prefix, as one string. */
-async function dumpPrefix(redis: Redis, prefix: string): Promise<string> {
-  const parts: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-    cursor = next;
-    for (const key of keys) {
-      parts.push(key);
-      const type = await redis.type(key);
-      if (type === 'string') parts.push((await redis.get(key)) ?? '');
-      else if (type === 'hash') parts.push(...Object.entries(await redis.hgetall(key)).flat());
-      else if (type === 'set') parts.push(...(await redis.smembers(key)));
-      else if (type !== 'none') parts.push(`<unchecked ${type}>`);
-    }
-  } while (cursor !== '0');
-  return parts.join('\n');
 }
 
 describe('job credentials', () => {
@@ -292,7 +273,7 @@ describe('job credentials', () => {
 
   it('no token and no private key material ever reaches Redis', async () => {
     expect(tokens.length).toBeGreaterThan(5);
-    const dump = (await dumpPrefix(redis, prefix)) + (await dumpPrefix(redis, otherPrefix));
+    const dump = (await dumpKeys(redis, `${prefix}:*`)) + (await dumpKeys(redis, `${otherPrefix}:*`));
     expect(dump).toContain(':cred:jwks');
     expect(dump).not.toContain('<unchecked');
     for (const token of tokens) {
