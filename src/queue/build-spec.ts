@@ -1,7 +1,8 @@
 /** Turns a stored job input into what the sandbox runs, and a sandbox result into a job result. */
 import type { LoadedProfile } from '../profiles/index.js';
 import { jobGid, type SandboxResult, type SandboxSpec } from '../sandbox/index.js';
-import type { ArtifactEntry, JobInput, JobResult, TerminalStatus } from './job-types.js';
+import type { ArtifactRef } from '../artifacts/index.js';
+import type { JobInput, JobResult, TerminalStatus } from './job-types.js';
 
 export function buildSpec(jobId: string, input: JobInput, profile: LoadedProfile, imageId: string, labels?: Record<string, string>, runDir?: string): SandboxSpec {
   return {
@@ -36,7 +37,7 @@ export function statusOf(r: SandboxResult): TerminalStatus {
 }
 
 export interface StoredArtifacts {
-  readonly entries: readonly ArtifactEntry[];
+  readonly entries: readonly ArtifactRef[];
   readonly digest: string | null;
   readonly tarSha256: string | null;
 }

@@ -1,3 +1,4 @@
+import type { ArtifactRef } from '../artifacts/index.js';
 import type { Limits } from '../profiles/index.js';
 
 export const JOB_STATUSES = [
@@ -33,11 +34,6 @@ export interface JobInput {
   readonly limits: Limits;
 }
 
-export interface ArtifactEntry {
-  readonly path: string;
-  readonly bytes: number;
-  readonly sha256: string;
-}
 
 export interface JobResult {
   readonly exitCode: number | null;
@@ -57,7 +53,7 @@ export interface JobResult {
   readonly patchMessage?: string;
   readonly violation?: { readonly syscall: string | null; readonly verified: boolean };
   /** Collected files, sorted by path; `artifactDigest` covers the whole set. */
-  readonly artifacts: readonly ArtifactEntry[];
+  readonly artifacts: readonly ArtifactRef[];
   readonly artifactDigest: string | null;
   /** sha256 of a tar of all artifacts, kept in the artifact store (GET …/artifacts.tar). */
   readonly artifactsTarSha256: string | null;

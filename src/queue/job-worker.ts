@@ -189,9 +189,10 @@ export class JobWorker {
   /** A job granted tools gets its credential and gateway here; any earlier attempt's credential dies first. */
   private async openGrant(jobId: string, keyId: string, input: JobInput, attempt: number): Promise<OpenGrant | undefined> {
     const tools = input.tools ?? [];
-    if (this.opts.grants !== undefined) await this.opts.grants.revokeJob(jobId);
+    // a job's tools never change between attempts: only a job with tools ever had a credential
     if (tools.length === 0) return undefined;
     if (this.opts.grants === undefined) throw new AppError('CONFIG_INVALID', 'this worker has no tools configured (AIRLOCK_TOOLS_FILE)');
+    await this.opts.grants.revokeJob(jobId);
     // the credential dies at the job's deadline (+ grace) even if nobody revokes it
     const deadlineMs = this.opts.clock.now() + input.limits.timeoutMs + CREDENTIAL_START_SLACK_MS;
     return this.opts.grants.open({
