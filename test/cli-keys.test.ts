@@ -35,26 +35,35 @@ async function createKey(role = 'agent', ...extra: string[]): Promise<{ key: str
   return { key, id: `key_${m![1]!}`, res };
 }
 
-const ENV_VARS = ['AIRLOCK_REDIS_PREFIX', 'AIRLOCK_REDIS_URL'] as const;
-
-describe('airlock keys (CLI)', () => {
-  const prefix = uniquePrefix('cli-keys');
-  const saved = new Map<string, string | undefined>();
-  let redis: Redis;
-  let store: ApiKeyStore;
-
-  beforeAll(() => {
-    for (const name of ENV_VARS) saved.set(name, process.env[name]);
-    process.env['AIRLOCK_REDIS_PREFIX'] = prefix;
-    process.env['AIRLOCK_REDIS_URL'] = TEST_REDIS_URL;
-    redis = testRedis();
-    store = new ApiKeyStore(redis, prefix, systemClock);
-  });
-  afterAll(async () => {
+/**
+ * Points the CLI's configuration (AIRLOCK_* variables) at a test prefix for one suite, and
+ * restores what was there afterwards. Returns the restore function.
+ */
+function setCliEnv(prefix: string, extra: Record<string, string> = {}): () => void {
+  const vars: Record<string, string> = { AIRLOCK_REDIS_PREFIX: prefix, AIRLOCK_REDIS_URL: TEST_REDIS_URL, ...extra };
+  const saved = Object.keys(vars).map((name) => [name, process.env[name]] as const);
+  Object.assign(process.env, vars);
+  return () => {
     for (const [name, value] of saved) {
       if (value === undefined) delete process.env[name];
       else process.env[name] = value;
     }
+  };
+}
+
+describe('airlock keys (CLI)', () => {
+  const prefix = uniquePrefix('cli-keys');
+  let restoreEnv = () => {};
+  let redis: Redis;
+  let store: ApiKeyStore;
+
+  beforeAll(() => {
+    restoreEnv = setCliEnv(prefix);
+    redis = testRedis();
+    store = new ApiKeyStore(redis, prefix, systemClock);
+  });
+  afterAll(async () => {
+    restoreEnv();
     if (redis !== undefined) {
       await deletePrefix(redis, prefix);
       redis.disconnect();
@@ -143,19 +152,14 @@ describe('airlock keys (CLI)', () => {
 
 describe('airlock keys create --tools/--profiles and airlock capabilities', () => {
   const prefix = uniquePrefix('cli-caps');
-  const saved = new Map<string, string | undefined>();
+  let restoreEnv = () => {};
   let redis: Redis;
   beforeAll(() => {
-    for (const name of ENV_VARS) saved.set(name, process.env[name]);
-    process.env['AIRLOCK_REDIS_PREFIX'] = prefix;
-    process.env['AIRLOCK_REDIS_URL'] = TEST_REDIS_URL;
+    restoreEnv = setCliEnv(prefix);
     redis = testRedis();
   });
   afterAll(async () => {
-    for (const [name, value] of saved) {
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
-    }
+    restoreEnv();
     await deletePrefix(redis, prefix);
     redis.disconnect();
   });
@@ -178,22 +182,16 @@ describe('airlock keys create --tools/--profiles and airlock capabilities', () =
 
 describe('airlock credentials rotate', () => {
   const prefix = uniquePrefix('cli-rotate');
-  const saved = new Map<string, string | undefined>();
+  let restoreEnv = () => {};
   let redis: Redis;
   let keyDir: string;
   beforeAll(async () => {
-    for (const name of [...ENV_VARS, 'AIRLOCK_JOB_TOKEN_KEY_DIR']) saved.set(name, process.env[name]);
     keyDir = await mkdtemp(join(tmpdir(), 'airlock-rotate-'));
-    process.env['AIRLOCK_REDIS_PREFIX'] = prefix;
-    process.env['AIRLOCK_REDIS_URL'] = TEST_REDIS_URL;
-    process.env['AIRLOCK_JOB_TOKEN_KEY_DIR'] = keyDir;
+    restoreEnv = setCliEnv(prefix, { AIRLOCK_JOB_TOKEN_KEY_DIR: keyDir });
     redis = testRedis();
   });
   afterAll(async () => {
-    for (const [name, value] of saved) {
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
-    }
+    restoreEnv();
     await deletePrefix(redis, prefix);
     redis.disconnect();
     await rm(keyDir, { recursive: true, force: true });
