@@ -31,6 +31,8 @@ export const JobRequestSchema = z.strictObject({
   outputs: z.array(z.string()).optional(),
   /** tools to be granted through the gateway; each must be grantable on the profile and to the key */
   tools: z.array(z.string().max(64)).max(32).optional(),
+  /** names a line of work (a PR, a branch): a newer promotion of the same lineage and target supersedes older ones */
+  lineage: z.string().regex(/^[A-Za-z0-9._:/#-]{1,128}$/, 'lineage: 1-128 of A-Z a-z 0-9 . _ : / # -').optional(),
   env: z.record(z.string(), z.string()).default({}),
   timeoutMs: z.number().int().positive().optional(),
   limits: LimitsSchema.partial().optional(),
@@ -109,6 +111,7 @@ export function parseJobRequest(body: unknown, profiles: ReadonlyMap<string, Loa
     ...(req.patch !== undefined ? { patch: req.patch } : {}),
     ...(outputs !== undefined ? { outputs } : {}),
     ...(tools.length > 0 ? { tools } : {}),
+    ...(req.lineage !== undefined ? { lineage: req.lineage } : {}),
     env: req.env,
     limits,
   };

@@ -20,6 +20,8 @@ export interface ApiKeyInfo {
   readonly profiles?: readonly string[];
   /** Tools this key's jobs may be granted; none unless listed. */
   readonly tools: readonly string[];
+  /** Reviewer groups (approval policy: which promotions this key may decide); none unless listed. */
+  readonly groups: readonly string[];
   readonly createdAt: string;
   readonly revokedAt?: string;
 }
@@ -52,7 +54,7 @@ export class ApiKeyStore {
     return `${this.prefix}:apikeys`;
   }
 
-  async create(input: { role: Role; name?: string; owner?: string; profiles?: readonly string[]; tools?: readonly string[] }): Promise<CreatedApiKey> {
+  async create(input: { role: Role; name?: string; owner?: string; profiles?: readonly string[]; tools?: readonly string[]; groups?: readonly string[] }): Promise<CreatedApiKey> {
     const idHex = randomBytes(8).toString('hex');
     const secret = randomBytes(32).toString('base64url');
     const id = `key_${idHex}`;
@@ -63,9 +65,10 @@ export class ApiKeyStore {
       owner: input.owner ?? id,
       ...(input.profiles !== undefined ? { profiles: [...input.profiles] } : {}),
       tools: [...(input.tools ?? [])],
+      groups: [...new Set(input.groups ?? [])].sort(),
       createdAt: new Date(this.clock.now()).toISOString(),
     };
-    const stored: Record<string, string> = { id, role: info.role, name: info.name, owner: info.owner, createdAt: info.createdAt, tools: JSON.stringify(info.tools), hash: hash(secret).toString('hex') };
+    const stored: Record<string, string> = { id, role: info.role, name: info.name, owner: info.owner, createdAt: info.createdAt, tools: JSON.stringify(info.tools), groups: JSON.stringify(info.groups), hash: hash(secret).toString('hex') };
     if (info.profiles !== undefined) stored['profiles'] = JSON.stringify(info.profiles);
     await this.redis
       .multi()
@@ -131,6 +134,7 @@ function toInfo(h: Record<string, string>): ApiKeyInfo {
     owner: h['owner'] ?? h['id'] ?? '',
     ...(h['profiles'] ? { profiles: JSON.parse(h['profiles']) as string[] } : {}),
     tools: h['tools'] ? (JSON.parse(h['tools']) as string[]) : [],
+    groups: h['groups'] ? (JSON.parse(h['groups']) as string[]) : [],
     createdAt: h['createdAt'] ?? '',
     ...(h['revokedAt'] ? { revokedAt: h['revokedAt'] } : {}),
   };

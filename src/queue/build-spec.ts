@@ -1,4 +1,5 @@
 /** Turns a stored job input into what the sandbox runs, and a sandbox result into a job result. */
+import type { Finding } from '../monitor/index.js';
 import type { LoadedProfile } from '../profiles/index.js';
 import { jobGid, type SandboxResult, type SandboxSpec } from '../sandbox/index.js';
 import type { ArtifactRef } from '../artifacts/index.js';
@@ -42,7 +43,7 @@ export interface StoredArtifacts {
   readonly tarSha256: string | null;
 }
 
-export function toJobResult(r: SandboxResult, profile: LoadedProfile, imageId: string, artifacts: StoredArtifacts): JobResult {
+export function toJobResult(r: SandboxResult, profile: LoadedProfile, imageId: string, artifacts: StoredArtifacts, codeDigest: string, findings: readonly Finding[]): JobResult {
   const out = encode(r.stdout);
   const err = encode(r.stderr);
   return {
@@ -66,6 +67,8 @@ export function toJobResult(r: SandboxResult, profile: LoadedProfile, imageId: s
     artifactDigest: artifacts.digest,
     artifactsTarSha256: artifacts.tarSha256,
     artifactsRejected: r.artifactsRejected,
+    codeDigest,
+    findings,
   };
 }
 

@@ -57,6 +57,11 @@ export class JobProducer {
     return { id, status: 'queued', ownerKeyId, profile: input.profile, createdAt, attempts: 0, cancelRequested: false };
   }
 
+  /** What the job ran (kept as long as its record): a promotion snapshots its command and patch. */
+  getInput(id: string): Promise<JobInput | undefined> {
+    return this.store.getInput(id);
+  }
+
   get(id: string): Promise<JobRecord | undefined> {
     return this.store.get(id);
   }

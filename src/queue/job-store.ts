@@ -5,7 +5,7 @@
  * publish on `<prefix>:job-events` so waiters wake up.
  */
 import type { Redis } from 'ioredis';
-import { AppError } from '../shared/index.js';
+import { guardRedis } from '../shared/index.js';
 import { isTerminal, type JobError, type JobInput, type JobRecord, type JobResult, type JobStatus } from './job-types.js';
 
 /**
@@ -80,7 +80,7 @@ export class RedisJobStore {
   }
 
   async create(rec: { id: string; ownerKeyId: string; profile: string; createdAt: string }, input: JobInput): Promise<void> {
-    await guard(() =>
+    await guardRedis(() =>
       this.redis
         .multi()
         .hset(this.key(rec.id), { id: rec.id, status: 'queued', ownerKeyId: rec.ownerKeyId, profile: rec.profile, createdAt: rec.createdAt, attempts: '0', cancelRequested: '0' })
@@ -92,11 +92,11 @@ export class RedisJobStore {
 
   /** Removes a record that never reached the queue (enqueue failed), so nothing dangles. */
   async discard(id: string): Promise<void> {
-    await guard(() => this.redis.del(this.key(id), this.inputKey(id)));
+    await guardRedis(() => this.redis.del(this.key(id), this.inputKey(id)));
   }
 
   async get(id: string): Promise<JobRecord | undefined> {
-    const h = await guard(() => this.redis.hgetall(this.key(id)));
+    const h = await guardRedis(() => this.redis.hgetall(this.key(id)));
     if (h['id'] === undefined || h['status'] === undefined) return undefined;
     return {
       id: h['id'],
@@ -115,24 +115,25 @@ export class RedisJobStore {
   }
 
   async getInput(id: string): Promise<JobInput | undefined> {
-    const raw = await guard(() => this.redis.get(this.inputKey(id)));
+    const raw = await guardRedis(() => this.redis.get(this.inputKey(id)));
     return raw === null ? undefined : (JSON.parse(raw) as JobInput);
   }
 
   /** Compare-and-set. Returns whether it applied and the status the record now has. */
   async transition(id: string, from: readonly JobStatus[], to: JobStatus, fields: Record<string, string> = {}): Promise<{ applied: boolean; status: JobStatus | undefined }> {
     const args = Object.entries(fields).flat();
-    const [applied, status] = (await guard(() =>
+    const [applied, status] = (await guardRedis(() =>
       this.redis.eval(TRANSITION_LUA, 1, this.key(id), from.join(','), to, isTerminal(to) ? '1' : '0', this.eventsChannel, String(this.finishedTtlS), ...args),
     )) as [number, string];
-    if (applied === 1 && isTerminal(to)) await guard(() => this.redis.del(this.inputKey(id)));
+    // the input outlives the run as long as the record does: a promotion request snapshots its command and patch
+    if (applied === 1 && isTerminal(to)) await guardRedis(() => this.redis.expire(this.inputKey(id), this.finishedTtlS));
     return { applied: applied === 1, status: status === '' ? undefined : (status as JobStatus) };
   }
 
   /** queued|running → running. Counts every run (a retry and a stalled-job recovery both count). */
   async start(id: string, workerId: string, startedAt: string) {
     const r = await this.transition(id, ['queued', 'running'], 'running', { workerId, startedAt });
-    const attempts = r.applied ? await guard(() => this.redis.hincrby(this.key(id), 'attempts', 1)) : 0;
+    const attempts = r.applied ? await guardRedis(() => this.redis.hincrby(this.key(id), 'attempts', 1)) : 0;
     return { ...r, attempts };
   }
 
@@ -150,16 +151,7 @@ export class RedisJobStore {
 
   /** `did_cancel`: this call cancelled a queued job; `cancelling`: a running one will be killed; else the (terminal) status. */
   async cancel(id: string, finishedAt: string): Promise<CancelOutcome | undefined> {
-    const r = (await guard(() => this.redis.eval(CANCEL_LUA, 1, this.key(id), this.eventsChannel, this.cancelChannel, String(this.finishedTtlS), finishedAt))) as string;
+    const r = (await guardRedis(() => this.redis.eval(CANCEL_LUA, 1, this.key(id), this.eventsChannel, this.cancelChannel, String(this.finishedTtlS), finishedAt))) as string;
     return r === '' ? undefined : (r as CancelOutcome);
-  }
-}
-
-async function guard<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof AppError) throw err;
-    throw new AppError('REDIS_UNAVAILABLE', `Redis request failed: ${(err as Error).message}`, { retryable: true, cause: err });
   }
 }

@@ -1,4 +1,5 @@
 import type { ArtifactRef } from '../artifacts/index.js';
+import type { Finding } from '../monitor/index.js';
 import type { Limits } from '../profiles/index.js';
 
 export const JOB_STATUSES = [
@@ -30,6 +31,8 @@ export interface JobInput {
   readonly outputs?: readonly string[];
   /** Tools granted to this job (profile ∩ key ∩ request): it gets a credential and a gateway socket. */
   readonly tools?: readonly string[];
+  /** A line of work (PR, branch) for promotions: a newer request of one lineage and target supersedes older ones. */
+  readonly lineage?: string;
   readonly env: Readonly<Record<string, string>>;
   readonly limits: Limits;
 }
@@ -58,6 +61,10 @@ export interface JobResult {
   /** sha256 of a tar of all artifacts, kept in the artifact store (GET …/artifacts.tar). */
   readonly artifactsTarSha256: string | null;
   readonly artifactsRejected: readonly { path: string; reason: string }[];
+  /** sha256 of what ran (argv, files, patch): the digest job.submit and job.start record. */
+  readonly codeDigest: string;
+  /** The monitor's findings about this run (high ones keep a result from automatic promotion). */
+  readonly findings: readonly Finding[];
 }
 
 export interface JobError {

@@ -10,6 +10,7 @@ import { hostname } from 'node:os';
 import { artifactDigest, type FileArtifactStore } from '../artifacts/index.js';
 import type { AuditEvent, AuditStore } from '../audit/index.js';
 import { CREDENTIAL_START_SLACK_MS } from '../credentials/index.js';
+import { assessRun } from '../monitor/index.js';
 import type { LoadedProfile } from '../profiles/index.js';
 import { LABEL_JOB, LABEL_WORKER, packFiles, type ContainerRuntime, type SandboxResult } from '../sandbox/index.js';
 import { AppError, canonicalJson, isAppError, newId, sha256Hex, type Clock, type Logger } from '../shared/index.js';
@@ -241,7 +242,16 @@ export class JobWorker {
     });
     const status = statusOf(result);
     const stored = await this.storeArtifacts(result);
-    const jobResult = toJobResult(result, profile, imageId, stored);
+    const findings = assessRun({
+      outcome: result.outcome,
+      ...(result.violation !== undefined ? { violation: result.violation } : {}),
+      stdoutTruncated: result.stdoutTruncated,
+      stderrTruncated: result.stderrTruncated,
+      artifactPaths: stored.entries.map((e) => e.path),
+      artifactsRejected: result.artifactsRejected.length,
+      ...(input.patch !== undefined ? { patch: input.patch } : {}),
+    });
+    const jobResult = toJobResult(result, profile, imageId, stored, codeDigest, findings);
     // the record of what ran is written before the result becomes visible
     await this.appendFinish(
       this.event('job.finish', jobId, {
@@ -263,6 +273,7 @@ export class JobWorker {
           artifactDigest: stored.digest,
           artifacts: stored.entries.length,
           artifactsRejected: result.artifactsRejected,
+          findings: findings.map((f) => ({ kind: f.kind, severity: f.severity })),
         },
       }),
     );

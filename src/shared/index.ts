@@ -5,3 +5,4 @@ export { canonicalJson } from './canonical-json.js';
 export { sha256Hex } from './digest.js';
 export { createLogger, REDACT_PATHS, type Logger } from './logger.js';
 export { compileGlob, invalidGlobReason, matchesAny, type GlobMatcher } from './glob.js';
+export { guardRedis } from './redis-guard.js';

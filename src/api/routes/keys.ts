@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { ROLES, type ApiKeyStore } from '../../credentials/index.js';
 import { AppError } from '../../shared/index.js';
+import { GROUP_NAME } from '../../review/index.js';
 import { requireRole } from '../auth.js';
 import { zodToAppError } from '../job-request-schema.js';
 
@@ -11,6 +12,7 @@ const CreateKeySchema = z.strictObject({
   owner: z.string().regex(/^[A-Za-z0-9_.@-]{1,100}$/).optional(),
   profiles: z.array(z.string().regex(/^[a-z][a-z0-9-]{0,31}$/)).max(64).optional(),
   tools: z.array(z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/)).max(64).optional(),
+  groups: z.array(z.string().regex(GROUP_NAME)).max(32).optional(),
 });
 
 export function keyRoutes(app: FastifyInstance, keys: ApiKeyStore): void {
