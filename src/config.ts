@@ -40,6 +40,17 @@ export const ConfigSchema = z.object({
   AIRLOCK_JOB_TOKEN_AUDIENCE: z.string().min(1).optional(),
   AIRLOCK_JOB_TOKEN_GRACE_MS: z.coerce.number().int().optional(),
   AIRLOCK_JOB_TOKEN_MAX_LIFETIME_MS: z.coerce.number().int().optional(),
+  // promotions and review (issue 6)
+  AIRLOCK_REVIEW_POLICY_FILE: z.string().min(1).optional(),
+  AIRLOCK_REVIEW_SWEEP_MS: int(5000, 100, 3_600_000),
+  AIRLOCK_REVIEW_APPLY_LEASE_MS: int(600_000, 1000),
+  AIRLOCK_WEBHOOK_ATTEMPTS: int(5, 1, 10),
+  AIRLOCK_WEBHOOK_BACKOFF_MS: int(500, 0, 60_000),
+  AIRLOCK_WEBHOOK_TIMEOUT_MS: int(10_000, 100, 60_000),
+  AIRLOCK_PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
+  // the CLI's client commands (review, promotion): where the API is and which key to use
+  AIRLOCK_URL: z.url({ protocol: /^https?$/ }).optional(),
+  AIRLOCK_KEY: z.string().min(1).optional(),
   // audit: only types here; ranges and defaults live in one place, the audit module's AuditOptionsSchema
   AIRLOCK_AUDIT_REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
   AIRLOCK_AUDIT_SIGNING_KEY_FILE: z.string().min(1).optional(),
@@ -120,6 +131,17 @@ export interface Config {
     readonly gatewayDir: string;
   };
   readonly credentials: { readonly keyDir: string; readonly options: JobCredentialOptions };
+  readonly review: {
+    /** The approval policy (JSON; see README, "Promotion to staging"); none: no targets, every request refused. */
+    readonly policyFile: string | undefined;
+    readonly sweepMs: number;
+    readonly applyLeaseMs: number;
+    readonly webhook: { readonly attempts: number; readonly backoffMs: number; readonly timeoutMs: number };
+    /** How receivers and notifications link back to this API. */
+    readonly publicUrl: string | undefined;
+  };
+  /** For the CLI's client commands. */
+  readonly client: { readonly url: string; readonly key: string | undefined };
 }
 
 /** Parses an environment (process.env by default). Throws one AppError listing every bad variable. */
@@ -178,6 +200,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       gatewayDir: resolve(cwd, e.AIRLOCK_GATEWAY_DIR ?? join(e.AIRLOCK_DATA_DIR, 'gateway')),
     },
     credentials: { keyDir: resolve(cwd, e.AIRLOCK_JOB_TOKEN_KEY_DIR ?? join(e.AIRLOCK_DATA_DIR, 'job-keys')), options: credentialOptions },
+    review: {
+      policyFile: e.AIRLOCK_REVIEW_POLICY_FILE === undefined ? undefined : resolve(cwd, e.AIRLOCK_REVIEW_POLICY_FILE),
+      sweepMs: e.AIRLOCK_REVIEW_SWEEP_MS,
+      applyLeaseMs: e.AIRLOCK_REVIEW_APPLY_LEASE_MS,
+      webhook: { attempts: e.AIRLOCK_WEBHOOK_ATTEMPTS, backoffMs: e.AIRLOCK_WEBHOOK_BACKOFF_MS, timeoutMs: e.AIRLOCK_WEBHOOK_TIMEOUT_MS },
+      publicUrl: e.AIRLOCK_PUBLIC_URL,
+    },
+    client: { url: e.AIRLOCK_URL ?? `http://127.0.0.1:${e.AIRLOCK_PORT}`, key: e.AIRLOCK_KEY },
   });
 }
 

@@ -4,7 +4,7 @@
  */
 import { Redis, type RedisOptions } from 'ioredis';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { buildApp } from './api/index.js';
 import { FileArtifactStore } from './artifacts/index.js';
@@ -14,6 +14,7 @@ import { ApiKeyStore, JobCredentialIssuer, JobCredentialVerifier, type CreatedAp
 import { parseTools, resolveToolSecrets, type Tool } from './gateway/index.js';
 import { loadProfiles } from './profiles/index.js';
 import { defaultWorkerId, JobGrants, JobProducer, JobWorker, WorkerRegistry } from './queue/index.js';
+import { NO_PROMOTION_TARGETS, loadApprovalPolicyFile, openReview, type PromotionService } from './review/index.js';
 import { DockerRuntime, loadImageCatalog } from './sandbox/index.js';
 import { AppError, createLogger, systemClock, type Clock, type Logger } from './shared/index.js';
 
@@ -25,6 +26,8 @@ export interface Airlock {
   readonly keys: ApiKeyStore;
   readonly bootstrapKey: CreatedApiKey | undefined;
   readonly url: string | undefined;
+  /** Promotions (API role only). */
+  readonly review: PromotionService | undefined;
   /** Graceful: stop accepting, drain running jobs, close connections. */
   close(): Promise<void>;
 }
@@ -39,6 +42,8 @@ export interface StartOptions {
    * measure its cost in the same run. Never set by `main()`; no variable turns auditing off.
    */
   unauditedForBenchmark?: boolean;
+  /** Waits between webhook retries (tests: no real sleeping). */
+  webhookSleep?: (ms: number) => Promise<void>;
   /** Skip creating the first admin key (tests create their own). */
   bootstrapAdmin?: boolean;
 }
@@ -62,18 +67,23 @@ export function loadTools(config: Config): Tool[] {
   return parseTools(raw);
 }
 
-/** Worker side of tools: the signing key, and every secret a tool injects (a missing one stops start-up). */
-async function openGrants(config: Config, tools: Tool[], redis: Redis, audit: AuditStore, workerId: string, logger: Logger, clock: Clock): Promise<JobGrants> {
+/** Secrets by name: the secrets file, then AIRLOCK_SECRET_<NAME> variables (which win). */
+function secretResolver(config: Config): (name: string) => string | undefined {
   let fileSecrets: Record<string, string> = {};
   if (config.tools.secretsFile !== undefined) {
     try {
       fileSecrets = JSON.parse(readFileSync(config.tools.secretsFile, 'utf8')) as Record<string, string>;
     } catch (err) {
-      throw new AppError('CONFIG_INVALID', `tool secrets file ${config.tools.secretsFile}: ${(err as Error).message}`, { cause: err });
+      throw new AppError('CONFIG_INVALID', `secrets file ${config.tools.secretsFile}: ${(err as Error).message}`, { cause: err });
     }
   }
   const secrets = new Map<string, string>(Object.entries({ ...fileSecrets, ...config.tools.envSecrets }).filter((kv): kv is [string, string] => typeof kv[1] === 'string'));
-  const resolveSecret = (name: string) => secrets.get(name);
+  return (name) => secrets.get(name);
+}
+
+/** Worker side of tools: the signing key, and every secret a tool injects (a missing one stops start-up). */
+async function openGrants(config: Config, tools: Tool[], redis: Redis, audit: AuditStore, workerId: string, logger: Logger, clock: Clock): Promise<JobGrants> {
+  const resolveSecret = secretResolver(config);
   resolveToolSecrets(tools, resolveSecret);
   const issuer = await JobCredentialIssuer.open({ redis, prefix: config.redis.prefix, clock, options: config.credentials.options, keyDir: config.credentials.keyDir });
   return new JobGrants({ issuer, tools, resolveSecret, gatewayDir: config.tools.gatewayDir, audit, workerId, logger });
@@ -155,6 +165,7 @@ export async function startAirlock(config: Config, opts: StartOptions = {}): Pro
   let app: ApiApp | undefined;
   let url: string | undefined;
   let bootstrapKey: CreatedApiKey | undefined;
+  let review: PromotionService | undefined;
   if (config.role !== 'worker') {
     const sub = await connectRedis(config.redis.url, { maxRetriesPerRequest: null });
     const producer = new JobProducer({ redis: cmd, subscriber: sub, prefix, attempts: config.worker.attempts, retryBackoffMs: config.worker.retryBackoffMs, finishedTtlS: config.resultTtlS, clock });
@@ -181,7 +192,25 @@ export async function startAirlock(config: Config, opts: StartOptions = {}): Pro
         staleAfterRecords: config.audit.staleAfterRecords,
         staleAfterMs: config.audit.staleAfterMs,
       });
+    const policy = config.review.policyFile === undefined ? NO_PROMOTION_TARGETS : loadApprovalPolicyFile(config.review.policyFile);
+    review = openReview({
+      redis: cmd,
+      prefix,
+      policy,
+      audit,
+      artifacts,
+      clock,
+      logger,
+      resolveSecret: secretResolver(config),
+      baseDir: config.review.policyFile === undefined ? process.cwd() : dirname(config.review.policyFile),
+      // known once listening (the port may be 0); AIRLOCK_PUBLIC_URL names it behind a proxy
+      publicUrl: () => config.review.publicUrl ?? url?.replace('0.0.0.0', '127.0.0.1'),
+      sweepMs: config.review.sweepMs,
+      applyLeaseMs: config.review.applyLeaseMs,
+      webhook: { ...config.review.webhook, ...(opts.webhookSleep ? { sleep: opts.webhookSleep } : {}) },
+    });
     app = buildApp({
+      review,
       tools,
       credentials: new JobCredentialVerifier({ redis: cmd, prefix, clock, options: config.credentials.options }),
       redis: cmd,
@@ -197,12 +226,15 @@ export async function startAirlock(config: Config, opts: StartOptions = {}): Pro
       ...(opts.unauditedForBenchmark === true ? { unauditedForBenchmark: true } : {}),
     });
     const a = app;
+    const r = review;
     closers.unshift(async () => {
       await a.close();
+      await r.close();
       await producer.close();
       sub.disconnect();
     });
     checkpointer.start();
+    review.start();
     if (opts.bootstrapAdmin !== false) bootstrapKey = await keys.bootstrapAdmin();
     url = await app.listen({ host: config.http.host, port: config.http.port });
   }
@@ -214,6 +246,7 @@ export async function startAirlock(config: Config, opts: StartOptions = {}): Pro
     keys,
     bootstrapKey,
     url,
+    review,
     async close() {
       for (const c of closers) await c().catch((err: unknown) => logger.warn({ err }, 'close step failed'));
     },

@@ -9,7 +9,7 @@ import { HTTP_STATUS } from '../src/api/index.js';
 import { ERROR_CODES, type ErrorCode } from '../src/shared/index.js';
 
 /** Failures of our infrastructure, not of the caller's request: the only 5xx codes. */
-const SERVER_SIDE: ReadonlySet<ErrorCode> = new Set(['REDIS_UNAVAILABLE', 'SANDBOX_UNAVAILABLE', 'IMAGE_MISSING', 'SANDBOX_INPUT_FAILED', 'AUDIT_UNAVAILABLE', 'ARTIFACT_CORRUPT', 'CONFIG_INVALID', 'INTERNAL']);
+const SERVER_SIDE: ReadonlySet<ErrorCode> = new Set(['REDIS_UNAVAILABLE', 'SANDBOX_UNAVAILABLE', 'IMAGE_MISSING', 'SANDBOX_INPUT_FAILED', 'AUDIT_UNAVAILABLE', 'ARTIFACT_CORRUPT', 'CONFIG_INVALID', 'INTERNAL', 'PROMOTION_APPLY_FAILED']);
 
 const README = fileURLToPath(new URL('../README.md', import.meta.url));
 

@@ -22,7 +22,7 @@ import type { JobInput, JobProducer, JobRecord } from '../queue/index.js';
 import { AppError, canonicalJson, sha256Hex } from '../shared/index.js';
 import { RoleDeniedError } from './auth.js';
 import { errorBody } from './error-handler.js';
-import { KEY_ID, MUTATING_ACTIONS, UNAUDITED_ROUTES, auditActionOf, targetFromParams } from './route-actions.js';
+import { KEY_ID, MUTATING_ACTIONS, PROMOTION_ID, UNAUDITED_ROUTES, auditActionOf, targetFromParams } from './route-actions.js';
 import { view } from './routes/jobs.js';
 
 /** The actor of a request no key vouches for (missing, malformed, unknown or revoked key). */
@@ -89,7 +89,8 @@ export function registerAuditHook(app: FastifyInstance, opts: AuditHookOptions):
     const state = req.auditState;
     if (state !== null && state.createdId === null && reply.statusCode < 300 && payload !== null && typeof payload === 'object') {
       const id = (payload as Record<string, unknown>)['id'];
-      if (typeof id === 'string' && auditActionOf(req.method, req.routeOptions.url) === 'key.create' && KEY_ID.test(id)) {
+      const action = auditActionOf(req.method, req.routeOptions.url);
+      if (typeof id === 'string' && ((action === 'key.create' && KEY_ID.test(id)) || (action === 'promotion.request' && PROMOTION_ID.test(id)))) {
         state.createdId = id; // only the id: a created key's secret stays out
       }
     }
@@ -202,7 +203,7 @@ function detailsOf(req: FastifyRequest, routeAction: AuditAction, denied: boolea
   if (req.auditState?.note !== undefined) return { ...req.auditState.note };
   if (routeAction === 'key.create' && req.body !== null && typeof req.body === 'object') {
     const body = req.body as Record<string, unknown>;
-    const pick = Object.fromEntries(['role', 'owner', 'name', 'profiles', 'tools'].flatMap((k) => (typeof body[k] === 'string' || Array.isArray(body[k]) ? [[k, body[k]]] : [])));
+    const pick = Object.fromEntries(['role', 'owner', 'name', 'profiles', 'tools', 'groups'].flatMap((k) => (typeof body[k] === 'string' || Array.isArray(body[k]) ? [[k, body[k]]] : [])));
     return Object.keys(pick).length > 0 ? pick : undefined;
   }
   return undefined;

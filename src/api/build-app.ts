@@ -22,6 +22,8 @@ import type { JobCredentialVerifier } from '../credentials/index.js';
 import { credentialRoutes } from './routes/credentials.js';
 import { keyRoutes } from './routes/keys.js';
 import { profileRoutes } from './routes/profiles.js';
+import { promotionRoutes } from './routes/promotions.js';
+import type { PromotionService } from '../review/index.js';
 
 export interface AppDeps {
   /** Verifies job credentials and serves the JWKS (no private key in the API). */
@@ -39,6 +41,8 @@ export interface AppDeps {
   bodyLimitBytes: number;
   maxWaitS: number;
   audit: ApiAudit;
+  /** Promotions to staging (requests, decisions, the approval policy's targets). */
+  review: PromotionService;
   /**
    * Benchmarks only (scripts/bench-audit.ts): build the app without the audit hook to measure
    * what the hook costs. Deliberately not a configuration variable: a deployment cannot turn
@@ -99,5 +103,6 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   credentialRoutes(app, { credentials: deps.credentials, keys: deps.keys, profiles: deps.profiles, tools: deps.tools, workers: deps.workers });
   profileRoutes(app, deps.profiles);
   auditRoutes(app, { store: deps.audit.store, verify: deps.audit.verify, producer: deps.producer });
+  promotionRoutes(app, { review: deps.review, producer: deps.producer, keys: deps.keys, artifacts: deps.artifacts });
   return app;
 }

@@ -16,16 +16,24 @@ const ROUTE_ACTIONS: Readonly<Record<string, AuditAction>> = {
   'GET /v1/audit/verify': 'audit.verify',
   'POST /v1/credentials/introspect': 'credential.introspect',
   'GET /v1/capabilities': 'capabilities.read',
+  'POST /v1/jobs/:id/promotions': 'promotion.request',
+  'GET /v1/promotions': 'promotion.read',
+  'GET /v1/promotions/:id': 'promotion.read',
+  'GET /v1/promotions/:id/artifacts.tar': 'promotion.read',
+  'GET /v1/promotions/:id/patch': 'promotion.read',
+  'POST /v1/promotions/:id/decisions': 'review.decision',
+  'POST /v1/promotions/:id/retry': 'promotion.retry',
 };
 
 /** Actions that change state: the audit log must answer before their handler runs. */
-export const MUTATING_ACTIONS: ReadonlySet<AuditAction> = new Set(['job.submit', 'job.cancel', 'key.create', 'key.revoke']);
+export const MUTATING_ACTIONS: ReadonlySet<AuditAction> = new Set(['job.submit', 'job.cancel', 'key.create', 'key.revoke', 'promotion.request', 'review.decision', 'promotion.retry']);
 
 /** Routes that are not audited: unauthenticated liveness/readiness probes (see README, "Audit log"). */
 export const UNAUDITED_ROUTES: ReadonlySet<string> = new Set(['/healthz', '/readyz']);
 
 export const JOB_ID = /^job_[A-Za-z0-9_-]{8,64}$/;
 export const KEY_ID = /^key_[0-9a-f]{16}$/;
+export const PROMOTION_ID = /^prm_[A-Za-z0-9_-]{8,64}$/;
 
 /** `route` is the matched pattern, undefined for an unknown route. HEAD is audited as its GET. */
 export function auditActionOf(method: string, route: string | undefined): AuditAction {
@@ -48,5 +56,6 @@ export function targetFromParams(route: string | undefined, params: unknown): st
   if (typeof id !== 'string') return null;
   if (route.startsWith('/v1/jobs/:id')) return JOB_ID.test(id) ? id : null;
   if (route.startsWith('/v1/keys/:id')) return KEY_ID.test(id) ? id : null;
+  if (route.startsWith('/v1/promotions/:id')) return PROMOTION_ID.test(id) ? id : null;
   return null;
 }

@@ -27,10 +27,13 @@ export const AUDIT_ACTIONS = [
   'credential.introspect',
   'capabilities.read',
   'gateway.call',
-  // reserved for modules that do not exist yet
-  'promotion.request',
-  'promotion.transition',
-  'review.decision',
+  // promotions to staging and their review (issue 6)
+  'promotion.request', // a promotion was requested (its first state: pending_review, or approved when automatic)
+  'promotion.transition', // a promotion changed state (approved, promoted, rejected, expired, failed, superseded)
+  'promotion.escalate', // a review went without quorum past its escalation time
+  'promotion.read', // promotions were listed or one was read
+  'promotion.retry', // an admin sent a failed promotion back to be applied
+  'review.decision', // a reviewer approved or rejected (also refused attempts: self-approval, wrong digest)
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

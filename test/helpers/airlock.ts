@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { CreatedApiKey, Role } from '../../src/credentials/index.js';
 import { startAirlock, type Airlock } from '../../src/main.js';
-import { createLogger } from '../../src/shared/index.js';
+import { createLogger, type Clock } from '../../src/shared/index.js';
 import { deletePrefix, testRedis, TEST_REDIS_URL, uniquePrefix } from './redis.js';
 
 export const TEST_LABEL = 'airlock.test';
@@ -23,7 +23,7 @@ export interface TestAirlock {
   readonly prefix: string;
   readonly testId: string;
   readonly baseUrl: string;
-  key(role?: Role, owner?: string): Promise<CreatedApiKey>;
+  key(role?: Role, owner?: string, groups?: string[]): Promise<CreatedApiKey>;
   /** fetch against the live server with a bearer key. */
   request(method: string, path: string, key: string | undefined, body?: unknown): Promise<{ status: number; body: any }>;
   /** Containers carrying this test's label (should be none after each job). */
@@ -45,7 +45,7 @@ export function testConfig(prefix: string, env: Record<string, string> = {}): Co
 }
 
 /** `logLines`: collect every log line (at debug level) instead of discarding them, e.g. to scan for secrets. */
-export async function startTestAirlock(name: string, env: Record<string, string> = {}, opts: { logLines?: string[] } = {}): Promise<TestAirlock> {
+export async function startTestAirlock(name: string, env: Record<string, string> = {}, opts: { logLines?: string[]; clock?: Clock; webhookSleep?: (ms: number) => Promise<void> } = {}): Promise<TestAirlock> {
   const prefix = uniquePrefix(name);
   const testId = `${name}-${randomBytes(4).toString('hex')}`;
   // the audit signing key, checkpoints and segments of this test's chain: a temp dir stop() removes
@@ -60,6 +60,8 @@ export async function startTestAirlock(name: string, env: Record<string, string>
     logger: opts.logLines === undefined ? createLogger({ level: config.logLevel }) : collectingLogger(opts.logLines),
     containerLabels: { [TEST_LABEL]: testId },
     bootstrapAdmin: false,
+    ...(opts.clock ? { clock: opts.clock } : {}),
+    ...(opts.webhookSleep ? { webhookSleep: opts.webhookSleep } : {}),
   });
   const baseUrl = (airlock.url ?? '').replace('0.0.0.0', '127.0.0.1');
   const containers = () => docker.listContainers({ all: true, filters: { label: [`${TEST_LABEL}=${testId}`] } });
@@ -69,7 +71,7 @@ export async function startTestAirlock(name: string, env: Record<string, string>
     prefix,
     testId,
     baseUrl,
-    key: (role: Role = 'agent', owner?: string) => airlock.keys.create({ role, name: `test ${role}`, ...(owner ? { owner } : {}) }),
+    key: (role: Role = 'agent', owner?: string, groups?: string[]) => airlock.keys.create({ role, name: `test ${role}`, ...(owner ? { owner } : {}), ...(groups ? { groups } : {}) }),
     async request(method, path, key, body) {
       const headers: Record<string, string> = {};
       if (key !== undefined) headers['authorization'] = `Bearer ${key}`;

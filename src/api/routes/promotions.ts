@@ -1,0 +1,167 @@
+/**
+ * Promotion to staging behind a recorded review. Agents request a promotion of their own
+ * finished job; reviewers of the policy's groups decide, naming the exact digest they
+ * reviewed; admins retry a failed apply. Everything else (quorum, expiry, apply) is review's.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import type { FileArtifactStore } from '../../artifacts/index.js';
+import type { ApiKeyInfo, ApiKeyStore } from '../../credentials/index.js';
+import type { JobProducer } from '../../queue/index.js';
+import { isPromotionState, type Promotion, type PromotionService, type ReviewerKey } from '../../review/index.js';
+import { AppError } from '../../shared/index.js';
+import { requireRole } from '../auth.js';
+import { zodToAppError } from '../job-request-schema.js';
+import { JOB_ID, PROMOTION_ID } from '../route-actions.js';
+
+export interface PromotionRoutesDeps {
+  review: PromotionService;
+  producer: JobProducer;
+  keys: ApiKeyStore;
+  artifacts: FileArtifactStore;
+}
+
+const Reason = z
+  .string()
+  .trim()
+  .min(1, 'a reason is mandatory')
+  .max(2000);
+const RequestBody = z.strictObject({ target: z.string().min(1).max(64), note: z.string().max(2000).optional() });
+const DecisionBody = z.strictObject({ decision: z.enum(['approve', 'reject']), reason: Reason, artifactDigest: z.string().min(1).max(200) });
+const RetryBody = z.strictObject({ reason: Reason });
+const ListQuery = z.strictObject({
+  state: z
+    .string()
+    .refine(isPromotionState, 'state: pending_review | approved | promoted | rejected | expired | failed | superseded')
+    .optional(),
+  target: z.string().max(64).optional(),
+  jobId: z.string().regex(JOB_ID).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+});
+
+const ALL_ROLES = ['agent', 'reviewer', 'admin', 'service'] as const;
+
+export function promotionRoutes(app: FastifyInstance, deps: PromotionRoutesDeps): void {
+  app.post('/v1/jobs/:id/promotions', async (req, reply) => {
+    const key = requireRole(req, 'agent', 'admin');
+    const body = parse(RequestBody, req.body);
+    const jobId = (req.params as { id?: string }).id ?? '';
+    const rec = JOB_ID.test(jobId) ? await deps.producer.get(jobId) : undefined;
+    // another key's job is a 404, as on the job routes
+    if (rec === undefined || (rec.ownerKeyId !== key.id && key.role !== 'admin')) throw new AppError('JOB_NOT_FOUND', 'no such job');
+    const owner = await deps.keys.get(rec.ownerKeyId);
+    const input = await deps.producer.getInput(rec.id);
+    const p = await deps.review.request(
+      { id: rec.id, status: rec.status, profile: rec.profile, submitter: { keyId: rec.ownerKeyId, principal: owner?.owner ?? rec.ownerKeyId }, result: rec.result, input },
+      { target: body.target, ...(body.note !== undefined ? { note: body.note } : {}) },
+      reviewerKey(key),
+    );
+    note(req, { promotionId: p.id, target: p.target, state: p.state, artifactDigest: p.artifactDigest });
+    return reply.status(201).send(view(p));
+  });
+
+  app.get('/v1/promotions', async (req) => {
+    const key = requireRole(req, ...ALL_ROLES);
+    const q = parse(ListQuery, req.query);
+    const list = await deps.review.list(reviewerKey(key), {
+      limit: q.limit,
+      ...(q.state !== undefined && isPromotionState(q.state) ? { state: q.state } : {}),
+      ...(q.target !== undefined ? { target: q.target } : {}),
+      ...(q.jobId !== undefined ? { jobId: q.jobId } : {}),
+    });
+    return { promotions: list.map(summary) };
+  });
+
+  app.get('/v1/promotions/:id', async (req) => {
+    const key = requireRole(req, ...ALL_ROLES);
+    return view(await deps.review.get(promotionId(req), reviewerKey(key)));
+  });
+
+  app.get('/v1/promotions/:id/artifacts.tar', async (req, reply) => {
+    const key = requireRole(req, ...ALL_ROLES);
+    const p = await deps.review.get(promotionId(req), reviewerKey(key));
+    const sha = p.snapshot.artifactsTarSha256;
+    if (p.artifactKind !== 'artifacts' || sha === null) throw new AppError('ARTIFACT_NOT_FOUND', 'this promotion carries a patch, not artifacts (GET …/patch)');
+    const body = await deps.artifacts.read(sha);
+    return reply.type('application/x-tar').header('x-artifact-digest', p.artifactDigest).send(body);
+  });
+
+  app.get('/v1/promotions/:id/patch', async (req, reply) => {
+    const key = requireRole(req, ...ALL_ROLES);
+    const p = await deps.review.get(promotionId(req), reviewerKey(key));
+    if (p.snapshot.patchSha256 === null) throw new AppError('ARTIFACT_NOT_FOUND', 'the job of this promotion had no patch');
+    return reply.type('text/x-diff; charset=utf-8').send(await deps.artifacts.read(p.snapshot.patchSha256));
+  });
+
+  app.post('/v1/promotions/:id/decisions', async (req) => {
+    const id = promotionId(req);
+    const key = await deciderKey(req, deps.review, id);
+    const body = parse(DecisionBody, req.body);
+    note(req, { promotionId: id, decision: body.decision, artifactDigest: body.artifactDigest, principal: key.owner, reason: body.reason });
+    const r = await deps.review.decide(id, reviewerKey(key), body);
+    note(req, { promotionId: id, decision: body.decision, artifactDigest: body.artifactDigest, principal: key.owner, reason: body.reason, counted: r.outcome, approvals: r.approvals, state: r.promotion.state });
+    return { decision: { outcome: r.outcome, approvals: r.approvals }, promotion: view(r.promotion) };
+  });
+
+  app.post('/v1/promotions/:id/retry', async (req) => {
+    const key = requireRole(req, 'admin');
+    const id = promotionId(req);
+    const body = parse(RetryBody, req.body);
+    note(req, { promotionId: id, reason: body.reason });
+    return view(await deps.review.retry(id, reviewerKey(key), body.reason));
+  });
+}
+
+/** Decisions are taken by reviewer keys; a party to the promotion hears why it may not decide, whatever its role. */
+async function deciderKey(req: FastifyRequest, review: PromotionService, id: string): Promise<ApiKeyInfo> {
+  const key = requireRole(req, ...ALL_ROLES);
+  if (key.role !== 'reviewer' && (await review.isParty(id, reviewerKey(key)))) {
+    throw new AppError('SELF_APPROVAL_FORBIDDEN', `principal ${key.owner} submitted or requested this promotion and cannot decide it; another reviewer must`);
+  }
+  return requireRole(req, 'reviewer');
+}
+
+function reviewerKey(key: ApiKeyInfo): ReviewerKey {
+  return { keyId: key.id, principal: key.owner, role: key.role, groups: key.groups };
+}
+
+function promotionId(req: FastifyRequest): string {
+  const id = (req.params as { id?: string }).id ?? '';
+  if (!PROMOTION_ID.test(id)) throw new AppError('PROMOTION_NOT_FOUND', 'no such promotion');
+  return id;
+}
+
+function parse<T>(schema: z.ZodType<T>, value: unknown): T {
+  const r = schema.safeParse(value ?? {});
+  if (!r.success) throw zodToAppError(r.error);
+  return r.data;
+}
+
+/** Facts for this request's audit record (the body itself is never recorded). */
+function note(req: FastifyRequest, facts: Record<string, unknown>): void {
+  if (req.auditState !== null) req.auditState.note = facts;
+}
+
+function summary(p: Promotion) {
+  return {
+    id: p.id,
+    state: p.state,
+    jobId: p.jobId,
+    target: p.target,
+    artifactDigest: p.artifactDigest,
+    risk: p.risk,
+    requester: p.requester,
+    approvals: p.decisions.filter((d) => d.decision === 'approve').length,
+    approvalsNeeded: p.requirement.approvals,
+    createdAt: p.createdAt,
+    deadlineAt: p.deadlineAt,
+    escalatedAt: p.escalatedAt,
+    updatedAt: p.updatedAt,
+    url: `/v1/promotions/${p.id}`,
+  };
+}
+
+/** The whole promotion, history included. */
+export function view(p: Promotion) {
+  return { ...p, url: `/v1/promotions/${p.id}` };
+}

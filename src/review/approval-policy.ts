@@ -1,0 +1,101 @@
+/**
+ * The approval policy: a JSON file validated at start-up (AIRLOCK_REVIEW_POLICY_FILE). Per
+ * target: where it publishes, whether promotion is automatic or needs N approvals from listed
+ * groups, how long a review may take (fail closed → expired) and whom to escalate to. Its
+ * version and digest are recorded on every promotion request.
+ */
+import { z } from 'zod';
+import { AppError, canonicalJson, sha256Hex } from '../shared/index.js';
+import type { Requirement } from './promotion-types.js';
+import { GROUP_NAME } from './promotion-types.js';
+import { TargetConfigSchema } from './targets/target-config.js';
+
+const HOUR_MS = 3_600_000;
+export const DEFAULT_REVIEW_TIMEOUT_MS = 24 * HOUR_MS;
+
+const Group = z.string().regex(GROUP_NAME, 'a group is [a-z][a-z0-9_-]{0,63}');
+const SecretName = z.string().regex(/^[A-Z][A-Z0-9_]{0,63}$/, 'a secret NAME (resolved from AIRLOCK_SECRET_<NAME> or the secrets file)');
+const HttpUrl = z.url({ protocol: /^https?$/ });
+
+const SignedHookSchema = z.strictObject({ url: HttpUrl, secret: SecretName });
+
+const ApprovalSchema = z.discriminatedUnion('mode', [
+  z.strictObject({ mode: z.literal('auto') }),
+  z.strictObject({ mode: z.literal('review'), approvals: z.number().int().min(1).max(10), groups: z.array(Group).min(1).max(16) }),
+]);
+
+const TargetPolicySchema = z.strictObject({
+  target: TargetConfigSchema,
+  approval: ApprovalSchema,
+  reviewTimeoutMs: z.number().int().min(1000).max(30 * 24 * HOUR_MS).default(DEFAULT_REVIEW_TIMEOUT_MS),
+  escalation: z
+    .strictObject({
+      afterMs: z.number().int().min(1000),
+      group: Group,
+      webhook: SignedHookSchema,
+    })
+    .optional(),
+});
+
+export const ApprovalPolicySchema = z
+  .strictObject({
+    version: z.string().min(1).max(64),
+    /** Reviewers of this group must approve any high-risk result (policy_violation, high findings). */
+    securityGroup: Group.default('security'),
+    /** A signed POST on every state change (chat, ticketing). */
+    notifications: SignedHookSchema.optional(),
+    targets: z.record(z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/, 'a target name is [a-z][a-z0-9_-]{0,63}'), TargetPolicySchema),
+  })
+  .superRefine((p, ctx) => {
+    for (const [name, t] of Object.entries(p.targets)) {
+      if (t.escalation !== undefined && t.escalation.afterMs >= t.reviewTimeoutMs) {
+        ctx.addIssue({ code: 'custom', path: ['targets', name, 'escalation', 'afterMs'], message: 'must be shorter than reviewTimeoutMs (escalate before the review expires)' });
+      }
+    }
+  });
+
+export type TargetPolicy = z.infer<typeof TargetPolicySchema>;
+
+export interface ApprovalPolicy {
+  readonly version: string;
+  /** sha256 of the policy's canonical JSON: which exact rules a promotion was judged by. */
+  readonly digest: string;
+  readonly securityGroup: string;
+  readonly notifications: z.infer<typeof SignedHookSchema> | undefined;
+  readonly targets: ReadonlyMap<string, TargetPolicy>;
+}
+
+/** Validates a parsed policy file; every problem is reported at once, as CONFIG_INVALID. */
+export function parseApprovalPolicy(raw: unknown, source = 'approval policy'): ApprovalPolicy {
+  const parsed = ApprovalPolicySchema.safeParse(raw);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new AppError('CONFIG_INVALID', `${source} is invalid:\n${lines.join('\n')}`);
+  }
+  const p = parsed.data;
+  return {
+    version: p.version,
+    digest: sha256Hex(canonicalJson(p)),
+    securityGroup: p.securityGroup,
+    notifications: p.notifications,
+    targets: new Map(Object.entries(p.targets)),
+  };
+}
+
+/** The empty policy: no targets, so every promotion request is refused (TARGET_NOT_FOUND). */
+export const NO_PROMOTION_TARGETS: ApprovalPolicy = parseApprovalPolicy({ version: 'none', targets: {} });
+
+/**
+ * What a promotion needs. A high-risk result is never automatic: it needs at least one
+ * approval, and one of its approvers must be of the security group.
+ */
+export function requirementFor(policy: ApprovalPolicy, target: TargetPolicy, highRisk: boolean): Requirement {
+  const a = target.approval;
+  if (a.mode === 'auto') {
+    return highRisk
+      ? { approvals: 1, groups: [policy.securityGroup], requireGroup: policy.securityGroup, basis: 'high_risk' }
+      : { approvals: 0, groups: [], requireGroup: null, basis: 'automatic' };
+  }
+  if (!highRisk) return { approvals: a.approvals, groups: [...a.groups].sort(), requireGroup: null, basis: 'policy' };
+  return { approvals: a.approvals, groups: [...new Set([...a.groups, policy.securityGroup])].sort(), requireGroup: policy.securityGroup, basis: 'high_risk' };
+}

@@ -1,0 +1,288 @@
+/**
+ * Promotion requests, decisions, and the sweeper (expiry, escalation, crash recovery). Every
+ * stage change is a compare-and-set in PromotionStore; the records it owes the audit log and
+ * the webhooks wait in the outbox, which `PromotionOutbox` drains in order.
+ */
+import type { FileArtifactStore } from '../artifacts/index.js';
+import { riskOf, type Finding } from '../monitor/index.js';
+import { AppError, newId, sha256Hex, type Clock, type Logger } from '../shared/index.js';
+import { requirementFor, type ApprovalPolicy } from './approval-policy.js';
+import type { PromotableJob } from './promotable-job.js';
+import type { ApplyResult, PromotionApplier } from './promotion-applier.js';
+import type { PromotionOutbox } from './promotion-outbox.js';
+import type { ActorJson, PromotionDoc, PromotionStore } from './promotion-store.js';
+import { PROMOTION_STATES, type Decision, type Promotion, type PromotionState, type ReviewerKey } from './promotion-types.js';
+import { canSee, eligibleGroups } from './review-visibility.js';
+
+const EXCERPT_CHARS = 4096;
+/** Job states a promotion may be requested for; policy_violation only ever through the security group. */
+const PROMOTABLE_JOB_STATES = new Set(['succeeded', 'policy_violation']);
+
+export interface PromotionServiceOptions {
+  store: PromotionStore;
+  policy: ApprovalPolicy;
+  applier: PromotionApplier;
+  outbox: PromotionOutbox;
+  /** The API writes a job's patch here when promotion is requested (content-addressed, re-checked on read). */
+  artifacts: FileArtifactStore;
+  clock: Clock;
+  logger: Logger;
+  /** How often the sweeper runs (expiry, escalation, unfinished applies, outbox). */
+  sweepMs: number;
+}
+
+export class PromotionService {
+  private timer: NodeJS.Timeout | undefined;
+  private readonly inflight = new Set<Promise<unknown>>();
+  private sweeping: Promise<void> | undefined;
+
+  constructor(private readonly opts: PromotionServiceOptions) {}
+
+  private get store(): PromotionStore {
+    return this.opts.store;
+  }
+  private iso(): string {
+    return new Date(this.opts.clock.now()).toISOString();
+  }
+
+  async request(job: PromotableJob, body: { target: string; note?: string }, requester: ReviewerKey): Promise<Promotion> {
+    const targetPolicy = this.opts.policy.targets.get(body.target);
+    if (targetPolicy === undefined) {
+      const known = [...this.opts.policy.targets.keys()];
+      throw new AppError('TARGET_NOT_FOUND', `no promotion target ${JSON.stringify(body.target)}; configured: ${known.length > 0 ? known.join(', ') : 'none (set AIRLOCK_REVIEW_POLICY_FILE)'}`);
+    }
+    const r = job.result;
+    if (!PROMOTABLE_JOB_STATES.has(job.status) || r === undefined) {
+      throw new AppError('NOT_PROMOTABLE', `job ${job.id} is ${job.status}; only a succeeded job (or, through the security group, a policy_violation) can be promoted`);
+    }
+    if (r.codeDigest === undefined) throw new AppError('NOT_PROMOTABLE', `job ${job.id} finished before promotions existed (no code digest); run it again`);
+    const patch = job.input?.patch;
+    const kind = r.artifactDigest !== null && r.artifacts.length > 0 ? 'artifacts' : patch !== undefined && patch !== '' ? 'patch' : null;
+    if (kind === null) throw new AppError('NOT_PROMOTABLE', `job ${job.id} has neither artifacts nor a patch: nothing to promote`);
+    const patchSha256 = patch !== undefined && patch !== '' ? await this.opts.artifacts.put(Buffer.from(patch, 'utf8')) : null;
+    const findings = findingsOf(job);
+    const risk = riskOf(findings);
+    const requirement = requirementFor(this.opts.policy, targetPolicy, risk === 'high');
+    const now = this.opts.clock.now();
+    const id = newId('prm');
+    const escalation = requirement.approvals > 0 ? targetPolicy.escalation : undefined;
+    const doc: PromotionDoc = {
+      id,
+      jobId: job.id,
+      target: body.target,
+      targetType: targetPolicy.target.type,
+      artifactDigest: kind === 'artifacts' ? r.artifactDigest! : patchSha256!,
+      artifactKind: kind,
+      codeDigest: r.codeDigest,
+      profileDigest: r.profileDigest,
+      policy: { version: this.opts.policy.version, digest: this.opts.policy.digest },
+      requester: { keyId: requester.keyId, principal: requester.principal },
+      submitter: job.submitter,
+      lineage: job.input?.lineage ?? job.id,
+      note: body.note ?? '',
+      risk,
+      findings,
+      requirement,
+      createdAt: new Date(now).toISOString(),
+      deadlineAt: new Date(now + targetPolicy.reviewTimeoutMs).toISOString(),
+      escalateAt: escalation === undefined ? null : new Date(now + escalation.afterMs).toISOString(),
+      escalationGroup: escalation?.group ?? null,
+      snapshot: {
+        status: job.status,
+        profile: job.profile,
+        argv: job.input?.argv ?? [],
+        files: (job.input?.files ?? []).map((f) => ({ path: f.path, bytes: f.encoding === 'base64' ? Buffer.from(f.content, 'base64').length : Buffer.byteLength(f.content) })),
+        exitCode: r.exitCode,
+        durationMs: r.durationMs,
+        stdoutExcerpt: r.stdout.slice(0, EXCERPT_CHARS),
+        stderrExcerpt: r.stderr.slice(0, EXCERPT_CHARS),
+        stdoutEncoding: r.stdoutEncoding,
+        stderrEncoding: r.stderrEncoding,
+        artifacts: r.artifacts.map((a) => ({ path: a.path, bytes: a.bytes, sha256: a.sha256 })),
+        patchSha256,
+        artifactsTarSha256: r.artifactsTarSha256,
+        imageDigest: r.imageDigest,
+        seccompDigest: r.seccompDigest,
+      },
+    };
+    const automatic = requirement.approvals === 0;
+    await this.store.create(doc, {
+      // one lineage per target and submitting principal: nobody can supersede another's work
+      lineageKey: sha256Hex(`${body.target}\u0000${job.submitter.principal}\u0000${doc.lineage}`),
+      initial: automatic ? 'approved' : 'pending_review',
+      createdMs: now,
+      deadlineMs: now + targetPolicy.reviewTimeoutMs,
+      escalateMs: escalation === undefined ? null : now + escalation.afterMs,
+      actor: actorOf(requester),
+      reason: automatic ? `automatic promotion (policy ${this.opts.policy.version})` : `requested${body.note ? `: ${body.note.slice(0, 200)}` : ''}`,
+    });
+    await this.flush();
+    if (automatic) this.applySoon(id);
+    return this.mustGet(id);
+  }
+
+  async decide(id: string, key: ReviewerKey, body: { decision: 'approve' | 'reject'; reason: string; artifactDigest: string }): Promise<{ promotion: Promotion; outcome: string; approvals: number }> {
+    // a reviewer outside the deciding groups hears why (403) rather than a 404: it holds the id from a notification
+    const p = key.role === 'reviewer' ? await this.mustGet(id) : await this.visible(id, key);
+    if (p.state === 'expired') throw expiredError(p);
+    if (p.submitter.principal === key.principal || p.requester.principal === key.principal) {
+      throw new AppError('SELF_APPROVAL_FORBIDDEN', `principal ${key.principal} submitted or requested this promotion and cannot decide it; another reviewer must`);
+    }
+    const eligible = eligibleGroups(p);
+    const groups = key.groups.filter((g) => eligible.includes(g));
+    if (groups.length === 0) throw new AppError('REVIEWER_NOT_ELIGIBLE', `this promotion is decided by the groups ${eligible.join(', ')}; your key has ${key.groups.length > 0 ? key.groups.join(', ') : 'no groups'}`);
+    if (body.artifactDigest !== p.artifactDigest) {
+      throw new AppError('DIGEST_MISMATCH', `the decision names ${body.artifactDigest.slice(0, 80)} but the promotion is bound to ${p.artifactDigest}; review what is bound, then decide`, {
+        details: { expected: p.artifactDigest },
+      });
+    }
+    const decision: Decision = { keyId: key.keyId, principal: key.principal, decision: body.decision, reason: body.reason, artifactDigest: body.artifactDigest, groups, at: this.iso() };
+    const r = await this.store.decide(id, decision, { nowMs: this.opts.clock.now(), actor: actorOf(key), approvalsNeeded: p.requirement.approvals, requireGroup: p.requirement.requireGroup });
+    await this.flush();
+    switch (r.outcome) {
+      case 'already_decided':
+        throw new AppError('ALREADY_DECIDED', `principal ${key.principal} already decided this promotion; a decision counts once`);
+      case 'expired':
+        throw expiredError(p);
+      case 'not_pending':
+        if (r.state === 'expired') throw expiredError(p);
+        throw new AppError('PROMOTION_NOT_PENDING', `promotion ${id} is ${r.state}; decisions are taken only while it is pending_review`);
+      case 'approved':
+        this.applySoon(id);
+        break;
+      default:
+        break;
+    }
+    return { promotion: await this.mustGet(id), outcome: r.outcome, approvals: r.approvals };
+  }
+
+  /** An admin sends a failed promotion back to be applied again (same binding, same digest check). */
+  async retry(id: string, admin: ReviewerKey, reason: string): Promise<Promotion> {
+    const p = await this.visible(id, admin);
+    const r = await this.store.transition(id, ['failed'], 'approved', { at: this.iso(), actor: actorOf(admin), reason: `retry: ${reason}`, fields: { failure: '', claimUntil: '0' } });
+    if (!r.applied) throw new AppError('PROMOTION_NOT_PENDING', `promotion ${id} is ${r.state ?? p.state}; only a failed promotion can be retried`);
+    await this.flush();
+    this.applySoon(id);
+    return this.mustGet(id);
+  }
+
+  /** Whether the key's principal submitted the job or requested the promotion (it may never decide it). */
+  async isParty(id: string, key: ReviewerKey): Promise<boolean> {
+    const p = await this.store.get(id);
+    return p !== undefined && (p.submitter.principal === key.principal || p.requester.principal === key.principal);
+  }
+
+  /** Applies an approved promotion now, unless someone else holds it (the sweeper and quorum call this). */
+  applyNow(id: string): Promise<ApplyResult> {
+    return this.opts.applier.apply(id);
+  }
+
+  async get(id: string, key: ReviewerKey): Promise<Promotion> {
+    return this.visible(id, key);
+  }
+
+  async list(key: ReviewerKey, filter: { state?: PromotionState; target?: string; jobId?: string; limit: number }): Promise<Promotion[]> {
+    const out: Promotion[] = [];
+    // scan newest first; visibility is per key, so over-read and filter
+    for (const id of await this.store.ids(2000)) {
+      const p = await this.store.get(id);
+      if (p === undefined || !canSee(p, key)) continue;
+      if ((filter.state !== undefined && p.state !== filter.state) || (filter.target !== undefined && p.target !== filter.target) || (filter.jobId !== undefined && p.jobId !== filter.jobId)) continue;
+      out.push(p);
+      if (out.length >= filter.limit) break;
+    }
+    return out;
+  }
+
+  /** One pass: expire overdue reviews, escalate due ones, resume unfinished applies, drain the outbox. */
+  sweep(): Promise<void> {
+    this.sweeping ??= this.sweepOnce().finally(() => (this.sweeping = undefined));
+    return this.sweeping;
+  }
+
+  private async sweepOnce(): Promise<void> {
+    const now = this.opts.clock.now();
+    const at = new Date(now).toISOString();
+    for (const id of await this.store.due('pending', now)) {
+      await this.store.transition(id, ['pending_review'], 'expired', { at, actor: { system: 'review-timeout' }, reason: 'no quorum before the review deadline (fail closed)', dueAtMs: now });
+    }
+    for (const id of await this.store.due('escalate', now)) {
+      const p = await this.store.get(id);
+      if (p === undefined) continue;
+      await this.store.escalate(id, now, at, { escalated: true, group: p.escalationGroup, deadlineAt: p.deadlineAt });
+    }
+    await this.flush();
+    for (const id of await this.store.approvedIds()) await this.opts.applier.apply(id);
+    await this.flush();
+  }
+
+  start(): void {
+    this.timer ??= setInterval(() => {
+      this.sweep().catch((err: unknown) => this.opts.logger.warn({ err }, 'promotion sweep failed'));
+    }, this.opts.sweepMs);
+    this.timer.unref();
+  }
+
+  /** Waits for applies started in the background (tests, shutdown). */
+  async settled(): Promise<void> {
+    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+    await this.sweeping;
+  }
+
+  async close(): Promise<void> {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.settled();
+    await this.opts.outbox.drain();
+  }
+
+  /** Applies after the answer: a webhook target may retry for seconds. The sweeper resumes it after a crash. */
+  private applySoon(id: string): void {
+    const p = this.opts.applier
+      .apply(id)
+      .then(() => this.flush())
+      .catch((err: unknown) => this.opts.logger.error({ err, promotionId: id }, 'promotion apply did not finish; the sweeper resumes it'))
+      .finally(() => this.inflight.delete(p));
+    this.inflight.add(p);
+  }
+
+  /** Writes the audit records of changes made so far (before the answer leaves), then announces them in the background. */
+  private async flush(): Promise<void> {
+    await this.opts.outbox.drain();
+  }
+
+  private async mustGet(id: string): Promise<Promotion> {
+    const p = await this.store.get(id);
+    if (p === undefined) throw new AppError('PROMOTION_NOT_FOUND', `no promotion ${id}`);
+    return p;
+  }
+
+  /** A promotion the key may not see is a 404: its existence is not confirmed. */
+  private async visible(id: string, key: ReviewerKey): Promise<Promotion> {
+    const p = await this.store.get(id);
+    if (p === undefined || !canSee(p, key)) throw new AppError('PROMOTION_NOT_FOUND', 'no such promotion');
+    return p;
+  }
+}
+
+export function isPromotionState(s: string): s is PromotionState {
+  return (PROMOTION_STATES as readonly string[]).includes(s);
+}
+
+export function actorOf(key: ReviewerKey): ActorJson {
+  return { keyId: key.keyId, principal: key.principal, role: key.role };
+}
+
+function expiredError(p: Promotion): AppError {
+  return new AppError('PROMOTION_EXPIRED', `promotion ${p.id} expired at ${p.deadlineAt} without quorum; request a new promotion`);
+}
+
+/** The monitor's findings, plus the job's own status: a policy violation is high risk even when no finding says so. */
+function findingsOf(job: PromotableJob): Finding[] {
+  const findings = [...(job.result?.findings ?? [])];
+  if (job.status === 'policy_violation' && !findings.some((f) => f.kind === 'policy_violation')) {
+    findings.push({ kind: 'policy_violation', severity: 'high', message: 'the job ended in policy_violation', details: { syscall: job.result?.violation?.syscall ?? null } });
+  }
+  return findings;
+}
+

@@ -1,0 +1,28 @@
+/**
+ * Who may see and who may decide a promotion. A reviewer sees the promotions its groups may
+ * decide (and, once escalated, the escalation group sees them too); agents see the ones about
+ * their own work; admins and service keys (webhook receivers) see all.
+ */
+import type { Promotion, ReviewerKey } from './promotion-types.js';
+
+/** The groups whose reviewers may decide this promotion now. */
+export function eligibleGroups(p: Promotion): string[] {
+  const groups = new Set(p.requirement.groups);
+  if (p.requirement.requireGroup !== null) groups.add(p.requirement.requireGroup);
+  if (p.escalatedAt !== null && p.escalationGroup !== null) groups.add(p.escalationGroup);
+  return [...groups].sort();
+}
+
+export function canSee(p: Promotion, key: ReviewerKey): boolean {
+  switch (key.role) {
+    case 'admin':
+    case 'service':
+      return true;
+    case 'agent':
+      return p.requester.principal === key.principal || p.submitter.principal === key.principal;
+    case 'reviewer': {
+      const eligible = eligibleGroups(p);
+      return key.groups.some((g) => eligible.includes(g)) || p.requester.principal === key.principal || p.submitter.principal === key.principal;
+    }
+  }
+}
