@@ -188,6 +188,11 @@ describe('directory target, 2-of-N quorum', () => {
     const decisions = records.filter((r) => r.action === 'review.decision');
     expect(decisions.map((r) => r.outcome.status).sort()).toEqual([200, 200, 400, 400, 403, 403, 409, 409].sort());
     expect(decisions.find((r) => r.outcome.status === 200)?.details).toMatchObject({ decision: 'approve', artifactDigest: p.artifactDigest });
+    // a reviewer of the promotion reads the same trail through the promotion
+    const trail = await t.request('GET', `/v1/promotions/${p.id}/audit`, bob);
+    expect(trail.status).toBe(200);
+    expect(trail.body.records.map((r: any) => r.action)).toEqual(expect.arrayContaining(['promotion.request', 'review.decision', 'promotion.transition']));
+    expect((await t.request('GET', `/v1/promotions/${p.id}/audit`, sam)).status).toBe(404);
     const promoted = records.find((r) => r.outcome?.result === 'promoted');
     expect(promoted.details).toMatchObject({ location: join(dir, 'two', 'versions', p.id), artifactDigest: p.artifactDigest });
   });

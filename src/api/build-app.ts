@@ -103,6 +103,6 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   credentialRoutes(app, { credentials: deps.credentials, keys: deps.keys, profiles: deps.profiles, tools: deps.tools, workers: deps.workers });
   profileRoutes(app, deps.profiles);
   auditRoutes(app, { store: deps.audit.store, verify: deps.audit.verify, producer: deps.producer });
-  promotionRoutes(app, { review: deps.review, producer: deps.producer, keys: deps.keys, artifacts: deps.artifacts });
+  promotionRoutes(app, { review: deps.review, audit: deps.audit.store, producer: deps.producer, keys: deps.keys, artifacts: deps.artifacts });
   return app;
 }

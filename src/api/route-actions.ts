@@ -21,6 +21,7 @@ const ROUTE_ACTIONS: Readonly<Record<string, AuditAction>> = {
   'GET /v1/promotions/:id': 'promotion.read',
   'GET /v1/promotions/:id/artifacts.tar': 'promotion.read',
   'GET /v1/promotions/:id/patch': 'promotion.read',
+  'GET /v1/promotions/:id/audit': 'audit.read',
   'POST /v1/promotions/:id/decisions': 'review.decision',
   'POST /v1/promotions/:id/retry': 'promotion.retry',
 };

@@ -10,16 +10,18 @@ import { ApiKeyStore, ROLES, type Role } from '../credentials/index.js';
 import { connectRedis, main as serve } from '../main.js';
 import { AppError, systemClock } from '../shared/index.js';
 import { auditCommand } from './audit-commands.js';
+import { promotionCommand, reviewCommand, WAIT_EXIT } from './review-commands.js';
 
 export const HELP = `airlock — run untrusted code in single-use, hardened containers
 
 Usage:
   airlock serve                         start the API and a worker (AIRLOCK_ROLE=api|worker for one)
-  airlock keys create --role ROLE [--name NAME] [--owner PRINCIPAL] [--profiles a,b] [--tools x,y]
+  airlock keys create --role ROLE [--name NAME] [--owner PRINCIPAL] [--profiles a,b] [--tools x,y] [--groups g,h]
                                         create an API key; the key is printed ONCE, on the last line
                                         ROLE: agent (submit, read own jobs) | reviewer | admin | service
                                         --profiles: the only profiles its jobs may use (default: all)
                                         --tools: tools its jobs may be granted (default: none)
+                                        --groups: reviewer groups (approval policy) the key belongs to
   airlock keys list                     list keys (ids, roles, owners; never the secrets)
   airlock keys revoke KEY_ID            revoke a key; it gets 401 from then on
   airlock audit verify [--pubkey FILE]  check the whole audit log (hash chain, segments, signed checkpoints);
@@ -33,13 +35,29 @@ Usage:
                                         seccomp digest, grantable tools with origins/methods/paths, credential lifetime
   airlock credentials rotate            (worker host) sign new job tokens with a fresh key; the old public key
                                         stays in /.well-known/jwks.json until its last token has expired
+  airlock review list [--state STATE|all] [--target T] [--json]
+                                        promotions (default: pending_review) with approvals, deadline, requester
+  airlock review show ID [--json]       what a reviewer decides on: bound digest, requester, command, patch,
+                                        stdout/stderr, artifacts, findings, decisions, history, audit (admin key)
+  airlock review approve ID --reason TEXT [--digest D]
+  airlock review reject ID --reason TEXT [--digest D]
+                                        decide with a reviewer key; the reason is mandatory. The decision names
+                                        the digest the API shows now, or --digest D: the one you reviewed
+  airlock promotion wait ID [--timeout SECONDS] [--interval MS]
+                                        poll until the promotion is final (default 600 s, every 1000 ms); state
+                                        changes go to stderr, one result line to stdout. Exit ${WAIT_EXIT.promoted} promoted,
+                                        ${WAIT_EXIT.rejected} rejected, ${WAIT_EXIT.expired} expired, ${WAIT_EXIT.failed} failed, ${WAIT_EXIT.superseded} superseded, ${WAIT_EXIT.timeout} still pending/approved at the
+                                        timeout, ${WAIT_EXIT.error} API error, ${WAIT_EXIT.usage} usage
   airlock selftest                      red-team and compatibility checks against the live engine, images and
                                         profiles; prints a table, exits non-zero on any failure
   airlock help                          this text
 
 Configuration comes from AIRLOCK_* environment variables (see README.md, "Configuration").
+review and promotion are clients of a running API: AIRLOCK_URL (default http://127.0.0.1:$AIRLOCK_PORT)
+and AIRLOCK_KEY (an API key), or --url URL and --key KEY.
 Examples:
   npx airlock keys create --role agent --name ci-bot
+  AIRLOCK_KEY=ak_… npx airlock review approve prm_… --reason 'read the diff; tests pass'
   npx airlock audit export --since 2025-06-01T00:00:00Z --until 2025-06-02T00:00:00Z --out day.jsonl
   AIRLOCK_KEY=ak_… curl -s -X POST 'http://127.0.0.1:8080/v1/jobs?wait=30' \\
     -H "Authorization: Bearer $AIRLOCK_KEY" -H 'content-type: application/json' \\
@@ -89,6 +107,10 @@ export async function run(argv: readonly string[], out: (s: string) => void = (s
         return await credentialsCommand(sub, loadConfig(), out);
       case 'selftest':
         return await runSelftest(loadConfig(), out);
+      case 'review':
+        return await reviewCommand(sub, positional.slice(2), flags, loadConfig(), out, err);
+      case 'promotion':
+        return await promotionCommand(sub, positional.slice(2), flags, loadConfig(), out, err);
       default:
         err(`airlock: unknown command ${cmd}\n\n${HELP}`);
         return 2;
@@ -113,14 +135,16 @@ async function keys(sub: string | undefined, arg: string | undefined, flags: Map
         const list = (flag: string) => flags.get(flag)?.split(',').map((s) => s.trim()).filter((s) => s !== '');
         const profiles = list('profiles');
         const tools = list('tools');
+        const groups = list('groups');
         const created = await store.create({
           role: role as Role,
           ...(name !== undefined ? { name } : {}),
           ...(owner !== undefined ? { owner } : {}),
           ...(profiles !== undefined ? { profiles } : {}),
           ...(tools !== undefined ? { tools } : {}),
+          ...(groups !== undefined ? { groups } : {}),
         });
-        out(`created ${created.id} (role ${created.role}, owner ${created.owner}). The key is shown once:`);
+        out(`created ${created.id} (role ${created.role}, owner ${created.owner}${created.groups.length > 0 ? `, groups ${created.groups.join(',')}` : ''}). The key is shown once:`);
         out(created.key);
         return 0;
       }

@@ -1,7 +1,7 @@
 /**
  * Reading the audit log over the API: query (admin), verify (admin), and one job's records
- * (its submitter or an admin). Reviewers get 403 for now: there are no promotions yet whose
- * records they would review.
+ * (its submitter or an admin). Reviewers read the trail of a promotion they may see through
+ * GET /v1/promotions/:id/audit (routes/promotions.ts).
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';

@@ -6,6 +6,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { FileArtifactStore } from '../../artifacts/index.js';
+import { QUERY_MAX_LIMIT, queryAudit, type RedisAuditStore } from '../../audit/index.js';
 import type { ApiKeyInfo, ApiKeyStore } from '../../credentials/index.js';
 import type { JobProducer } from '../../queue/index.js';
 import { isPromotionState, type Promotion, type PromotionService, type ReviewerKey } from '../../review/index.js';
@@ -16,6 +17,8 @@ import { JOB_ID, PROMOTION_ID } from '../route-actions.js';
 
 export interface PromotionRoutesDeps {
   review: PromotionService;
+  /** A promotion's own audit trail (GET …/audit) for whoever may see the promotion. */
+  audit: RedisAuditStore;
   producer: JobProducer;
   keys: ApiKeyStore;
   artifacts: FileArtifactStore;
@@ -38,6 +41,8 @@ const ListQuery = z.strictObject({
   jobId: z.string().regex(JOB_ID).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
 });
+
+const AuditPage = z.strictObject({ limit: z.coerce.number().int().min(1).max(QUERY_MAX_LIMIT).default(QUERY_MAX_LIMIT), cursor: z.string().min(1).max(200).optional() });
 
 const ALL_ROLES = ['agent', 'reviewer', 'admin', 'service'] as const;
 
@@ -91,6 +96,15 @@ export function promotionRoutes(app: FastifyInstance, deps: PromotionRoutesDeps)
     const p = await deps.review.get(promotionId(req), reviewerKey(key));
     if (p.snapshot.patchSha256 === null) throw new AppError('ARTIFACT_NOT_FOUND', 'the job of this promotion had no patch');
     return reply.type('text/x-diff; charset=utf-8').send(await deps.artifacts.read(p.snapshot.patchSha256));
+  });
+
+  // the promotion's trail, oldest first: request, decisions (refused ones too), transitions, reads
+  app.get('/v1/promotions/:id/audit', async (req) => {
+    const key = requireRole(req, ...ALL_ROLES);
+    const p = await deps.review.get(promotionId(req), reviewerKey(key));
+    const q = parse(AuditPage, req.query);
+    const page = await queryAudit(deps.audit, { target: p.id, order: 'asc', limit: q.limit, ...(q.cursor !== undefined ? { cursor: q.cursor } : {}) });
+    return { promotionId: p.id, ...page };
   });
 
   app.post('/v1/promotions/:id/decisions', async (req) => {
