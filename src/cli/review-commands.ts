@@ -221,11 +221,12 @@ async function show(api: ApiClient, id: string, json: boolean, out: Out): Promis
     }
   }
 
-  for (const [name, text, encoding] of [
-    ['stdout', s.stdoutExcerpt, s.stdoutEncoding],
-    ['stderr', s.stderrExcerpt, s.stderrEncoding],
+  for (const [name, text, encoding, bytes, truncated] of [
+    ['stdout', s.stdoutExcerpt, s.stdoutEncoding, s.stdoutBytes, s.stdoutTruncated],
+    ['stderr', s.stderrExcerpt, s.stderrEncoding, s.stderrBytes, s.stderrTruncated],
   ] as const) {
-    section(`${name} (excerpt)`);
+    // snapshots taken before byte counts were recorded have none
+    section(`${name} (excerpt${typeof bytes === 'number' ? ` of ${bytes} bytes${truncated ? ', cut at the output limit when it ran' : ''}` : ''})`);
     for (const line of excerpt(text, encoding, id)) out(line);
   }
 

@@ -20,6 +20,10 @@ export interface PromotableJob {
         readonly stderr: string;
         readonly stdoutEncoding: 'utf8' | 'base64';
         readonly stderrEncoding: 'utf8' | 'base64';
+        readonly stdoutBytes: number;
+        readonly stderrBytes: number;
+        readonly stdoutTruncated: boolean;
+        readonly stderrTruncated: boolean;
         readonly artifacts: readonly ArtifactRef[];
         readonly artifactDigest: string | null;
         readonly artifactsTarSha256: string | null;

@@ -48,6 +48,11 @@ export interface JobSnapshot {
   readonly stderrExcerpt: string;
   readonly stdoutEncoding: 'utf8' | 'base64';
   readonly stderrEncoding: 'utf8' | 'base64';
+  /** What the job wrote in all, and whether the run already cut it (the excerpts are cut again). */
+  readonly stdoutBytes: number;
+  readonly stderrBytes: number;
+  readonly stdoutTruncated: boolean;
+  readonly stderrTruncated: boolean;
   readonly artifacts: readonly { path: string; bytes: number; sha256: string }[];
   /** sha256 of the job's patch in the artifact store (read back, digest-checked, when shown or applied). */
   readonly patchSha256: string | null;
