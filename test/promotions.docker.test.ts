@@ -241,6 +241,18 @@ describe('directory target, 2-of-N quorum', () => {
   });
 });
 
+describe('concurrency', () => {
+  it('two deciding approvals at once: one reaches quorum, the other finds it decided; one apply', async () => {
+    const { job } = await buildJob();
+    const p = await request(job.id, 'one-of-n');
+    const answers = await Promise.all([decide(p.id, bob, 'approve', p.artifactDigest), decide(p.id, carol, 'approve', p.artifactDigest)]);
+    expect(answers.map((a) => a.body.decision?.outcome ?? a.body.error.code).sort()).toEqual(['PROMOTION_NOT_PENDING', 'approved']);
+    const done = await settled(p.id);
+    expect(done.history.map((h: any) => h.to)).toEqual(['pending_review', 'approved', 'promoted']);
+    expect(done.decisions).toHaveLength(1);
+  });
+});
+
 describe('git target', () => {
   it('commits the artifacts on the staging branch, naming the job and the approvers', async () => {
     const { job, content } = await buildJob();
@@ -384,6 +396,17 @@ describe('deadlines', () => {
     const late = await decide(p.id, bob, 'approve', p.artifactDigest);
     expect(late.status).toBe(410);
     expect(late.body.error.code).toBe('PROMOTION_EXPIRED');
+  });
+
+  it('once escalated, the escalation group may decide', async () => {
+    const { job } = await buildJob();
+    const p = await request(job.id, 'one-of-n');
+    expect((await decide(p.id, lena, 'approve', p.artifactDigest)).body.error.code).toBe('REVIEWER_NOT_ELIGIBLE');
+    offsetMs += 31_000;
+    await t.airlock.review!.sweep();
+    const r = await decide(p.id, lena, 'approve', p.artifactDigest, 'escalated to me; checked the output');
+    expect(r.body.decision.outcome).toBe('approved');
+    expect((await settled(p.id)).state).toBe('promoted');
   });
 
   it('a decision past the deadline expires the promotion even before the sweeper ran', async () => {

@@ -35,6 +35,9 @@ const TargetPolicySchema = z.strictObject({
       webhook: SignedHookSchema,
     })
     .optional(),
+}).refine((t) => t.escalation === undefined || t.escalation.afterMs < t.reviewTimeoutMs, {
+  path: ['escalation', 'afterMs'],
+  message: 'must be shorter than reviewTimeoutMs (escalate before the review expires)',
 });
 
 export const ApprovalPolicySchema = z
@@ -45,13 +48,6 @@ export const ApprovalPolicySchema = z
     /** A signed POST on every state change (chat, ticketing). */
     notifications: SignedHookSchema.optional(),
     targets: z.record(z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/, 'a target name is [a-z][a-z0-9_-]{0,63}'), TargetPolicySchema),
-  })
-  .superRefine((p, ctx) => {
-    for (const [name, t] of Object.entries(p.targets)) {
-      if (t.escalation !== undefined && t.escalation.afterMs >= t.reviewTimeoutMs) {
-        ctx.addIssue({ code: 'custom', path: ['targets', name, 'escalation', 'afterMs'], message: 'must be shorter than reviewTimeoutMs (escalate before the review expires)' });
-      }
-    }
   });
 
 export type TargetPolicy = z.infer<typeof TargetPolicySchema>;
