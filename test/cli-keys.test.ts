@@ -99,6 +99,16 @@ describe('airlock keys (CLI)', () => {
     expect(text).not.toContain(key.slice(20));
   });
 
+  it('keys create --groups makes a reviewer of those groups; list shows them', async () => {
+    const { key, id } = await createKey('reviewer', '--owner', 'bob', '--groups', 'platform, security,platform');
+    expect(await store.verify(key)).toMatchObject({ id, role: 'reviewer', owner: 'bob', groups: ['platform', 'security'] });
+    const row = (await cli('keys', 'list')).out.find((l) => l.startsWith(id));
+    expect(row).toMatch(/\breviewer\b.*\bbob\b.*platform,security/);
+    const bad = await cli('keys', 'create', '--role', 'reviewer', '--groups', 'Platform Team');
+    expect(bad.code).toBe(1);
+    expect(bad.err.join('\n')).toContain('INVALID_REQUEST');
+  });
+
   it('keys revoke makes verify fail, and list shows it revoked', async () => {
     const { key, id } = await createKey('agent');
     expect(await store.verify(key)).toBeDefined();

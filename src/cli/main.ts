@@ -8,6 +8,7 @@ import { runSelftest } from './selftest.js';
 import { loadConfig } from '../config.js';
 import { ApiKeyStore, ROLES, type Role } from '../credentials/index.js';
 import { connectRedis, main as serve } from '../main.js';
+import { GROUP_NAME } from '../review/index.js';
 import { AppError, systemClock } from '../shared/index.js';
 import { auditCommand } from './audit-commands.js';
 import { promotionCommand, reviewCommand, WAIT_EXIT } from './review-commands.js';
@@ -136,6 +137,8 @@ async function keys(sub: string | undefined, arg: string | undefined, flags: Map
         const profiles = list('profiles');
         const tools = list('tools');
         const groups = list('groups');
+        const badGroup = groups?.find((g) => !GROUP_NAME.test(g));
+        if (badGroup !== undefined) throw new AppError('INVALID_REQUEST', `--groups: ${JSON.stringify(badGroup)} is not a group name ([a-z][a-z0-9_-]{0,63})`);
         const created = await store.create({
           role: role as Role,
           ...(name !== undefined ? { name } : {}),
@@ -150,8 +153,10 @@ async function keys(sub: string | undefined, arg: string | undefined, flags: Map
       }
       case 'list': {
         const list = await store.list();
-        out(['ID'.padEnd(22), 'ROLE'.padEnd(9), 'OWNER'.padEnd(22), 'CREATED'.padEnd(25), 'STATE', 'NAME'].join(' '));
-        for (const k of list) out([k.id.padEnd(22), k.role.padEnd(9), k.owner.padEnd(22), k.createdAt.padEnd(25), (k.revokedAt ? 'revoked' : 'active').padEnd(7), k.name].join(' '));
+        out(['ID'.padEnd(22), 'ROLE'.padEnd(9), 'OWNER'.padEnd(22), 'GROUPS'.padEnd(20), 'CREATED'.padEnd(25), 'STATE  ', 'NAME'].join(' '));
+        for (const k of list) {
+          out([k.id.padEnd(22), k.role.padEnd(9), k.owner.padEnd(22), (k.groups.join(',') || '-').padEnd(20), k.createdAt.padEnd(25), (k.revokedAt ? 'revoked' : 'active').padEnd(7), k.name].join(' '));
+        }
         return 0;
       }
       case 'revoke': {
