@@ -18,8 +18,8 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Actor, AuditAction, AuditEvent, AuditStore } from '../audit/index.js';
 import { parseApiKey } from '../credentials/index.js';
-import type { JobInput, JobProducer, JobRecord } from '../queue/index.js';
-import { AppError, canonicalJson, sha256Hex } from '../shared/index.js';
+import { codeDigestOf, type JobInput, type JobProducer, type JobRecord } from '../queue/index.js';
+import { AppError } from '../shared/index.js';
 import { RoleDeniedError } from './auth.js';
 import { errorBody } from './error-handler.js';
 import { KEY_ID, MUTATING_ACTIONS, PROMOTION_ID, UNAUDITED_ROUTES, auditActionOf, targetFromParams } from './route-actions.js';
@@ -146,14 +146,6 @@ export function registerAuditHook(app: FastifyInstance, opts: AuditHookOptions):
       });
     },
   };
-}
-
-/**
- * The digest of what a submission runs: sha256 of canonical JSON of the resolved argv, the
- * files and the patch — the value the worker records in job.start, so the two link up.
- */
-export function codeDigestOf(input: Pick<JobInput, 'argv' | 'files' | 'patch'>): string {
-  return sha256Hex(canonicalJson({ argv: input.argv, files: input.files, patch: input.patch ?? null }));
 }
 
 function eventOf(req: FastifyRequest, status: number, error: string | undefined, responseBytesCount: number): AuditEvent {

@@ -13,7 +13,8 @@ import { CREDENTIAL_START_SLACK_MS } from '../credentials/index.js';
 import { assessRun } from '../monitor/index.js';
 import type { LoadedProfile } from '../profiles/index.js';
 import { LABEL_JOB, LABEL_WORKER, packFiles, type ContainerRuntime, type SandboxResult } from '../sandbox/index.js';
-import { AppError, canonicalJson, isAppError, newId, sha256Hex, type Clock, type Logger } from '../shared/index.js';
+import { AppError, isAppError, newId, sha256Hex, type Clock, type Logger } from '../shared/index.js';
+import { codeDigestOf } from './code-digest.js';
 import { buildSpec, statusOf, toJobResult, type StoredArtifacts } from './build-spec.js';
 import type { JobGrants, OpenGrant } from './job-grants.js';
 import { RedisJobStore } from './job-store.js';
@@ -167,13 +168,7 @@ export class JobWorker {
         });
         return;
       }
-      const codeDigest = sha256Hex(
-        canonicalJson({
-          argv: input.argv,
-          files: input.files,
-          patch: input.patch ?? null,
-        }),
-      );
+      const codeDigest = codeDigestOf(input);
       const grant = await this.openGrant(jobId, rec.ownerKeyId, input, started.attempts);
       try {
         await this.runAndFinish(jobId, input, profile, imageId, codeDigest, started.attempts, abort, log, grant);
