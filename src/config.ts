@@ -124,7 +124,7 @@ export interface Config {
   readonly tools: {
     /** JSON array of tool definitions (see README, "Tools and credentials"); none: no tools. */
     readonly file: string | undefined;
-    /** JSON object secret name → value, read by workers only; AIRLOCK_SECRET_<NAME> variables add to it. */
+    /** JSON object secret name → value, read once at start-up (tool secrets, policy hook secrets); AIRLOCK_SECRET_<NAME> variables add to it. */
     readonly secretsFile: string | undefined;
     readonly envSecrets: Readonly<Record<string, string>>;
     /** Per-job folders holding the gateway socket and the token, mounted read-only into the job. */

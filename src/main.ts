@@ -82,8 +82,16 @@ function secretResolver(config: Config): (name: string) => string | undefined {
 }
 
 /** Worker side of tools: the signing key, and every secret a tool injects (a missing one stops start-up). */
-async function openGrants(config: Config, tools: Tool[], redis: Redis, audit: AuditStore, workerId: string, logger: Logger, clock: Clock): Promise<JobGrants> {
-  const resolveSecret = secretResolver(config);
+async function openGrants(
+  config: Config,
+  tools: Tool[],
+  resolveSecret: (name: string) => string | undefined,
+  redis: Redis,
+  audit: AuditStore,
+  workerId: string,
+  logger: Logger,
+  clock: Clock,
+): Promise<JobGrants> {
   resolveToolSecrets(tools, resolveSecret);
   const issuer = await JobCredentialIssuer.open({ redis, prefix: config.redis.prefix, clock, options: config.credentials.options, keyDir: config.credentials.keyDir });
   return new JobGrants({ issuer, tools, resolveSecret, gatewayDir: config.tools.gatewayDir, audit, workerId, logger });
@@ -125,6 +133,8 @@ export async function startAirlock(config: Config, opts: StartOptions = {}): Pro
   });
   const registry = new WorkerRegistry(cmd, prefix, config.worker.lockDurationMs * 2);
   const tools = loadTools(config);
+  // read once: tool secrets (worker) and the approval policy's hook secrets (API)
+  const resolveSecret = secretResolver(config);
 
   let worker: JobWorker | undefined;
   if (config.role !== 'api') {
@@ -134,7 +144,7 @@ export async function startAirlock(config: Config, opts: StartOptions = {}): Pro
     const images = loadImageCatalog(config.dataDir);
     const blocking = await connectRedis(config.redis.url, { maxRetriesPerRequest: null });
     const sub = await connectRedis(config.redis.url, { maxRetriesPerRequest: null });
-    const grants = tools.length === 0 ? undefined : await openGrants(config, tools, cmd, audit, workerId, logger, clock);
+    const grants = tools.length === 0 ? undefined : await openGrants(config, tools, resolveSecret, cmd, audit, workerId, logger, clock);
     worker = new JobWorker({
       redis: blocking,
       subscriber: sub,
@@ -201,7 +211,7 @@ export async function startAirlock(config: Config, opts: StartOptions = {}): Pro
       artifacts,
       clock,
       logger,
-      resolveSecret: secretResolver(config),
+      resolveSecret,
       baseDir: config.review.policyFile === undefined ? process.cwd() : dirname(config.review.policyFile),
       // known once listening (the port may be 0); AIRLOCK_PUBLIC_URL names it behind a proxy
       publicUrl: () => config.review.publicUrl ?? url?.replace('0.0.0.0', '127.0.0.1'),
