@@ -182,3 +182,10 @@ export function zodToAppError(err: z.ZodError): AppError {
   }
   return new AppError('INVALID_REQUEST', `${path || 'body'}: ${issue?.message ?? 'invalid'}`, { details: { field: path } });
 }
+
+/** Validates with `schema`; the first problem becomes the API's INVALID_REQUEST. */
+export function parseWith<T>(schema: z.ZodType<T>, value: unknown): T {
+  const r = schema.safeParse(value);
+  if (!r.success) throw zodToAppError(r.error);
+  return r.data;
+}

@@ -10,7 +10,7 @@ import type { JobProducer } from '../../queue/index.js';
 import { AppError } from '../../shared/index.js';
 import { ANONYMOUS_KEY_ID } from '../audit-hook.js';
 import { requireRole } from '../auth.js';
-import { zodToAppError } from '../job-request-schema.js';
+import { parseWith } from '../job-request-schema.js';
 import { JOB_ID, KEY_ID } from '../route-actions.js';
 
 export interface AuditRoutesDeps {
@@ -49,9 +49,7 @@ export function parseActor(value: string): ActorFilter {
 export function auditRoutes(app: FastifyInstance, deps: AuditRoutesDeps): void {
   app.get('/v1/audit', async (req) => {
     requireRole(req, 'admin');
-    const q = AuditQueryParams.safeParse(req.query);
-    if (!q.success) throw zodToAppError(q.error);
-    const { actor, ...rest } = q.data;
+    const { actor, ...rest } = parseWith(AuditQueryParams, req.query);
     return queryAudit(deps.store, { ...rest, ...(actor !== undefined ? { actor: parseActor(actor) } : {}) });
   });
 
@@ -64,14 +62,13 @@ export function auditRoutes(app: FastifyInstance, deps: AuditRoutesDeps): void {
   app.get('/v1/jobs/:id/audit', async (req) => {
     const key = requireRole(req, 'agent', 'admin');
     const id = (req.params as { id?: string }).id ?? '';
-    const q = JobAuditParams.safeParse(req.query);
-    if (!q.success) throw zodToAppError(q.error);
+    const q = parseWith(JobAuditParams, req.query);
     const notFound = () => new AppError('JOB_NOT_FOUND', 'no such job');
     if (!JOB_ID.test(id)) throw notFound();
     const job = await deps.producer.get(id);
     // an admin may read the records of a job whose record has expired (records outlive jobs)
     if (job === undefined ? key.role !== 'admin' : job.ownerKeyId !== key.id && key.role !== 'admin') throw notFound();
-    const page = await queryAudit(deps.store, { target: id, order: 'asc', ...q.data });
+    const page = await queryAudit(deps.store, { target: id, order: 'asc', ...q });
     if (job === undefined && page.records.length === 0) throw notFound();
     return { jobId: id, ...page };
   });

@@ -5,7 +5,7 @@ import type { Tool } from '../../gateway/index.js';
 import { capabilityMatrix, type LoadedProfile } from '../../profiles/index.js';
 import type { WorkerRegistry } from '../../queue/index.js';
 import { requireRole } from '../auth.js';
-import { zodToAppError } from '../job-request-schema.js';
+import { parseWith } from '../job-request-schema.js';
 
 const IntrospectSchema = z.strictObject({ token: z.string().min(1).max(8192) });
 
@@ -25,9 +25,7 @@ export function credentialRoutes(app: FastifyInstance, deps: CredentialRoutesDep
   // RFC 7662: `{ active: false }` and nothing else for any token that is not live right now
   app.post('/v1/credentials/introspect', async (req) => {
     requireRole(req, 'service', 'admin');
-    const body = IntrospectSchema.safeParse(req.body);
-    if (!body.success) throw zodToAppError(body.error);
-    const { response, reason } = await deps.credentials.introspect(body.data.token);
+    const { response, reason } = await deps.credentials.introspect(parseWith(IntrospectSchema, req.body).token);
     if (reason !== undefined && req.auditState !== null) req.auditState.note = { introspection: reason };
     return response;
   });

@@ -5,7 +5,7 @@ import type { LoadedProfile } from '../../profiles/index.js';
 import { isTerminal, type JobProducer, type JobRecord } from '../../queue/index.js';
 import { AppError } from '../../shared/index.js';
 import { requireRole } from '../auth.js';
-import { parseJobRequest, zodToAppError } from '../job-request-schema.js';
+import { parseJobRequest, parseWith } from '../job-request-schema.js';
 
 export interface JobRoutesDeps {
   producer: JobProducer;
@@ -85,9 +85,7 @@ async function ownedJob(req: FastifyRequest, producer: JobProducer): Promise<Job
 }
 
 function parseWait(req: FastifyRequest, maxWaitS: number): number {
-  const q = WaitQuery.safeParse(req.query);
-  if (!q.success) throw zodToAppError(q.error);
-  return Math.min(q.data.wait ?? 0, maxWaitS);
+  return Math.min(parseWith(WaitQuery, req.query).wait ?? 0, maxWaitS);
 }
 
 /** The public shape of a job: status, then the result fields flattened. */

@@ -4,7 +4,8 @@ import { ROLES, type ApiKeyStore } from '../../credentials/index.js';
 import { AppError } from '../../shared/index.js';
 import { GROUP_NAME } from '../../review/index.js';
 import { requireRole } from '../auth.js';
-import { zodToAppError } from '../job-request-schema.js';
+import { parseWith } from '../job-request-schema.js';
+import { KEY_ID } from '../route-actions.js';
 
 const CreateKeySchema = z.strictObject({
   role: z.enum(ROLES),
@@ -18,9 +19,7 @@ const CreateKeySchema = z.strictObject({
 export function keyRoutes(app: FastifyInstance, keys: ApiKeyStore): void {
   app.post('/v1/keys', async (req, reply) => {
     requireRole(req, 'admin');
-    const body = CreateKeySchema.safeParse(req.body);
-    if (!body.success) throw zodToAppError(body.error);
-    const created = await keys.create(body.data);
+    const created = await keys.create(parseWith(CreateKeySchema, req.body));
     return reply.status(201).send(created);
   });
 
@@ -32,7 +31,7 @@ export function keyRoutes(app: FastifyInstance, keys: ApiKeyStore): void {
   app.delete('/v1/keys/:id', async (req) => {
     requireRole(req, 'admin');
     const id = (req.params as { id?: string }).id ?? '';
-    if (!/^key_[0-9a-f]{16}$/.test(id)) throw new AppError('KEY_NOT_FOUND', `no API key ${id}`);
+    if (!KEY_ID.test(id)) throw new AppError('KEY_NOT_FOUND', `no API key ${id}`);
     return keys.revoke(id);
   });
 }

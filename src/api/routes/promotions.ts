@@ -12,7 +12,7 @@ import type { JobProducer } from '../../queue/index.js';
 import { isPromotionState, type Promotion, type PromotionService, type ReviewerKey } from '../../review/index.js';
 import { AppError } from '../../shared/index.js';
 import { requireRole } from '../auth.js';
-import { zodToAppError } from '../job-request-schema.js';
+import { parseWith } from '../job-request-schema.js';
 import { JOB_ID, PROMOTION_ID } from '../route-actions.js';
 
 export interface PromotionRoutesDeps {
@@ -49,7 +49,7 @@ const ALL_ROLES = ['agent', 'reviewer', 'admin', 'service'] as const;
 export function promotionRoutes(app: FastifyInstance, deps: PromotionRoutesDeps): void {
   app.post('/v1/jobs/:id/promotions', async (req, reply) => {
     const key = requireRole(req, 'agent', 'admin');
-    const body = parse(RequestBody, req.body);
+    const body = parseWith(RequestBody, req.body ?? {});
     const jobId = (req.params as { id?: string }).id ?? '';
     const rec = JOB_ID.test(jobId) ? await deps.producer.get(jobId) : undefined;
     // another key's job is a 404, as on the job routes
@@ -67,7 +67,7 @@ export function promotionRoutes(app: FastifyInstance, deps: PromotionRoutesDeps)
 
   app.get('/v1/promotions', async (req) => {
     const key = requireRole(req, ...ALL_ROLES);
-    const q = parse(ListQuery, req.query);
+    const q = parseWith(ListQuery, req.query);
     const list = await deps.review.list(reviewerKey(key), {
       limit: q.limit,
       ...(q.state !== undefined && isPromotionState(q.state) ? { state: q.state } : {}),
@@ -102,7 +102,7 @@ export function promotionRoutes(app: FastifyInstance, deps: PromotionRoutesDeps)
   app.get('/v1/promotions/:id/audit', async (req) => {
     const key = requireRole(req, ...ALL_ROLES);
     const p = await deps.review.get(promotionId(req), reviewerKey(key));
-    const q = parse(AuditPage, req.query);
+    const q = parseWith(AuditPage, req.query);
     const page = await queryAudit(deps.audit, { target: p.id, order: 'asc', limit: q.limit, ...(q.cursor !== undefined ? { cursor: q.cursor } : {}) });
     return { promotionId: p.id, ...page };
   });
@@ -110,7 +110,7 @@ export function promotionRoutes(app: FastifyInstance, deps: PromotionRoutesDeps)
   app.post('/v1/promotions/:id/decisions', async (req) => {
     const id = promotionId(req);
     const key = await deciderKey(req, deps.review, id);
-    const body = parse(DecisionBody, req.body);
+    const body = parseWith(DecisionBody, req.body ?? {});
     note(req, { promotionId: id, decision: body.decision, artifactDigest: body.artifactDigest, principal: key.owner, reason: body.reason });
     const r = await deps.review.decide(id, reviewerKey(key), body);
     note(req, { promotionId: id, decision: body.decision, artifactDigest: body.artifactDigest, principal: key.owner, reason: body.reason, counted: r.outcome, approvals: r.approvals, state: r.promotion.state });
@@ -120,7 +120,7 @@ export function promotionRoutes(app: FastifyInstance, deps: PromotionRoutesDeps)
   app.post('/v1/promotions/:id/retry', async (req) => {
     const key = requireRole(req, 'admin');
     const id = promotionId(req);
-    const body = parse(RetryBody, req.body);
+    const body = parseWith(RetryBody, req.body ?? {});
     note(req, { promotionId: id, reason: body.reason });
     return view(await deps.review.retry(id, reviewerKey(key), body.reason));
   });
@@ -143,12 +143,6 @@ function promotionId(req: FastifyRequest): string {
   const id = (req.params as { id?: string }).id ?? '';
   if (!PROMOTION_ID.test(id)) throw new AppError('PROMOTION_NOT_FOUND', 'no such promotion');
   return id;
-}
-
-function parse<T>(schema: z.ZodType<T>, value: unknown): T {
-  const r = schema.safeParse(value ?? {});
-  if (!r.success) throw zodToAppError(r.error);
-  return r.data;
 }
 
 /** Facts for this request's audit record (the body itself is never recorded). */
