@@ -4,7 +4,7 @@
  */
 import type { ArtifactRef } from '../artifacts/index.js';
 import type { Finding } from '../monitor/index.js';
-import type { PrincipalRef } from './promotion-types.js';
+import type { OutputFacts, PrincipalRef } from './promotion-types.js';
 
 export interface PromotableJob {
   readonly id: string;
@@ -13,17 +13,11 @@ export interface PromotableJob {
   /** The key that submitted the job, and its principal: never allowed to approve it. */
   readonly submitter: PrincipalRef;
   readonly result:
-    | {
+    | (OutputFacts & {
         readonly exitCode: number | null;
         readonly durationMs: number;
         readonly stdout: string;
         readonly stderr: string;
-        readonly stdoutEncoding: 'utf8' | 'base64';
-        readonly stderrEncoding: 'utf8' | 'base64';
-        readonly stdoutBytes: number;
-        readonly stderrBytes: number;
-        readonly stdoutTruncated: boolean;
-        readonly stderrTruncated: boolean;
         readonly artifacts: readonly ArtifactRef[];
         readonly artifactDigest: string | null;
         readonly artifactsTarSha256: string | null;
@@ -33,7 +27,7 @@ export interface PromotableJob {
         readonly codeDigest?: string;
         readonly findings?: readonly Finding[];
         readonly violation?: { readonly syscall: string | null; readonly verified: boolean };
-      }
+      })
     | undefined;
   /** What it ran (undefined once the record's input expired). */
   readonly input:

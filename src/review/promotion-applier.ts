@@ -4,12 +4,12 @@
  * digest the reviewers approved, hand the set to the target, record promoted or failed.
  * Targets are idempotent by promotion id, so a resumed apply never publishes twice.
  */
+import { randomBytes } from 'node:crypto';
 import { artifactDigest, type FileArtifactStore } from '../artifacts/index.js';
 import { AppError, sha256Hex, type Clock, type Logger } from '../shared/index.js';
 import type { PromotedFile, PromotionPayload, StagingTarget } from './promotion-target.js';
 import type { PromotionStore } from './promotion-store.js';
 import type { Promotion } from './promotion-types.js';
-import { randomBytes } from 'node:crypto';
 
 /** What a non-git target publishes for a patch-only promotion. */
 export const PATCH_FILE_NAME = 'changes.patch';

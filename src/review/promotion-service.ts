@@ -31,6 +31,10 @@ export interface PromotionServiceOptions {
   sweepMs: number;
 }
 
+/**
+ * After each change the outbox is drained (`outbox.drain()`): the audit records of the change
+ * are written before the answer leaves; webhooks follow in the background.
+ */
 export class PromotionService {
   private timer: NodeJS.Timeout | undefined;
   private readonly inflight = new Set<Promise<unknown>>();
@@ -120,7 +124,7 @@ export class PromotionService {
       actor: actorOf(requester),
       reason: automatic ? `automatic promotion (policy ${this.opts.policy.version})` : `requested${body.note ? `: ${body.note.slice(0, 200)}` : ''}`,
     });
-    await this.flush();
+    await this.opts.outbox.drain();
     if (automatic) this.applySoon(id);
     return this.mustGet(id);
   }
@@ -142,7 +146,7 @@ export class PromotionService {
     }
     const decision: Decision = { keyId: key.keyId, principal: key.principal, decision: body.decision, reason: body.reason, artifactDigest: body.artifactDigest, groups, at: this.iso() };
     const r = await this.store.decide(id, decision, { nowMs: this.opts.clock.now(), actor: actorOf(key), approvalsNeeded: p.requirement.approvals, requireGroup: p.requirement.requireGroup });
-    await this.flush();
+    await this.opts.outbox.drain();
     switch (r.outcome) {
       case 'already_decided':
         throw new AppError('ALREADY_DECIDED', `principal ${key.principal} already decided this promotion; a decision counts once`);
@@ -165,7 +169,7 @@ export class PromotionService {
     const p = await this.visible(id, admin);
     const r = await this.store.transition(id, ['failed'], 'approved', { at: this.iso(), actor: actorOf(admin), reason: `retry: ${reason}`, fields: { failure: '', claimUntil: '0' } });
     if (!r.applied) throw new AppError('PROMOTION_NOT_PENDING', `promotion ${id} is ${r.state ?? p.state}; only a failed promotion can be retried`);
-    await this.flush();
+    await this.opts.outbox.drain();
     this.applySoon(id);
     return this.mustGet(id);
   }
@@ -215,9 +219,9 @@ export class PromotionService {
       if (p === undefined) continue;
       await this.store.escalate(id, now, at, { escalated: true, group: p.escalationGroup, deadlineAt: p.deadlineAt });
     }
-    await this.flush();
+    await this.opts.outbox.drain();
     for (const id of await this.store.approvedIds()) await this.opts.applier.apply(id);
-    await this.flush();
+    await this.opts.outbox.drain();
   }
 
   start(): void {
@@ -244,15 +248,10 @@ export class PromotionService {
   private applySoon(id: string): void {
     const p = this.opts.applier
       .apply(id)
-      .then(() => this.flush())
+      .then(() => this.opts.outbox.drain())
       .catch((err: unknown) => this.opts.logger.error({ err, promotionId: id }, 'promotion apply did not finish; the sweeper resumes it'))
       .finally(() => this.inflight.delete(p));
     this.inflight.add(p);
-  }
-
-  /** Writes the audit records of changes made so far (before the answer leaves), then announces them in the background. */
-  private async flush(): Promise<void> {
-    await this.opts.outbox.drain();
   }
 
   private async mustGet(id: string): Promise<Promotion> {

@@ -36,8 +36,18 @@ export interface Requirement {
   readonly basis: 'automatic' | 'policy' | 'high_risk';
 }
 
+/** How much a job wrote, in which encoding, and whether the run cut it at the output limit. */
+export interface OutputFacts {
+  readonly stdoutEncoding: 'utf8' | 'base64';
+  readonly stderrEncoding: 'utf8' | 'base64';
+  readonly stdoutBytes: number;
+  readonly stderrBytes: number;
+  readonly stdoutTruncated: boolean;
+  readonly stderrTruncated: boolean;
+}
+
 /** What the reviewer is shown about the job, captured when promotion is requested (a job record expires; this does not). */
-export interface JobSnapshot {
+export interface JobSnapshot extends OutputFacts {
   readonly status: string;
   readonly profile: string;
   readonly argv: readonly string[];
@@ -46,13 +56,6 @@ export interface JobSnapshot {
   readonly durationMs: number;
   readonly stdoutExcerpt: string;
   readonly stderrExcerpt: string;
-  readonly stdoutEncoding: 'utf8' | 'base64';
-  readonly stderrEncoding: 'utf8' | 'base64';
-  /** What the job wrote in all, and whether the run already cut it (the excerpts are cut again). */
-  readonly stdoutBytes: number;
-  readonly stderrBytes: number;
-  readonly stdoutTruncated: boolean;
-  readonly stderrTruncated: boolean;
   readonly artifacts: readonly { path: string; bytes: number; sha256: string }[];
   /** sha256 of the job's patch in the artifact store (read back, digest-checked, when shown or applied). */
   readonly patchSha256: string | null;
