@@ -14,6 +14,7 @@ import { Redis } from 'ioredis';
 import { loadConfig } from '../src/config.js';
 import { startAirlock, type Airlock } from '../src/main.js';
 import { createLogger } from '../src/shared/index.js';
+import { deletePrefix } from '../test/helpers/redis.js';
 
 const arg = (name: string, def: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -84,12 +85,7 @@ try {
   await plain.close();
   await audited.close();
   const redis = new Redis(config.redis.url);
-  let cursor = '0';
-  do {
-    const [c, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-    cursor = c;
-    if (keys.length) await redis.del(...keys);
-  } while (cursor !== '0');
+  await deletePrefix(redis, prefix);
   redis.disconnect();
   await rm(dir, { recursive: true, force: true });
 }

@@ -10,6 +10,7 @@ import { Redis } from 'ioredis';
 import { loadConfig } from '../src/config.js';
 import { startAirlock } from '../src/main.js';
 import { createLogger } from '../src/shared/index.js';
+import { deletePrefix } from '../test/helpers/redis.js';
 
 const arg = (name: string, def: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -72,11 +73,6 @@ try {
 } finally {
   await airlock.close();
   const redis = new Redis(config.redis.url);
-  let cursor = '0';
-  do {
-    const [c, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-    cursor = c;
-    if (keys.length) await redis.del(...keys);
-  } while (cursor !== '0');
+  await deletePrefix(redis, prefix);
   redis.disconnect();
 }
