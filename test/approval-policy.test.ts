@@ -1,20 +1,11 @@
 /** The approval policy file: validated at start-up, every problem named at once; what each target requires. */
 import { describe, expect, it } from 'vitest';
 import { parseApprovalPolicy, requirementFor } from '../src/review/index.js';
-import { AppError } from '../src/shared/index.js';
+import { configError } from './helpers/config-error.js';
 
 const dirTarget = { type: 'directory', path: '/srv/staging' };
 
-function problems(raw: unknown): string {
-  try {
-    parseApprovalPolicy(raw);
-  } catch (err) {
-    expect(err).toBeInstanceOf(AppError);
-    expect((err as AppError).code).toBe('CONFIG_INVALID');
-    return (err as AppError).message;
-  }
-  throw new Error('the policy was accepted');
-}
+const problems = (raw: unknown) => configError(() => parseApprovalPolicy(raw));
 
 describe('approval policy', () => {
   it('reports every problem at once, by path', () => {

@@ -2,19 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { ToolGateway, parseTools, resolveToolSecrets, type Tool } from '../src/gateway/index.js';
 import { pathSegments, prefixSegments, splitTarget, withinPrefixes } from '../src/gateway/request-target.js';
 import { AppError } from '../src/shared/index.js';
+import { configError } from './helpers/config-error.js';
 
 const good = { name: 'staging', type: 'http', origin: 'https://staging.example.com', methods: ['GET'], pathPrefixes: ['/fixtures/'] };
-
-function configError(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(AppError);
-    expect((err as AppError).code).toBe('CONFIG_INVALID');
-    return (err as AppError).message;
-  }
-  throw new Error('expected a CONFIG_INVALID error');
-}
 
 describe('tool configuration', () => {
   it('applies defaults', () => {
