@@ -15,6 +15,8 @@ import { PROMOTION_STATES, type Decision, type Promotion, type PromotionState, t
 import { canSee, eligibleGroups } from './review-visibility.js';
 
 const EXCERPT_CHARS = 4096;
+/** Promotions read per round trip when listing. */
+const LIST_PAGE = 100;
 /** Job states a promotion may be requested for; policy_violation only ever through the security group. */
 const PROMOTABLE_JOB_STATES = new Set(['succeeded', 'policy_violation']);
 
@@ -191,13 +193,15 @@ export class PromotionService {
 
   async list(key: ReviewerKey, filter: { state?: PromotionState; target?: string; jobId?: string; limit: number }): Promise<Promotion[]> {
     const out: Promotion[] = [];
-    // scan newest first; visibility is per key, so over-read and filter
-    for (const id of await this.store.ids(2000)) {
-      const p = await this.store.get(id);
-      if (p === undefined || !canSee(p, key)) continue;
-      if ((filter.state !== undefined && p.state !== filter.state) || (filter.target !== undefined && p.target !== filter.target) || (filter.jobId !== undefined && p.jobId !== filter.jobId)) continue;
-      out.push(p);
-      if (out.length >= filter.limit) break;
+    // scan newest first, a page per round trip; visibility is per key, so over-read and filter
+    const ids = await this.store.ids(2000);
+    for (let i = 0; i < ids.length && out.length < filter.limit; i += LIST_PAGE) {
+      for (const p of await this.store.getMany(ids.slice(i, i + LIST_PAGE))) {
+        if (p === undefined || !canSee(p, key)) continue;
+        if ((filter.state !== undefined && p.state !== filter.state) || (filter.target !== undefined && p.target !== filter.target) || (filter.jobId !== undefined && p.jobId !== filter.jobId)) continue;
+        out.push(p);
+        if (out.length >= filter.limit) break;
+      }
     }
     return out;
   }

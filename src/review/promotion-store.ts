@@ -64,31 +64,29 @@ export class PromotionStore {
   }
 
   async get(id: string): Promise<Promotion | undefined> {
-    const [h, history, decisions, order] = await guardRedis(async () => {
-      const r = await this.redis
-        .multi()
-        .hgetall(this.key(id))
-        .lrange(`${this.key(id)}:history`, 0, -1)
-        .hgetall(`${this.key(id)}:decisions`)
-        .lrange(`${this.key(id)}:decision-order`, 0, -1)
-        .exec();
-      return (r ?? []).map(([err, v]) => {
+    return (await this.getMany([id]))[0];
+  }
+
+  /** Several promotions in one round trip (the list route reads pages of them); undefined where one is gone. */
+  async getMany(ids: readonly string[]): Promise<(Promotion | undefined)[]> {
+    if (ids.length === 0) return [];
+    const replies = await guardRedis(async () => {
+      const m = this.redis.multi();
+      for (const id of ids) {
+        m.hgetall(this.key(id))
+          .lrange(`${this.key(id)}:history`, 0, -1)
+          .hgetall(`${this.key(id)}:decisions`)
+          .lrange(`${this.key(id)}:decision-order`, 0, -1);
+      }
+      return ((await m.exec()) ?? []).map(([err, v]) => {
         if (err) throw err;
         return v;
-      }) as [Record<string, string>, string[], Record<string, string>, string[]];
+      });
     });
-    if (h['doc'] === undefined || h['state'] === undefined) return undefined;
-    const doc = JSON.parse(h['doc']) as PromotionDoc;
-    return {
-      ...doc,
-      state: h['state'] as PromotionState,
-      updatedAt: h['updatedAt'] ?? doc.createdAt,
-      escalatedAt: h['escalatedAt'] ?? null,
-      decisions: order.flatMap((p) => (decisions[p] === undefined ? [] : [JSON.parse(decisions[p]) as Decision])),
-      history: history.map((e) => JSON.parse(e) as HistoryEntry),
-      outcome: h['outcome'] ? (JSON.parse(h['outcome']) as Promotion['outcome']) : null,
-      failure: h['failure'] ? h['failure'] : null,
-    };
+    return ids.map((_, i) => {
+      const [h, history, decisions, order] = replies.slice(i * 4, i * 4 + 4) as [Record<string, string>, string[], Record<string, string>, string[]];
+      return toPromotion(h, history, decisions, order);
+    });
   }
 
   /** Compare-and-set; `claim` limits it to the holder of an apply claim, `dueAtMs` to an expired deadline. */
@@ -184,4 +182,19 @@ export class PromotionStore {
   async unlock(name: string, token: string): Promise<void> {
     await guardRedis(() => this.redis.eval(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`, 1, `${this.prefix}:promos:lock:${name}`, token));
   }
+}
+
+function toPromotion(h: Record<string, string>, history: string[], decisions: Record<string, string>, order: string[]): Promotion | undefined {
+  if (h['doc'] === undefined || h['state'] === undefined) return undefined;
+  const doc = JSON.parse(h['doc']) as PromotionDoc;
+  return {
+    ...doc,
+    state: h['state'] as PromotionState,
+    updatedAt: h['updatedAt'] ?? doc.createdAt,
+    escalatedAt: h['escalatedAt'] ?? null,
+    decisions: order.flatMap((p) => (decisions[p] === undefined ? [] : [JSON.parse(decisions[p]) as Decision])),
+    history: history.map((e) => JSON.parse(e) as HistoryEntry),
+    outcome: h['outcome'] ? (JSON.parse(h['outcome']) as Promotion['outcome']) : null,
+    failure: h['failure'] ? h['failure'] : null,
+  };
 }
