@@ -236,6 +236,8 @@ describe.concurrent('resource exhaustion', () => {
     // (whether hello ran during the bomb depends on free worker slots under concurrent tests;
     // what is asserted is that a job run next to it is not slowed down)
     expect(bomb).toMatchObject({ status: 'timeout', stdout: 'REDTEAM fork bomb\n' });
+    // the cap was really reached: the bomb's own forks were refused
+    expect(bomb.stderr).toContain('Cannot fork');
     expect(bomb.durationMs).toBeLessThan(4000 + 2000);
   });
 
