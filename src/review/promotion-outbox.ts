@@ -5,7 +5,6 @@
  * a crash between the append and the acknowledgement repeats a record with the same
  * promotion id and `n`, which tells a reader it is a repeat.
  */
-import { randomBytes } from 'node:crypto';
 import type { AuditEvent, AuditStore } from '../audit/index.js';
 import type { Clock, Logger } from '../shared/index.js';
 import type { ApprovalPolicy } from './approval-policy.js';
@@ -51,10 +50,7 @@ export class PromotionOutbox {
 
   private async drainOnce(): Promise<void> {
     const { store } = this.opts;
-    const token = randomBytes(8).toString('hex');
-    // another process drains now; its records keep the order
-    if (!(await store.lock('outbox', token, 30_000))) return;
-    try {
+    const drained = await store.withLock('outbox', 30_000, async () => {
       for (;;) {
         const batch = await store.peek(store.outboxKey, 50);
         if (batch.length === 0) break;
@@ -64,9 +60,9 @@ export class PromotionOutbox {
           await store.ack(store.outboxKey, { list: store.deliveriesKey, items: this.deliveriesOf(e).map((d) => JSON.stringify(d)) });
         }
       }
-    } finally {
-      await store.unlock('outbox', token);
-    }
+    });
+    // another process drains now; its records keep the order
+    if (!drained) return;
     this.delivering ??= this.deliverAll()
       .catch((err: unknown) => this.opts.logger.warn({ err }, 'promotion webhooks not delivered; retried on the next sweep'))
       .finally(() => (this.delivering = undefined));
@@ -90,9 +86,7 @@ export class PromotionOutbox {
 
   private async deliverAll(): Promise<void> {
     const { store } = this.opts;
-    const token = randomBytes(8).toString('hex');
-    if (!(await store.lock('deliveries', token, 120_000))) return;
-    try {
+    await store.withLock('deliveries', 120_000, async () => {
       for (;;) {
         const [raw] = await store.peek(store.deliveriesKey, 1);
         if (raw === undefined) break;
@@ -113,9 +107,7 @@ export class PromotionOutbox {
         }
         await store.ack(store.deliveriesKey);
       }
-    } finally {
-      await store.unlock('deliveries', token);
-    }
+    });
   }
 }
 

@@ -4,6 +4,7 @@
  * audited and announced. All writes go through promotion-scripts.ts.
  */
 import type { Redis } from 'ioredis';
+import { randomBytes } from 'node:crypto';
 import { guardRedis } from '../shared/index.js';
 import { CLAIM_LUA, CREATE_LUA, DECIDE_LUA, ESCALATE_LUA, TRANSITION_LUA } from './promotion-scripts.js';
 import type { Decision, HistoryEntry, Promotion, PromotionState } from './promotion-types.js';
@@ -174,13 +175,20 @@ export class PromotionStore {
     await guardRedis(() => m.exec());
   }
 
-  /** A short lock so one process at a time drains the outbox (records keep their order). */
-  async lock(name: string, token: string, ttlMs: number): Promise<boolean> {
-    return (await guardRedis(() => this.redis.set(`${this.prefix}:promos:lock:${name}`, token, 'PX', ttlMs, 'NX'))) === 'OK';
-  }
-
-  async unlock(name: string, token: string): Promise<void> {
-    await guardRedis(() => this.redis.eval(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`, 1, `${this.prefix}:promos:lock:${name}`, token));
+  /**
+   * Runs `fn` under a short named lock, so one process at a time drains a list (records keep
+   * their order). Returns false, without running it, when another process holds the lock.
+   */
+  async withLock(name: string, ttlMs: number, fn: () => Promise<void>): Promise<boolean> {
+    const key = `${this.prefix}:promos:lock:${name}`;
+    const token = randomBytes(8).toString('hex');
+    if ((await guardRedis(() => this.redis.set(key, token, 'PX', ttlMs, 'NX'))) !== 'OK') return false;
+    try {
+      await fn();
+    } finally {
+      await guardRedis(() => this.redis.eval(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`, 1, key, token));
+    }
+    return true;
   }
 }
 
