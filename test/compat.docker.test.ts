@@ -4,8 +4,7 @@
  * asserting success and a specific output, through the real API and engine.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LABEL_JOB } from '../src/sandbox/index.js';
-import { docker, runJob, startTestAirlock, TEST_LABEL, type TestAirlock } from './helpers/airlock.js';
+import { runJob, startTestAirlock, type TestAirlock } from './helpers/airlock.js';
 
 let t: TestAirlock;
 let key: string;
@@ -27,7 +26,7 @@ const lines = (...l: string[]) => `${l.join('\n')}\n`;
 async function run(runtime: 'python' | 'node', code: string): Promise<any> {
   const main = runtime === 'python' ? 'main.py' : 'main.js';
   const job = await runJob(t, key, { runtime, files: [{ path: main, content: code }], timeoutMs: 20000 }, 60);
-  expect(await docker.listContainers({ all: true, filters: { label: [`${TEST_LABEL}=${t.testId}`, `${LABEL_JOB}=${job.id}`] } })).toEqual([]);
+  expect(await t.containers(job.id)).toEqual([]);
   return job;
 }
 

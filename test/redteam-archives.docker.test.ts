@@ -14,8 +14,7 @@ import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { extract } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LABEL_JOB } from '../src/sandbox/index.js';
-import { docker, runJob, startTestAirlock, TEST_LABEL, type TestAirlock } from './helpers/airlock.js';
+import { runJob, startTestAirlock, type TestAirlock } from './helpers/airlock.js';
 import { testRedis } from './helpers/redis.js';
 
 const MiB = 1024 * 1024;
@@ -403,14 +402,12 @@ describe('a normal repository snapshot with a git-style patch', () => {
       expect(job.stdout).toMatch(/test_patch_effects .* ok\n/);
       expect(job.stdout).toMatch(/Ran 3 tests/);
       expect(job.stdout).toMatch(/\nOK\n$/);
-      expect(await containersOfJob(job.id)).toEqual([]);
+      expect(await t.containers(job.id)).toEqual([]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });
 });
-
-const containersOfJob = (jobId: string) => docker.listContainers({ all: true, filters: { label: [`${TEST_LABEL}=${t.testId}`, `${LABEL_JOB}=${jobId}`] } });
 
 async function download(jobId: string, path: string): Promise<{ status: number; body: Buffer; sha: string | null }> {
   const res = await fetch(`${t.baseUrl}/v1/jobs/${jobId}/artifacts/${path.split('/').map(encodeURIComponent).join('/')}`, { headers: { authorization: `Bearer ${key}` } });
@@ -461,7 +458,7 @@ describe.concurrent('hostile shapes left in /work as artifacts', () => {
       'stat -c "%n %a" out/suid out/sgid',
     ].join('\n');
     const job = await runJob(t, key, { runtime: 'shell', files: [{ path: 'data.bin', content: data.toString('base64'), encoding: 'base64' }], command, outputs: ['out'] });
-    expect(await containersOfJob(job.id)).toEqual([]);
+    expect(await t.containers(job.id)).toEqual([]);
     expect(job.status).toBe('succeeded');
     // chmod u+s sticks on a nosuid tmpfs (nosuid only ignores it at exec), so the collector must check
     expect(job.stdout).toBe('out/suid 4644\nout/sgid 2644\n');

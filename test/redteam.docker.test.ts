@@ -11,8 +11,7 @@ import { createConnection } from 'node:net';
 import { hostname } from 'node:os';
 import { extname } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LABEL_JOB } from '../src/sandbox/index.js';
-import { docker, runJob, startTestAirlock, TEST_LABEL, type TestAirlock } from './helpers/airlock.js';
+import { runJob, startTestAirlock, type TestAirlock } from './helpers/airlock.js';
 
 const MiB = 1024 * 1024;
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -51,13 +50,10 @@ function hostile(name: string, extra: { limits?: Record<string, number>; [k: str
   return { runtime: r.runtime, files: [{ path: r.main, content: program(name) }], timeoutMs: 5000, ...rest, limits: { memoryBytes: 128 * MiB, pids: 64, ...limits } };
 }
 
-/** Containers of one job (by the worker's job label) within this test run. */
-const containersOf = (jobId: string) => docker.listContainers({ all: true, filters: { label: [`${TEST_LABEL}=${t.testId}`, `${LABEL_JOB}=${jobId}`] } });
-
 /** Runs a hostile program to its end state and checks its container is gone. */
 async function run(name: string, extra: Parameters<typeof hostile>[1] = {}): Promise<any> {
   const job = await runJob(t, key, hostile(name, extra), 60);
-  expect(await containersOf(job.id)).toEqual([]);
+  expect(await t.containers(job.id)).toEqual([]);
   return job;
 }
 
@@ -78,7 +74,7 @@ async function finished(id: string): Promise<any> {
   for (;;) {
     const job = (await t.request('GET', `/v1/jobs/${id}?wait=30`, key)).body;
     if (job.status !== 'queued' && job.status !== 'running') {
-      expect(await containersOf(id)).toEqual([]);
+      expect(await t.containers(id)).toEqual([]);
       return job;
     }
   }

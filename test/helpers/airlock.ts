@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { CreatedApiKey, Role } from '../../src/credentials/index.js';
 import { startAirlock, type Airlock } from '../../src/main.js';
+import { LABEL_JOB } from '../../src/sandbox/index.js';
 import { createLogger, type Clock } from '../../src/shared/index.js';
 import { deletePrefix, testRedis, TEST_REDIS_URL, uniquePrefix } from './redis.js';
 
@@ -26,8 +27,8 @@ export interface TestAirlock {
   key(role?: Role, owner?: string, groups?: string[]): Promise<CreatedApiKey>;
   /** fetch against the live server with a bearer key. */
   request(method: string, path: string, key: string | undefined, body?: unknown): Promise<{ status: number; body: any }>;
-  /** Containers carrying this test's label (should be none after each job). */
-  containers(): Promise<Docker.ContainerInfo[]>;
+  /** Containers carrying this test's label, or only one job's (should be none after each job). */
+  containers(jobId?: string): Promise<Docker.ContainerInfo[]>;
   stop(): Promise<void>;
 }
 
@@ -64,7 +65,8 @@ export async function startTestAirlock(name: string, env: Record<string, string>
     ...(opts.webhookSleep ? { webhookSleep: opts.webhookSleep } : {}),
   });
   const baseUrl = (airlock.url ?? '').replace('0.0.0.0', '127.0.0.1');
-  const containers = () => docker.listContainers({ all: true, filters: { label: [`${TEST_LABEL}=${testId}`] } });
+  const containers = (jobId?: string) =>
+    docker.listContainers({ all: true, filters: { label: [`${TEST_LABEL}=${testId}`, ...(jobId === undefined ? [] : [`${LABEL_JOB}=${jobId}`])] } });
   return {
     airlock,
     config,
