@@ -6,12 +6,12 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
-import { extract, pack } from 'tar-stream';
+import { pack } from 'tar-stream';
 import { gzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { artifactDigest } from '../src/artifacts/index.js';
 import { runJob, startTestAirlock, type TestAirlock } from './helpers/airlock.js';
+import { untar } from './helpers/tar.js';
 
 let t: TestAirlock;
 let key: string;
@@ -39,23 +39,9 @@ async function tarGz(entries: Record<string, string>): Promise<string> {
   return gzipSync(Buffer.concat(chunks)).toString('base64');
 }
 
-async function untar(buf: Buffer): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  const ex = extract();
-  ex.on('entry', (h, body, next) => {
-    const parts: Buffer[] = [];
-    body.on('data', (c: unknown) => parts.push(c as Buffer));
-    body.on('end', () => {
-      out[h.name] = Buffer.concat(parts).toString();
-      next();
-    });
-  });
-  await new Promise<void>((resolve, reject) => {
-    ex.on('finish', () => resolve());
-    ex.on('error', reject);
-    Readable.from(buf).pipe(ex);
-  });
-  return out;
+/** The served tar's entries as text. */
+async function untarText(buf: Buffer): Promise<Record<string, string>> {
+  return Object.fromEntries(Object.entries(await untar(buf)).map(([name, bytes]) => [name, bytes.toString()]));
 }
 
 describe('artifacts out', () => {
@@ -78,7 +64,7 @@ describe('artifacts out', () => {
     expect(one.status).toBe(200);
     expect(await one.text()).toBe('two');
     const all = await fetch(`${t.baseUrl}/v1/jobs/${job.id}/artifacts.tar`, { headers: { authorization: `Bearer ${key}` } });
-    expect(await untar(Buffer.from(await all.arrayBuffer()))).toEqual({ 'out/a.txt': 'one', 'out/sub/b.txt': 'two', 'report.json': '{}' });
+    expect(await untarText(Buffer.from(await all.arrayBuffer()))).toEqual({ 'out/a.txt': 'one', 'out/sub/b.txt': 'two', 'report.json': '{}' });
 
     const missing = await t.request('GET', `/v1/jobs/${job.id}/artifacts/out/c.log`, key);
     expect(missing.status).toBe(404);

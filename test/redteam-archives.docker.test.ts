@@ -10,11 +10,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, lstatSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
-import { extract } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runJob, startTestAirlock, type TestAirlock } from './helpers/airlock.js';
+import { untar } from './helpers/tar.js';
 import { testRedis } from './helpers/redis.js';
 
 const MiB = 1024 * 1024;
@@ -96,25 +95,6 @@ function paxRecord(k: string, v: string): string {
 }
 
 const gz = (tar: Buffer) => gzipSync(tar).toString('base64');
-
-async function untar(buf: Buffer): Promise<Record<string, Buffer>> {
-  const out: Record<string, Buffer> = {};
-  const ex = extract();
-  ex.on('entry', (h, body, next) => {
-    const parts: Buffer[] = [];
-    body.on('data', (c: unknown) => parts.push(c as Buffer));
-    body.on('end', () => {
-      out[h.name] = Buffer.concat(parts);
-      next();
-    });
-  });
-  await new Promise<void>((resolve, reject) => {
-    ex.on('finish', () => resolve());
-    ex.on('error', reject);
-    Readable.from(buf).pipe(ex);
-  });
-  return out;
-}
 
 // ---------------------------------------------------------------------------------------------
 
