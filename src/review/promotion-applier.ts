@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { artifactDigest, type FileArtifactStore } from '../artifacts/index.js';
-import { AppError, sha256Hex, type Clock, type Logger } from '../shared/index.js';
+import { AppError, type Clock, type Logger } from '../shared/index.js';
 import type { PromotedFile, PromotionPayload, StagingTarget } from './promotion-target.js';
 import type { PromotionStore } from './promotion-store.js';
 import type { Promotion } from './promotion-types.js';
@@ -67,22 +67,22 @@ export class PromotionApplier {
 
   /** The approved bytes, re-read and re-checked: a blob changed since approval stops the apply. */
   private async payloadOf(p: Promotion, target: StagingTarget): Promise<PromotionPayload> {
+    // read() re-checks every blob against its sha256, so the names below are the bytes' digests
+    const patchBytes = p.snapshot.patchSha256 === null ? null : await this.opts.artifacts.read(p.snapshot.patchSha256);
+    const patch = patchBytes === null ? null : patchBytes.toString('utf8');
     let files: PromotedFile[];
-    let patch: string | null = null;
-    if (p.snapshot.patchSha256 !== null) patch = (await this.opts.artifacts.read(p.snapshot.patchSha256)).toString('utf8');
     if (p.artifactKind === 'artifacts') {
       files = [];
       for (const a of p.snapshot.artifacts) {
-        const content = await this.opts.artifacts.read(a.sha256); // re-checks the blob against its name
-        files.push({ path: a.path, bytes: content.length, sha256: sha256Hex(content), content });
+        const content = await this.opts.artifacts.read(a.sha256);
+        files.push({ path: a.path, bytes: content.length, sha256: a.sha256, content });
       }
       const actual = artifactDigest(files);
       if (actual !== p.artifactDigest) throw new AppError('ARTIFACT_CORRUPT', `artifacts now digest to ${actual}, not the approved ${p.artifactDigest}; nothing applied`);
     } else {
-      if (patch === null || sha256Hex(patch) !== p.artifactDigest) throw new AppError('ARTIFACT_CORRUPT', `the stored patch no longer matches the approved digest ${p.artifactDigest}; nothing applied`);
+      if (patchBytes === null || p.snapshot.patchSha256 !== p.artifactDigest) throw new AppError('ARTIFACT_CORRUPT', `the stored patch no longer matches the approved digest ${p.artifactDigest}; nothing applied`);
       // git applies the patch; other targets publish it as a file
-      const content = Buffer.from(patch, 'utf8');
-      files = target.type === 'git' ? [] : [{ path: PATCH_FILE_NAME, bytes: content.length, sha256: p.artifactDigest, content }];
+      files = target.type === 'git' ? [] : [{ path: PATCH_FILE_NAME, bytes: patchBytes.length, sha256: p.artifactDigest, content: patchBytes }];
     }
     const base = this.opts.publicUrl();
     const approvers = p.decisions.filter((d) => d.decision === 'approve').map((d) => ({ principal: d.principal, keyId: d.keyId }));
