@@ -3,10 +3,10 @@
  * needed to serve a result). A blob's name is its sha256; reading re-checks it, so a
  * blob changed on disk is refused, never served.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AppError } from '../shared/index.js';
+import { AppError, sha256Hex } from '../shared/index.js';
 
 const SHA256 = /^[0-9a-f]{64}$/;
 
@@ -20,7 +20,7 @@ export class FileArtifactStore {
 
   /** Stores the bytes (once per content) and returns their sha256. */
   async put(content: Uint8Array): Promise<string> {
-    const sha256 = createHash('sha256').update(content).digest('hex');
+    const sha256 = sha256Hex(content);
     const path = this.pathOf(sha256);
     if (await exists(path)) return sha256;
     await mkdir(join(this.dir, sha256.slice(0, 2)), { recursive: true, mode: 0o700 });
@@ -39,7 +39,7 @@ export class FileArtifactStore {
     } catch (err) {
       throw new AppError('ARTIFACT_NOT_FOUND', 'no such artifact in the store', { cause: err });
     }
-    const actual = createHash('sha256').update(content).digest('hex');
+    const actual = sha256Hex(content);
     if (actual !== sha256) throw new AppError('ARTIFACT_CORRUPT', `artifact ${sha256} does not match its digest (store holds ${actual})`);
     return content;
   }
