@@ -71,7 +71,6 @@ export class OutputCapture {
   constructor(
     limits: { stdoutBytes: number; stderrBytes: number },
     private readonly onOverflow: () => void,
-    private readonly onHeader: (status: LauncherStatus) => void = () => {},
   ) {
     this.stdout = new CappedBuffer(limits.stdoutBytes);
     this.stderr = new CappedBuffer(limits.stderrBytes);
@@ -106,7 +105,6 @@ export class OutputCapture {
   private setStatus(status: LauncherStatus, rest: Buffer): void {
     this.launcherStatus = status;
     this.headerBuf = Buffer.alloc(0);
-    this.onHeader(status);
     if (rest.length > 0) this.onData(this.stdout, rest);
   }
 
