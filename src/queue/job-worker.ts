@@ -18,7 +18,7 @@ import { codeDigestOf } from './code-digest.js';
 import { buildSpec, statusOf, toJobResult, type StoredArtifacts } from './build-spec.js';
 import type { JobGrants, OpenGrant } from './job-grants.js';
 import { RedisJobStore } from './job-store.js';
-import { isTerminal, type JobError, type JobInput } from './job-types.js';
+import type { JobError, JobInput } from './job-types.js';
 import { JOBS_QUEUE, type QueuedJobData } from './queue-names.js';
 import { WorkerRegistry } from './worker-registry.js';
 
@@ -147,12 +147,13 @@ export class JobWorker {
     const abort = new AbortController();
     this.running.set(jobId, abort);
     try {
-      const rec = await this.store.get(jobId);
-      if (rec === undefined || isTerminal(rec.status)) return; // cancelled or expired meanwhile
+      // the compare-and-set refuses a record that was cancelled, finished or expired meanwhile
       const started = await this.store.start(jobId, this.workerId, new Date(this.opts.clock.now()).toISOString());
       if (!started.applied) return;
-      // re-read after the transition: a cancel that landed in between set this flag
-      if ((await this.store.get(jobId))?.cancelRequested === true) abort.abort();
+      // read after the transition: a cancel that landed before it set this flag
+      const rec = await this.store.get(jobId);
+      if (rec === undefined) return;
+      if (rec.cancelRequested) abort.abort();
       // a previous attempt's container (worker crashed mid-job) must not outlive it
       await this.opts.runtime.reap((labels) => labels[LABEL_JOB] === jobId);
 
