@@ -150,6 +150,7 @@ export async function startAirlock(config: Config, opts: StartOptions = {}): Pro
       subscriber: sub,
       prefix,
       workerId,
+      registry,
       concurrency: config.worker.concurrency,
       attempts: config.worker.attempts,
       lockDurationMs: config.worker.lockDurationMs,

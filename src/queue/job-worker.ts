@@ -20,7 +20,7 @@ import type { JobGrants, OpenGrant } from './job-grants.js';
 import { RedisJobStore } from './job-store.js';
 import type { JobError, JobInput } from './job-types.js';
 import { JOBS_QUEUE, type QueuedJobData } from './queue-names.js';
-import { WorkerRegistry } from './worker-registry.js';
+import type { WorkerRegistry } from './worker-registry.js';
 
 export interface JobWorkerOptions {
   /** Blocking connection for BullMQ (maxRetriesPerRequest: null). */
@@ -30,6 +30,8 @@ export interface JobWorkerOptions {
   prefix: string;
   /** Must equal the runtime's worker id: containers are labelled with it. */
   workerId: string;
+  /** Heartbeats: one registry (and TTL) for this worker's beats, the reaper and the API's /readyz. */
+  registry: WorkerRegistry;
   concurrency: number;
   attempts: number;
   lockDurationMs: number;
@@ -68,7 +70,7 @@ export class JobWorker {
   constructor(private readonly opts: JobWorkerOptions) {
     this.workerId = opts.workerId;
     this.store = new RedisJobStore(opts.redis, opts.prefix, opts.finishedTtlS);
-    this.registry = new WorkerRegistry(opts.redis, opts.prefix, opts.lockDurationMs * 2);
+    this.registry = opts.registry;
     this.startedAt = new Date(opts.clock.now()).toISOString();
     this.log = opts.logger.child({ workerId: this.workerId });
   }
