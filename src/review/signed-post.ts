@@ -33,7 +33,7 @@ const USER_AGENT = 'airlock-webhook/1';
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** 5xx, 408 and 429 may succeed later; any other non-2xx (3xx included: redirects are not followed) will not. */
-function retryableStatus(status: number): boolean {
+export function retryableStatus(status: number): boolean {
   return status >= 500 || status === 408 || status === 429;
 }
 

@@ -5,7 +5,7 @@
  */
 import { AppError } from '../../shared/index.js';
 import type { ApplyOutcome, PromotionPayload, StagingTarget } from '../promotion-target.js';
-import { postSigned } from '../signed-post.js';
+import { postSigned, retryableStatus } from '../signed-post.js';
 
 export interface WebhookTargetOptions {
   readonly name: string;
@@ -61,7 +61,7 @@ export class WebhookTarget implements StagingTarget {
       const status = res.status === null ? 'no response' : `status ${res.status}`;
       // the URL stays out of the message: webhook URLs often carry a token
       throw new AppError('PROMOTION_APPLY_FAILED', `webhook target ${this.name}: delivery ${res.delivery} failed after ${res.attempts} attempt(s) (${status}): ${res.error}`, {
-        retryable: res.attempts > 0 && (res.status === null || res.status >= 500 || res.status === 408 || res.status === 429),
+        retryable: res.attempts > 0 && (res.status === null || retryableStatus(res.status)),
         details: { status: res.status, attempts: res.attempts, delivery: res.delivery },
       });
     }
