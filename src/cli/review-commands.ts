@@ -8,7 +8,7 @@
  * gutter, so nothing in it can rewrite the terminal or pass for this command's own text.
  */
 import type { Config } from '../config.js';
-import { PROMOTION_STATES, type Promotion, type PromotionState } from '../review/index.js';
+import { FINAL_STATES, PROMOTION_STATES, type Promotion, type PromotionState } from '../review/index.js';
 import { AppError } from '../shared/index.js';
 import { apiClient, type ApiClient } from './api-client.js';
 
@@ -349,7 +349,8 @@ async function decide(api: ApiClient, decision: 'approve' | 'reject', id: string
 // ---------------------------------------------------------------------------------------------
 // promotion wait
 
-const WAIT_FINAL: ReadonlySet<PromotionState> = new Set(['promoted', 'rejected', 'expired', 'failed', 'superseded']);
+// a pipeline stops waiting on failed too: only an admin's retry would move it on
+const WAIT_FINAL: ReadonlySet<PromotionState> = new Set([...FINAL_STATES, 'failed']);
 
 async function wait(api: ApiClient, id: string, opts: { timeoutMs: number; intervalMs: number }, out: Out, err: Out): Promise<number> {
   const deadline = Date.now() + opts.timeoutMs;

@@ -43,11 +43,6 @@ export class PromotionOutbox {
     return this.draining;
   }
 
-  /** Waits until queued webhooks were delivered (or gave up). */
-  async deliveriesSettled(): Promise<void> {
-    while (this.delivering !== undefined) await this.delivering;
-  }
-
   private async drainOnce(): Promise<void> {
     const { store } = this.opts;
     const drained = await store.withLock('outbox', 30_000, async () => {
