@@ -2,6 +2,7 @@
 export { parseApprovalPolicy, requirementFor, NO_PROMOTION_TARGETS, DEFAULT_REVIEW_TIMEOUT_MS, type ApprovalPolicy, type TargetPolicy } from './approval-policy.js';
 export { openReview, loadApprovalPolicyFile, type OpenReviewOptions } from './open-review.js';
 export { PromotionService, isPromotionState } from './promotion-service.js';
+export { selfApprovalForbidden } from './review-visibility.js';
 export { PATCH_FILE_NAME } from './promotion-applier.js';
 export type { PromotableJob } from './promotable-job.js';
 export { PROMOTION_STATES, FINAL_STATES, GROUP_NAME, type Promotion, type PromotionState, type ReviewerKey, type Decision, type HistoryEntry, type PrincipalRef } from './promotion-types.js';

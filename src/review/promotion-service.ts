@@ -12,7 +12,7 @@ import type { ApplyResult, PromotionApplier } from './promotion-applier.js';
 import type { PromotionOutbox } from './promotion-outbox.js';
 import type { ActorJson, PromotionDoc, PromotionStore } from './promotion-store.js';
 import { PROMOTION_STATES, type Decision, type Promotion, type PromotionState, type ReviewerKey } from './promotion-types.js';
-import { canSee, eligibleGroups } from './review-visibility.js';
+import { canSee, eligibleGroups, isPartyTo, selfApprovalForbidden } from './review-visibility.js';
 
 const EXCERPT_CHARS = 4096;
 /** Promotions read per round trip when listing. */
@@ -135,9 +135,7 @@ export class PromotionService {
     // a reviewer outside the deciding groups hears why (403) rather than a 404: it holds the id from a notification
     const p = key.role === 'reviewer' ? await this.mustGet(id) : await this.visible(id, key);
     if (p.state === 'expired') throw expiredError(p);
-    if (p.submitter.principal === key.principal || p.requester.principal === key.principal) {
-      throw new AppError('SELF_APPROVAL_FORBIDDEN', `principal ${key.principal} submitted or requested this promotion and cannot decide it; another reviewer must`);
-    }
+    if (isPartyTo(p, key.principal)) throw selfApprovalForbidden(key.principal);
     const eligible = eligibleGroups(p);
     const groups = key.groups.filter((g) => eligible.includes(g));
     if (groups.length === 0) throw new AppError('REVIEWER_NOT_ELIGIBLE', `this promotion is decided by the groups ${eligible.join(', ')}; your key has ${key.groups.length > 0 ? key.groups.join(', ') : 'no groups'}`);
@@ -179,7 +177,7 @@ export class PromotionService {
   /** Whether the key's principal submitted the job or requested the promotion (it may never decide it). */
   async isParty(id: string, key: ReviewerKey): Promise<boolean> {
     const p = await this.store.get(id);
-    return p !== undefined && (p.submitter.principal === key.principal || p.requester.principal === key.principal);
+    return p !== undefined && isPartyTo(p, key.principal);
   }
 
   /** Applies an approved promotion now, unless someone else holds it (the sweeper and quorum call this). */

@@ -3,7 +3,17 @@
  * decide (and, once escalated, the escalation group sees them too); agents see the ones about
  * their own work; admins and service keys (webhook receivers) see all.
  */
+import { AppError } from '../shared/index.js';
 import type { Promotion, ReviewerKey } from './promotion-types.js';
+
+/** Whether the principal submitted the job or requested the promotion: it may never decide it. */
+export function isPartyTo(p: Promotion, principal: string): boolean {
+  return p.submitter.principal === principal || p.requester.principal === principal;
+}
+
+export function selfApprovalForbidden(principal: string): AppError {
+  return new AppError('SELF_APPROVAL_FORBIDDEN', `principal ${principal} submitted or requested this promotion and cannot decide it; another reviewer must`);
+}
 
 /** The groups whose reviewers may decide this promotion now. */
 export function eligibleGroups(p: Promotion): string[] {
@@ -19,10 +29,10 @@ export function canSee(p: Promotion, key: ReviewerKey): boolean {
     case 'service':
       return true;
     case 'agent':
-      return p.requester.principal === key.principal || p.submitter.principal === key.principal;
+      return isPartyTo(p, key.principal);
     case 'reviewer': {
       const eligible = eligibleGroups(p);
-      return key.groups.some((g) => eligible.includes(g)) || p.requester.principal === key.principal || p.submitter.principal === key.principal;
+      return key.groups.some((g) => eligible.includes(g)) || isPartyTo(p, key.principal);
     }
   }
 }

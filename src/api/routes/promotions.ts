@@ -9,7 +9,7 @@ import type { FileArtifactStore } from '../../artifacts/index.js';
 import { QUERY_MAX_LIMIT, queryAudit, type RedisAuditStore } from '../../audit/index.js';
 import type { ApiKeyInfo, ApiKeyStore } from '../../credentials/index.js';
 import type { JobProducer } from '../../queue/index.js';
-import { isPromotionState, type Promotion, type PromotionService, type ReviewerKey } from '../../review/index.js';
+import { isPromotionState, selfApprovalForbidden, type Promotion, type PromotionService, type ReviewerKey } from '../../review/index.js';
 import { AppError } from '../../shared/index.js';
 import { requireRole } from '../auth.js';
 import { parseWith } from '../job-request-schema.js';
@@ -130,7 +130,7 @@ export function promotionRoutes(app: FastifyInstance, deps: PromotionRoutesDeps)
 async function deciderKey(req: FastifyRequest, review: PromotionService, id: string): Promise<ApiKeyInfo> {
   const key = requireRole(req, ...ALL_ROLES);
   if (key.role !== 'reviewer' && (await review.isParty(id, reviewerKey(key)))) {
-    throw new AppError('SELF_APPROVAL_FORBIDDEN', `principal ${key.owner} submitted or requested this promotion and cannot decide it; another reviewer must`);
+    throw selfApprovalForbidden(key.owner);
   }
   return requireRole(req, 'reviewer');
 }
