@@ -99,10 +99,15 @@ export class ApiKeyStore {
 
   async list(): Promise<ApiKeyInfo[]> {
     const ids = await this.redis.zrange(this.indexKey, '0', '-1');
+    if (ids.length === 0) return [];
+    // one round trip for all keys, not one per key
+    const p = this.redis.pipeline();
+    for (const id of ids) p.hgetall(this.key(id));
     const out: ApiKeyInfo[] = [];
-    for (const id of ids) {
-      const info = await this.get(id);
-      if (info) out.push(info);
+    for (const [err, h] of (await p.exec()) ?? []) {
+      if (err) throw err;
+      const fields = h as Record<string, string>;
+      if (fields['id'] !== undefined) out.push(toInfo(fields));
     }
     return out;
   }
