@@ -5,7 +5,7 @@
  * deployment (e.g. in the api role); a second one only adds redundant checkpoints.
  */
 import type { Clock } from '../shared/index.js';
-import { parseRecord } from './audit-record.js';
+import { parseRecord, type ChainHead } from './audit-record.js';
 import type { AuditStore } from './audit-store.js';
 import { signCheckpoint, type Checkpoint } from './checkpoint.js';
 import type { CheckpointFileSink } from './checkpoint-file-sink.js';
@@ -33,7 +33,10 @@ export class Checkpointer {
 
   /** Checkpoints the head if one is due; returns the new checkpoint or null. */
   maybeCheckpoint(): Promise<Checkpoint | null> {
-    return this.serialized(async () => ((await this.isDue()) ? this.checkpoint() : null));
+    return this.serialized(async () => {
+      const head = await this.dueHead();
+      return head === null ? null : this.checkpoint(head);
+    });
   }
 
   /** Checkpoints the head now unless it is already covered (or the chain is empty). */
@@ -41,7 +44,7 @@ export class Checkpointer {
     return this.serialized(async () => {
       const head = await this.opts.store.head();
       const last = await this.lastCheckpoint();
-      return head.seq === 0 || (last !== null && last.seq >= head.seq) ? null : this.checkpoint();
+      return head.seq === 0 || (last !== null && last.seq >= head.seq) ? null : this.checkpoint(head);
     });
   }
 
@@ -60,21 +63,21 @@ export class Checkpointer {
     await this.queue;
   }
 
-  private async isDue(): Promise<boolean> {
+  /** The head when a checkpoint is due (enough records, or the oldest uncovered one is old enough); null otherwise. */
+  private async dueHead(): Promise<ChainHead | null> {
     const head = await this.opts.store.head();
     const coveredSeq = (await this.lastCheckpoint())?.seq ?? 0;
     const uncovered = head.seq - coveredSeq;
-    if (uncovered <= 0) return false;
-    if (uncovered >= this.opts.everyRecords) return true;
+    if (uncovered <= 0) return null;
+    if (uncovered >= this.opts.everyRecords) return head;
     const [raw] = await this.opts.store.readRaw(coveredSeq + 1, 1);
     const oldest = raw == null ? null : parseRecord(raw);
     // Gone (trimmed) or unreadable: checkpoint now rather than guess.
-    if (oldest === null) return true;
-    return this.opts.clock.now() - Date.parse(oldest.time) >= this.opts.everyMs;
+    if (oldest === null) return head;
+    return this.opts.clock.now() - Date.parse(oldest.time) >= this.opts.everyMs ? head : null;
   }
 
-  private async checkpoint(): Promise<Checkpoint> {
-    const head = await this.opts.store.head();
+  private async checkpoint(head: ChainHead): Promise<Checkpoint> {
     const checkpoint = signCheckpoint(this.opts.key, { seq: head.seq, headHash: head.hash, timeMs: this.opts.clock.now() });
     await this.opts.sink.append(checkpoint);
     this.last = checkpoint;
