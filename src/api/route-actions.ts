@@ -3,6 +3,7 @@
  * as `request`. Routes are fastify patterns (`/v1/jobs/:id`), so ids never enter the lookup.
  */
 import type { AuditAction } from '../audit/index.js';
+import { idPattern } from '../shared/index.js';
 
 const ROUTE_ACTIONS: Readonly<Record<string, AuditAction>> = {
   'POST /v1/jobs': 'job.submit',
@@ -32,9 +33,9 @@ export const MUTATING_ACTIONS: ReadonlySet<AuditAction> = new Set(['job.submit',
 /** Routes that are not audited: unauthenticated liveness/readiness probes (see README, "Audit log"). */
 export const UNAUDITED_ROUTES: ReadonlySet<string> = new Set(['/healthz', '/readyz']);
 
-export const JOB_ID = /^job_[A-Za-z0-9_-]{8,64}$/;
+export const JOB_ID = idPattern('job');
 export const KEY_ID = /^key_[0-9a-f]{16}$/;
-export const PROMOTION_ID = /^prm_[A-Za-z0-9_-]{8,64}$/;
+export const PROMOTION_ID = idPattern('prm');
 
 /** `route` is the matched pattern, undefined for an unknown route. HEAD is audited as its GET. */
 export function auditActionOf(method: string, route: string | undefined): AuditAction {

@@ -5,8 +5,7 @@ export function newId(prefix: string, bytes = 12): string {
   return `${prefix}_${randomBytes(bytes).toString('base64url')}`;
 }
 
-const ID_PATTERN = /^[a-z]+_[A-Za-z0-9_-]{8,64}$/;
-
-export function isWellFormedId(value: string, prefix: string): boolean {
-  return value.startsWith(`${prefix}_`) && ID_PATTERN.test(value);
+/** The ids newId makes for `prefix` (6 to 48 random bytes): checks an id from a URL before any lookup. */
+export function idPattern(prefix: string): RegExp {
+  return new RegExp(`^${prefix}_[A-Za-z0-9_-]{8,64}$`);
 }

@@ -1,6 +1,6 @@
 export { AppError, ERROR_CODES, isAppError, type ErrorCode } from './errors.js';
 export { systemClock, type Clock } from './clock.js';
-export { newId, isWellFormedId } from './ids.js';
+export { newId, idPattern } from './ids.js';
 export { canonicalJson } from './canonical-json.js';
 export { sha256Hex } from './digest.js';
 export { createLogger, REDACT_PATHS, type Logger } from './logger.js';

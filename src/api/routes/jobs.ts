@@ -6,6 +6,7 @@ import { isTerminal, type JobProducer, type JobRecord } from '../../queue/index.
 import { AppError } from '../../shared/index.js';
 import { requireRole } from '../auth.js';
 import { parseJobRequest, parseWith } from '../job-request-schema.js';
+import { JOB_ID } from '../route-actions.js';
 
 export interface JobRoutesDeps {
   producer: JobProducer;
@@ -16,7 +17,7 @@ export interface JobRoutesDeps {
   maxWaitS: number;
 }
 
-const IdParams = z.object({ id: z.string().regex(/^job_[A-Za-z0-9_-]{8,64}$/) });
+const IdParams = z.object({ id: z.string().regex(JOB_ID) });
 const WaitQuery = z.strictObject({ wait: z.coerce.number().min(0).optional() });
 
 export function jobRoutes(app: FastifyInstance, deps: JobRoutesDeps): void {
