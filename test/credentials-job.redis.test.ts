@@ -7,7 +7,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   JobCredentialIssuer,
   JobCredentialVerifier,
-  grantedTools,
   parseJobCredentialOptions,
   type MintInput,
 } from '../src/credentials/index.js';
@@ -263,12 +262,6 @@ describe('job credentials', () => {
     } finally {
       await chmod(join(dir, 'keys', 'current.pem'), 0o600);
     }
-  });
-
-  it('grantedTools intersects the profile grant with the key grant', () => {
-    expect(grantedTools(['b', 'a', 'c'], undefined)).toEqual(['a', 'b', 'c']);
-    expect(grantedTools(['b', 'a', 'c'], ['c', 'a', 'z'])).toEqual(['a', 'c']);
-    expect(grantedTools(['a'], [])).toEqual([]);
   });
 
   it('no token and no private key material ever reaches Redis', async () => {

@@ -9,7 +9,6 @@ export {
   CREDENTIAL_FAILURE_REASONS,
   JobClaimsSchema,
   JobGrantSchema,
-  grantedTools,
   type CredentialFailureReason,
   type Introspection,
   type IntrospectionResponse,

@@ -72,12 +72,3 @@ export interface Introspection {
 export function audiences(aud: string | readonly string[]): readonly string[] {
   return typeof aud === 'string' ? [aud] : aud;
 }
-
-/**
- * The tools a job may call: those its profile grants AND its API key grants (a key without
- * its own list grants what the profile grants). Sorted, without duplicates.
- */
-export function grantedTools(profileTools: readonly string[], keyTools: readonly string[] | undefined): string[] {
-  const byKey = keyTools === undefined ? undefined : new Set(keyTools);
-  return [...new Set(profileTools)].filter((t) => byKey === undefined || byKey.has(t)).sort();
-}
