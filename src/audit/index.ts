@@ -1,5 +1,5 @@
 /** Public face of the audit module: hash-chained, signed, redacted records of every action. */
-export { AUDIT_ACTIONS, isAuditAction, type AuditAction } from './audit-actions.js';
+export { AUDIT_ACTIONS, type AuditAction } from './audit-actions.js';
 export {
   GENESIS_HASH,
   GENESIS_HEAD,

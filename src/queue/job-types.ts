@@ -8,7 +8,6 @@ export const JOB_STATUSES = [
 ] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 export type TerminalStatus = Exclude<JobStatus, 'queued' | 'running'>;
-export const TERMINAL_STATUSES: readonly TerminalStatus[] = JOB_STATUSES.filter((s): s is TerminalStatus => s !== 'queued' && s !== 'running');
 export function isTerminal(status: JobStatus): status is TerminalStatus {
   return status !== 'queued' && status !== 'running';
 }
