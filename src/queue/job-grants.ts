@@ -7,10 +7,11 @@
  */
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { AuditEvent, AuditStore } from '../audit/index.js';
+import type { AuditStore } from '../audit/index.js';
 import type { JobCredentialIssuer } from '../credentials/index.js';
 import { gatewayCallAuditEvent, ToolGateway, type SecretResolver, type Tool } from '../gateway/index.js';
 import { AppError, type Logger } from '../shared/index.js';
+import { workerEvent } from './worker-event.js';
 
 /** Unix socket paths are limited to 108 bytes. */
 const MAX_SOCKET_PATH = 104;
@@ -43,7 +44,7 @@ export class JobGrants {
   /** Revokes every credential of this job (an earlier attempt's, after a worker crash). */
   async revokeJob(jobId: string): Promise<void> {
     const n = await this.opts.issuer.revokeJob(jobId);
-    if (n > 0) await this.opts.audit.append(this.event('credential.revoke', jobId, { details: { reason: 'earlier attempt', revoked: n } }));
+    if (n > 0) await this.opts.audit.append(workerEvent(this.opts.workerId, 'credential.revoke', jobId, { details: { reason: 'earlier attempt', revoked: n } }));
   }
 
   async open(job: { jobId: string; keyId: string; profile: string; tools: readonly string[]; deadlineMs: number; attempt: number }): Promise<OpenGrant> {
@@ -60,14 +61,14 @@ export class JobGrants {
       closed = true;
       await this.opts.issuer.revoke(minted.jti).catch((err: unknown) => this.opts.logger.error({ err, jobId: job.jobId }, 'credential revoke failed; it expires at its exp'));
       await this.opts.audit
-        .append(this.event('credential.revoke', job.jobId, { details: { jti: minted.jti } }))
+        .append(workerEvent(this.opts.workerId, 'credential.revoke', job.jobId, { details: { jti: minted.jti } }))
         .catch((err: unknown) => this.opts.logger.error({ err, jobId: job.jobId }, 'could not audit a credential revoke'));
       await gateway?.close();
       await rm(dir, { recursive: true, force: true });
     };
     try {
       // the record names the credential by its id; the token itself never enters a record
-      await this.opts.audit.append(this.event('credential.mint', job.jobId, { details: { jti: minted.jti, kid: minted.kid, exp: minted.exp, tools: [...job.tools] } }));
+      await this.opts.audit.append(workerEvent(this.opts.workerId, 'credential.mint', job.jobId, { details: { jti: minted.jti, kid: minted.kid, exp: minted.exp, tools: [...job.tools] } }));
       await mkdir(this.opts.gatewayDir, { recursive: true, mode: 0o700 });
       await rm(dir, { recursive: true, force: true });
       await mkdir(dir, { mode: 0o755 });
@@ -86,9 +87,5 @@ export class JobGrants {
       await close();
       throw err;
     }
-  }
-
-  private event(action: AuditEvent['action'], jobId: string, rest: Omit<AuditEvent, 'action' | 'actor' | 'target'>): AuditEvent {
-    return { actor: { type: 'worker', workerId: this.opts.workerId }, action, target: jobId, ...rest };
   }
 }

@@ -21,6 +21,7 @@ import { RedisJobStore } from './job-store.js';
 import type { JobError, JobInput } from './job-types.js';
 import { JOBS_QUEUE, type QueuedJobData } from './queue-names.js';
 import type { WorkerRegistry } from './worker-registry.js';
+import { workerEvent } from './worker-event.js';
 
 export interface JobWorkerOptions {
   /** Blocking connection for BullMQ (maxRetriesPerRequest: null). */
@@ -220,7 +221,7 @@ export class JobWorker {
       // recorded before the container starts: a job that cannot be audited never runs
       onCreated: async (containerId) => {
         await this.opts.audit.append(
-          this.event('job.start', jobId, {
+          workerEvent(this.workerId, 'job.start', jobId, {
             request: {
               method: 'RUN',
               route: profile.profile.name,
@@ -252,7 +253,7 @@ export class JobWorker {
     const jobResult = toJobResult(result, profile, imageId, stored, codeDigest, findings);
     // the record of what ran is written before the result becomes visible
     await this.appendFinish(
-      this.event('job.finish', jobId, {
+      workerEvent(this.workerId, 'job.finish', jobId, {
         outcome: { result: status },
         durationMs: result.durationMs,
         bytes: {
@@ -316,7 +317,7 @@ export class JobWorker {
     });
     if (r.applied) {
       await this.appendFinish(
-        this.event('job.finish', jobId, {
+        workerEvent(this.workerId, 'job.finish', jobId, {
           outcome: {
             result: 'error',
             error: `${error.code}: ${error.message}`,
@@ -342,15 +343,6 @@ export class JobWorker {
       // not retryable: a retry would run the program again
       throw new AppError('INTERNAL', `could not store artifacts: ${(err as Error).message}`, { cause: err });
     }
-  }
-
-  private event(action: AuditEvent['action'], jobId: string, rest: Omit<AuditEvent, 'action' | 'actor' | 'target'>): AuditEvent {
-    return {
-      actor: { type: 'worker', workerId: this.workerId },
-      action,
-      target: jobId,
-      ...rest,
-    };
   }
 
   /**
