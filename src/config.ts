@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { AuditOptionsSchema, defaultAuditPaths, type AuditOptions } from './audit/index.js';
-import { parseJobCredentialOptions, type JobCredentialOptions } from './credentials/index.js';
+import { JobCredentialOptionsSchema, type JobCredentialOptions } from './credentials/index.js';
 import { AppError } from './shared/index.js';
 
 const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max).default(def);
@@ -100,6 +100,14 @@ const AUDIT_ENV = {
   appendTimeoutMs: 'AIRLOCK_AUDIT_APPEND_TIMEOUT_MS',
 } as const satisfies Record<keyof AuditOptions, keyof z.infer<typeof AuditEnvSchema>>;
 
+/** The job credential options a deployment sets, by the variable that sets each (the rest keep their defaults). */
+const CREDENTIAL_ENV = {
+  issuer: 'AIRLOCK_JOB_TOKEN_ISSUER',
+  audience: 'AIRLOCK_JOB_TOKEN_AUDIENCE',
+  graceMs: 'AIRLOCK_JOB_TOKEN_GRACE_MS',
+  maxLifetimeMs: 'AIRLOCK_JOB_TOKEN_MAX_LIFETIME_MS',
+} as const satisfies Partial<Record<keyof JobCredentialOptions, keyof RawConfig>>;
+
 export type RawConfig = z.infer<typeof ConfigSchema>;
 
 export interface Config {
@@ -155,17 +163,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   if (audit !== null && !audit.success) lines.push(...audit.issues);
   let credentialOptions: JobCredentialOptions | undefined;
   if (parsed.success) {
-    const e = parsed.data;
-    try {
-      credentialOptions = parseJobCredentialOptions({
-        ...(e.AIRLOCK_JOB_TOKEN_ISSUER !== undefined ? { issuer: e.AIRLOCK_JOB_TOKEN_ISSUER } : {}),
-        ...(e.AIRLOCK_JOB_TOKEN_AUDIENCE !== undefined ? { audience: e.AIRLOCK_JOB_TOKEN_AUDIENCE } : {}),
-        ...(e.AIRLOCK_JOB_TOKEN_GRACE_MS !== undefined ? { graceMs: e.AIRLOCK_JOB_TOKEN_GRACE_MS } : {}),
-        ...(e.AIRLOCK_JOB_TOKEN_MAX_LIFETIME_MS !== undefined ? { maxLifetimeMs: e.AIRLOCK_JOB_TOKEN_MAX_LIFETIME_MS } : {}),
-      });
-    } catch (err) {
-      lines.push(...(err as Error).message.split('\n').slice(1).map((l) => l.replace(/^ {2}/, '  AIRLOCK_JOB_TOKEN_')));
-    }
+    const input: Record<string, unknown> = {};
+    for (const [option, variable] of Object.entries(CREDENTIAL_ENV)) if (parsed.data[variable] !== undefined) input[option] = parsed.data[variable];
+    const credentials = JobCredentialOptionsSchema.safeParse(input);
+    if (credentials.success) credentialOptions = credentials.data;
+    else lines.push(...issuesByVariable(credentials.error.issues, CREDENTIAL_ENV, 'credentials'));
   }
   if (!parsed.success || audit === null || !audit.success || credentialOptions === undefined) {
     throw new AppError('CONFIG_INVALID', `invalid configuration:\n${lines.join('\n')}`);
@@ -233,14 +235,15 @@ function auditOptions(e: z.infer<typeof AuditEnvSchema>, cwd: string): { success
   }
   const parsed = AuditOptionsSchema.safeParse(input);
   if (parsed.success) return { success: true, options: parsed.data };
-  return {
-    success: false,
-    issues: parsed.error.issues.map((i) => {
-      const option = String(i.path[0] ?? '');
-      const variable = option in AUDIT_ENV ? AUDIT_ENV[option as keyof AuditOptions] : `audit.${option}`;
-      return `  ${variable}: ${i.message}`;
-    }),
-  };
+  return { success: false, issues: issuesByVariable(parsed.error.issues, AUDIT_ENV, 'audit') };
+}
+
+/** A module's option issues, each named by the variable the option comes from. */
+function issuesByVariable(issues: readonly z.core.$ZodIssue[], variables: Readonly<Record<string, string>>, section: string): string[] {
+  return issues.map((i) => {
+    const option = String(i.path[0] ?? '');
+    return `  ${variables[option] ?? `${section}.${option}`}: ${i.message}`;
+  });
 }
 
 function deepFreeze<T extends object>(value: T): T {
