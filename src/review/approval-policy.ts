@@ -8,13 +8,12 @@ import { z } from 'zod';
 import { AppError, canonicalJson, sha256Hex } from '../shared/index.js';
 import type { Requirement } from './promotion-types.js';
 import { GROUP_NAME } from './promotion-types.js';
-import { TargetConfigSchema } from './targets/target-config.js';
+import { SecretName, TargetConfigSchema } from './targets/target-config.js';
 
 const HOUR_MS = 3_600_000;
 export const DEFAULT_REVIEW_TIMEOUT_MS = 24 * HOUR_MS;
 
 const Group = z.string().regex(GROUP_NAME, 'a group is [a-z][a-z0-9_-]{0,63}');
-const SecretName = z.string().regex(/^[A-Z][A-Z0-9_]{0,63}$/, 'a secret NAME (resolved from AIRLOCK_SECRET_<NAME> or the secrets file)');
 const HttpUrl = z.url({ protocol: /^https?$/ });
 
 const SignedHookSchema = z.strictObject({ url: HttpUrl, secret: SecretName });

@@ -17,6 +17,9 @@ const hostPath = z
   .max(4096)
   .refine((p) => !p.includes('\0'), 'must not contain NUL');
 
+/** A secret is named, never written into a config file: resolved from AIRLOCK_SECRET_<NAME> or the secrets file. */
+export const SecretName = z.string().regex(/^[A-Z][A-Z0-9_]{0,63}$/, 'must be the NAME of a secret (A-Z, 0-9, _), resolved from AIRLOCK_SECRET_<NAME> or the secrets file');
+
 const httpUrl = z.url({ protocol: /^https?$/ }).refine((u) => {
   const parsed = new URL(u);
   return parsed.username === '' && parsed.password === '';
@@ -36,7 +39,7 @@ export const TargetConfigSchema = z.discriminatedUnion('type', [
   z.strictObject({
     type: z.literal('webhook'),
     url: httpUrl,
-    secret: z.string().regex(/^[A-Z][A-Z0-9_]{0,63}$/, 'must be the NAME of a secret (A-Z, 0-9, _)'),
+    secret: SecretName,
     attempts: z.number().int().min(1).max(10).optional(),
     backoffMs: z.number().int().min(0).max(60_000).optional(),
     timeoutMs: z.number().int().min(100).max(60_000).optional(),
