@@ -157,8 +157,9 @@ export class JobWorker {
       const rec = await this.store.get(jobId);
       if (rec === undefined) return;
       if (rec.cancelRequested) abort.abort();
-      // a previous attempt's container (worker crashed mid-job) must not outlive it
-      await this.opts.runtime.reap((labels) => labels[LABEL_JOB] === jobId);
+      // a previous attempt's container (worker crashed mid-job) must not outlive it; containers
+      // are created only after start() counted the run, so a first run has none to look for
+      if (started.attempts > 1) await this.opts.runtime.reap((labels) => labels[LABEL_JOB] === jobId);
 
       const input = await this.store.getInput(jobId);
       if (input === undefined) throw new AppError('INTERNAL', `job ${jobId} has no stored input`);
@@ -192,7 +193,8 @@ export class JobWorker {
     // a job's tools never change between attempts: only a job with tools ever had a credential
     if (tools.length === 0) return undefined;
     if (this.opts.grants === undefined) throw new AppError('CONFIG_INVALID', 'this worker has no tools configured (AIRLOCK_TOOLS_FILE)');
-    await this.opts.grants.revokeJob(jobId);
+    // like containers, credentials are minted only after start() counted the run
+    if (attempt > 1) await this.opts.grants.revokeJob(jobId);
     // the credential dies at the job's deadline (+ grace) even if nobody revokes it
     const deadlineMs = this.opts.clock.now() + input.limits.timeoutMs + CREDENTIAL_START_SLACK_MS;
     return this.opts.grants.open({
