@@ -4,5 +4,5 @@
 import { register } from 'tsx/esm/api';
 
 register();
-const { run } = await import("../src/cli/index.ts");
+const { run } = await import('../src/cli/index.ts');
 process.exitCode = await run(process.argv.slice(2));

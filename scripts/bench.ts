@@ -47,7 +47,9 @@ try {
     serial.push(r.ms);
     lastId = r.id;
   }
-  console.log(`hello-world python job via API, one at a time (n=${JOBS}): p50 ${pct(serial, 50).toFixed(0)} ms, p95 ${pct(serial, 95).toFixed(0)} ms, min ${Math.min(...serial).toFixed(0)} ms`);
+  console.log(
+    `hello-world python job via API, one at a time (n=${JOBS}): p50 ${pct(serial, 50).toFixed(0)} ms, p95 ${pct(serial, 95).toFixed(0)} ms, min ${Math.min(...serial).toFixed(0)} ms`,
+  );
 
   const t0 = performance.now();
   let next = 0;

@@ -16,13 +16,22 @@ export const ConfigSchema = z.object({
   AIRLOCK_ROLE: z.enum(['all', 'api', 'worker']).default('all'),
   AIRLOCK_HOST: z.string().min(1).default('127.0.0.1'),
   AIRLOCK_PORT: int(8080, 0, 65535),
-  AIRLOCK_REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').default('redis://127.0.0.1:6379'),
-  AIRLOCK_REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]+$/).default('airlock'),
+  AIRLOCK_REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .default('redis://127.0.0.1:6379'),
+  AIRLOCK_REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9:_-]+$/)
+    .default('airlock'),
   AIRLOCK_DOCKER_SOCKET: z.string().min(1).default('/var/run/docker.sock'),
   AIRLOCK_DATA_DIR: z.string().min(1).default('.airlock'),
   AIRLOCK_PROFILES_DIR: z.string().min(1).default('profiles'),
   AIRLOCK_WORKER_CONCURRENCY: int(availableParallelism(), 1, 256),
-  AIRLOCK_WORKER_ID: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional(),
+  AIRLOCK_WORKER_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/)
+    .optional(),
   AIRLOCK_JOB_ATTEMPTS: int(3, 1, 20),
   AIRLOCK_RETRY_BACKOFF_MS: int(1000, 0),
   AIRLOCK_LOCK_DURATION_MS: int(30_000, 1000),
@@ -52,7 +61,10 @@ export const ConfigSchema = z.object({
   AIRLOCK_URL: z.url({ protocol: /^https?$/ }).optional(),
   AIRLOCK_KEY: z.string().min(1).optional(),
   // audit: only types here; ranges and defaults live in one place, the audit module's AuditOptionsSchema
-  AIRLOCK_AUDIT_REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
+  AIRLOCK_AUDIT_REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .optional(),
   AIRLOCK_AUDIT_SIGNING_KEY_FILE: z.string().min(1).optional(),
   AIRLOCK_AUDIT_CHECKPOINT_FILE: z.string().min(1).optional(),
   AIRLOCK_AUDIT_SEGMENTS_DIR: z.string().min(1).optional(),

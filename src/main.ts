@@ -179,7 +179,15 @@ export async function startAirlock(config: Config, opts: StartOptions = {}): Pro
   let review: PromotionService | undefined;
   if (config.role !== 'worker') {
     const sub = await connectRedis(config.redis.url, { maxRetriesPerRequest: null });
-    const producer = new JobProducer({ redis: cmd, subscriber: sub, prefix, attempts: config.worker.attempts, retryBackoffMs: config.worker.retryBackoffMs, finishedTtlS: config.resultTtlS, clock });
+    const producer = new JobProducer({
+      redis: cmd,
+      subscriber: sub,
+      prefix,
+      attempts: config.worker.attempts,
+      retryBackoffMs: config.worker.retryBackoffMs,
+      finishedTtlS: config.resultTtlS,
+      clock,
+    });
     // the role that serves the API signs checkpoints (one checkpointer per deployment is enough)
     const signingKey = await loadOrCreateSigningKey(config.audit.signingKeyFile);
     const sink = new CheckpointFileSink(config.audit.checkpointFile);

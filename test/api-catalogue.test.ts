@@ -9,7 +9,17 @@ import { HTTP_STATUS } from '../src/api/index.js';
 import { ERROR_CODES, type ErrorCode } from '../src/shared/index.js';
 
 /** Failures of our infrastructure, not of the caller's request: the only 5xx codes. */
-const SERVER_SIDE: ReadonlySet<ErrorCode> = new Set(['REDIS_UNAVAILABLE', 'SANDBOX_UNAVAILABLE', 'IMAGE_MISSING', 'SANDBOX_INPUT_FAILED', 'AUDIT_UNAVAILABLE', 'ARTIFACT_CORRUPT', 'CONFIG_INVALID', 'INTERNAL', 'PROMOTION_APPLY_FAILED']);
+const SERVER_SIDE: ReadonlySet<ErrorCode> = new Set([
+  'REDIS_UNAVAILABLE',
+  'SANDBOX_UNAVAILABLE',
+  'IMAGE_MISSING',
+  'SANDBOX_INPUT_FAILED',
+  'AUDIT_UNAVAILABLE',
+  'ARTIFACT_CORRUPT',
+  'CONFIG_INVALID',
+  'INTERNAL',
+  'PROMOTION_APPLY_FAILED',
+]);
 
 const README = fileURLToPath(new URL('../README.md', import.meta.url));
 
@@ -48,7 +58,7 @@ describe('error catalogue', () => {
   });
 
   it('infrastructure failures are 5xx and everything the caller caused is 4xx', () => {
-    const wrong = ERROR_CODES.filter((c) => (HTTP_STATUS[c] >= 500) !== SERVER_SIDE.has(c)).map((c) => `${c}=${HTTP_STATUS[c]}`);
+    const wrong = ERROR_CODES.filter((c) => HTTP_STATUS[c] >= 500 !== SERVER_SIDE.has(c)).map((c) => `${c}=${HTTP_STATUS[c]}`);
     expect(wrong).toEqual([]);
   });
 

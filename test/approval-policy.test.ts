@@ -13,7 +13,12 @@ describe('approval policy', () => {
       targets: {
         a: { target: { type: 'ftp', path: '/x' }, approval: { mode: 'auto' } },
         b: { target: dirTarget, approval: { mode: 'review', approvals: 0, groups: [] } },
-        c: { target: dirTarget, approval: { mode: 'review', approvals: 1, groups: ['ops'] }, reviewTimeoutMs: 60_000, escalation: { afterMs: 90_000, group: 'leads', webhook: { url: 'http://h/x', secret: 'K' } } },
+        c: {
+          target: dirTarget,
+          approval: { mode: 'review', approvals: 1, groups: ['ops'] },
+          reviewTimeoutMs: 60_000,
+          escalation: { afterMs: 90_000, group: 'leads', webhook: { url: 'http://h/x', secret: 'K' } },
+        },
         'Bad Name': { target: dirTarget, approval: { mode: 'auto' } },
       },
       extra: true,

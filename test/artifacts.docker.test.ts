@@ -122,7 +122,10 @@ describe('files in', () => {
   ].join('\n');
 
   it('unpacks an archive snapshot, applies a git-style patch, then runs the tests', async () => {
-    const archive = await tarGz({ 'app.py': 'def answer():\n    return 41\n', 'tests/test_app.py': 'import sys\nsys.path.insert(0, ".")\nfrom app import answer\nassert answer() == 42, answer()\nprint("tests pass")\n' });
+    const archive = await tarGz({
+      'app.py': 'def answer():\n    return 41\n',
+      'tests/test_app.py': 'import sys\nsys.path.insert(0, ".")\nfrom app import answer\nassert answer() == 42, answer()\nprint("tests pass")\n',
+    });
     const job = await runJob(t, key, { runtime: 'python', archive, patch, command: 'python3 tests/test_app.py && cat new.txt' });
     expect(job).toMatchObject({ status: 'succeeded', stdout: 'tests pass\ncreated by the patch\n' });
   });

@@ -219,7 +219,13 @@ describe('audit: one record per API request', () => {
       const { res, record } = await call('POST', '/v1/keys', admin.key, { role: 'agent', name: 'ci-bot', owner: 'team-a' });
       expect(res.status).toBe(201);
       const created = res.body as CreatedApiKey;
-      expect(record).toMatchObject({ actor: actorOf(admin), action: 'key.create', target: created.id, outcome: { status: 201 }, details: { role: 'agent', name: 'ci-bot', owner: 'team-a' } });
+      expect(record).toMatchObject({
+        actor: actorOf(admin),
+        action: 'key.create',
+        target: created.id,
+        outcome: { status: 201 },
+        details: { role: 'agent', name: 'ci-bot', owner: 'team-a' },
+      });
       expect(JSON.stringify(record)).not.toContain(created.key.slice(20));
       const list = await call('GET', '/v1/keys', admin.key);
       expect(list.record).toMatchObject({ action: 'key.list', target: null, outcome: { status: 200 } });
@@ -276,7 +282,7 @@ describe('audit: one record per API request', () => {
   });
 
   describe('GET /v1/audit', () => {
-    it('pages through one key\'s records newest first, without gaps or repeats', async () => {
+    it("pages through one key's records newest first, without gaps or repeats", async () => {
       const k = await t.key('agent');
       for (let i = 0; i < 7; i += 1) await t.request('GET', `/v1/profiles?i=${i}`, k.key);
       const seen: AuditRecord[] = [];
@@ -347,7 +353,7 @@ describe('audit: one record per API request', () => {
     expectError((await call('GET', '/v1/audit/verify', agent.key)).res, 403, 'FORBIDDEN');
   });
 
-  it('GET /v1/jobs/:id/audit: the job\'s records oldest first, for its submitter or an admin', async () => {
+  it("GET /v1/jobs/:id/audit: the job's records oldest first, for its submitter or an admin", async () => {
     const id = await submit(agent);
     await t.request('GET', `/v1/jobs/${id}`, agent.key);
     const own = await call('GET', `/v1/jobs/${id}/audit`, agent.key);

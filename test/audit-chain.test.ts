@@ -102,11 +102,7 @@ describe('audit records', () => {
   });
 
   it('redacts the event before it becomes a record', () => {
-    const r = nextRecord(
-      GENESIS_HEAD,
-      { ...event(1), request: { method: 'POST', route: '/v1/jobs', params: { env: { TOKEN: 'ak_key12345_s3cr3ts3cr3ts3cr3t' } } } },
-      T0,
-    );
+    const r = nextRecord(GENESIS_HEAD, { ...event(1), request: { method: 'POST', route: '/v1/jobs', params: { env: { TOKEN: 'ak_key12345_s3cr3ts3cr3ts3cr3t' } } } }, T0);
     expect(JSON.stringify(r)).not.toContain('s3cr3t');
   });
 

@@ -18,7 +18,11 @@ const DAY_MS = 24 * 3600 * 1000;
 async function cli(...argv: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await run(argv, (s) => out.push(...s.split('\n')), (s) => err.push(...s.split('\n')));
+  const code = await run(
+    argv,
+    (s) => out.push(...s.split('\n')),
+    (s) => err.push(...s.split('\n')),
+  );
   return { code, out, err };
 }
 

@@ -97,9 +97,8 @@ describe('isSecretKey', () => {
     'key',
     'AWS_SECRET_ACCESS_KEY',
   ])('treats %s as secret', (k) => expect(isSecretKey(k)).toBe(true));
-  it.each(['keyId', 'tokenId', 'credentialId', 'secretName', 'tokenCount', 'profile', 'route', 'method', 'jobId', 'monkey', 'keyboard'])(
-    'treats %s as harmless',
-    (k) => expect(isSecretKey(k)).toBe(false),
+  it.each(['keyId', 'tokenId', 'credentialId', 'secretName', 'tokenCount', 'profile', 'route', 'method', 'jobId', 'monkey', 'keyboard'])('treats %s as harmless', (k) =>
+    expect(isSecretKey(k)).toBe(false),
   );
 });
 

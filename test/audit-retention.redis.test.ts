@@ -34,10 +34,7 @@ describe('audit options', () => {
     expect(() => parseAuditOptions({ ...paths, staleAfterRecords: 10, checkpointEveryRecords: 10 })).toThrow(/staleAfterRecords/);
     const h = await auditHarness('audit-options');
     try {
-      expect(
-        () =>
-          new Retention({ store: h.store, key: h.key, checkpoints: h.sink, segmentsDir: h.segmentsDir, clock: h.clock, retentionDays: 30 }),
-      ).toThrow(/at least 90/);
+      expect(() => new Retention({ store: h.store, key: h.key, checkpoints: h.sink, segmentsDir: h.segmentsDir, clock: h.clock, retentionDays: 30 })).toThrow(/at least 90/);
     } finally {
       await h.cleanup();
     }
@@ -78,9 +75,7 @@ describe('retention', () => {
     expect((await readdir(h.segmentsDir)).sort()).toEqual(report.segments.flatMap((s) => [s.name, `${s.name}.sha256`]).sort());
 
     const gz = await readFile(join(h.segmentsDir, segmentName(11, 20)));
-    expect(await readFile(join(h.segmentsDir, `${segmentName(11, 20)}.sha256`), 'utf8')).toBe(
-      `${createHash('sha256').update(gz).digest('hex')}  ${segmentName(11, 20)}\n`,
-    );
+    expect(await readFile(join(h.segmentsDir, `${segmentName(11, 20)}.sha256`), 'utf8')).toBe(`${createHash('sha256').update(gz).digest('hex')}  ${segmentName(11, 20)}\n`);
     const lines = gunzipSync(gz).toString().trim().split('\n');
     expect(lines.slice(0, 10).map((l) => (JSON.parse(l) as AuditRecord).seq)).toEqual([11, 12, 13, 14, 15, 16, 17, 18, 19, 20]);
     expect(JSON.parse(lines[10]!)).toMatchObject({

@@ -2,16 +2,7 @@ import { readFile, stat, writeFile, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  Checkpointer,
-  GENESIS_HASH,
-  RedisAuditStore,
-  loadOrCreateSigningKey,
-  publicKeyPem,
-  queryAudit,
-  verifyKeyFromPem,
-  type AuditRecord,
-} from '../src/audit/index.js';
+import { Checkpointer, GENESIS_HASH, RedisAuditStore, loadOrCreateSigningKey, publicKeyPem, queryAudit, verifyKeyFromPem, type AuditRecord } from '../src/audit/index.js';
 import { AppError, canonicalJson } from '../src/shared/index.js';
 import { auditHarness, jobEvent, type AuditHarness } from './fixtures/audit/harness.js';
 import { dumpKeys } from './helpers/redis.js';
@@ -78,12 +69,7 @@ describe('RedisAuditStore', () => {
   });
 
   it('never stores API-key-looking strings from params, env, stdin, details or errors', async () => {
-    const secrets = [
-      'ak_key_Zq81xQ_SECRETpart9f8e7d6c5b4a3928',
-      'ghp_abcdefghijklmnopqrstuvwxyz0123456789',
-      'hunter2-db-pass',
-      'q8Zr3VxW1pLk9TnB4mYc7HsJ2dFg6QaE',
-    ];
+    const secrets = ['ak_key_Zq81xQ_SECRETpart9f8e7d6c5b4a3928', 'ghp_abcdefghijklmnopqrstuvwxyz0123456789', 'hunter2-db-pass', 'q8Zr3VxW1pLk9TnB4mYc7HsJ2dFg6QaE'];
     await h.store.append({
       actor: { type: 'key', keyId: 'key_redact', role: 'submitter' },
       action: 'job.submit',
@@ -162,9 +148,7 @@ describe('queryAudit', () => {
   });
 
   it('filters by actor, action and target together, in ascending order', async () => {
-    const expected = all.filter(
-      (r) => r.actor.type === 'key' && r.actor.keyId === 'key_1' && r.action === 'job.submit' && r.target === 'job_4',
-    );
+    const expected = all.filter((r) => r.actor.type === 'key' && r.actor.keyId === 'key_1' && r.action === 'job.submit' && r.target === 'job_4');
     expect(expected.length).toBeGreaterThan(0);
     const page = await queryAudit(h.store, { actor: { type: 'key', keyId: 'key_1' }, action: 'job.submit', target: 'job_4', order: 'asc' });
     expect(page.records).toEqual(expected);

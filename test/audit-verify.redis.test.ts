@@ -98,10 +98,7 @@ describe('verifyChain against tampering', () => {
 
   it('detects a checkpoint signed with a key it does not trust', async () => {
     const other = signingKeyFromPem(generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
-    const forged = signCheckpoint(
-      { ...other, keyId: h.key.keyId },
-      { seq: 15, headHash: (await getRecord(15)).hash, timeMs: h.clock.now() },
-    );
+    const forged = signCheckpoint({ ...other, keyId: h.key.keyId }, { seq: 15, headHash: (await getRecord(15)).hash, timeMs: h.clock.now() });
     await appendFile(h.sink.path, `${JSON.stringify(forged)}\n`);
     expect(await h.verify()).toMatchObject({ ok: false, seq: 15, reason: 'checkpoint_signature_invalid' });
   });

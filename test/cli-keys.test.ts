@@ -21,7 +21,11 @@ interface CliResult {
 async function cli(...argv: string[]): Promise<CliResult> {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await run(argv, (s) => out.push(...s.split('\n')), (s) => err.push(...s.split('\n')));
+  const code = await run(
+    argv,
+    (s) => out.push(...s.split('\n')),
+    (s) => err.push(...s.split('\n')),
+  );
   return { code, out, err };
 }
 
@@ -183,7 +187,12 @@ describe('airlock keys create --tools/--profiles and airlock capabilities', () =
     const matrix = JSON.parse(json.out.join('\n')) as { profiles: { name: string; network: string }[]; keys: { id: string; reach: { profile: string }[] }[] };
     expect(matrix.profiles.map((p) => p.name).sort()).toEqual(['node', 'python', 'shell']);
     expect(matrix.profiles.every((p) => p.network === 'none')).toBe(true);
-    expect(matrix.keys.find((k) => k.id === id)?.reach.map((r) => r.profile).sort()).toEqual(['python', 'shell']);
+    expect(
+      matrix.keys
+        .find((k) => k.id === id)
+        ?.reach.map((r) => r.profile)
+        .sort(),
+    ).toEqual(['python', 'shell']);
     const table = await cli('capabilities');
     expect(table.out[0]).toBe('PROFILES');
     expect(table.out.join('\n')).toMatch(new RegExp(`${id}\\s+agent\\s+active`));

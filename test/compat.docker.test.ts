@@ -204,7 +204,7 @@ describe.concurrent('node', () => {
       'node',
       lines(
         "const { Worker } = require('node:worker_threads');",
-        "const w = new Worker('const { parentPort, workerData } = require(\"node:worker_threads\"); let s = 0; for (let i = 0; i < workerData; i++) s += i; parentPort.postMessage(s);', { eval: true, workerData: 100 });",
+        'const w = new Worker(\'const { parentPort, workerData } = require("node:worker_threads"); let s = 0; for (let i = 0; i < workerData; i++) s += i; parentPort.postMessage(s);\', { eval: true, workerData: 100 });',
         "w.on('message', (s) => console.log('worker_threads', s));",
       ),
     );

@@ -4,12 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  JobCredentialIssuer,
-  JobCredentialVerifier,
-  parseJobCredentialOptions,
-  type MintInput,
-} from '../src/credentials/index.js';
+import { JobCredentialIssuer, JobCredentialVerifier, parseJobCredentialOptions, type MintInput } from '../src/credentials/index.js';
 import { AppError, type Clock } from '../src/shared/index.js';
 import { deletePrefix, dumpKeys, testRedis, uniquePrefix } from './helpers/redis.js';
 

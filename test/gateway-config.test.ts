@@ -53,7 +53,9 @@ describe('tool configuration', () => {
     expect(message).toContain('tool "short": injectHeaders.X-Api-Key: secret SHORT_KEY is shorter than 8 characters');
     expect(message).toContain('tool "newline": injectHeaders.X-Api-Key: secret NL_KEY must be printable ASCII');
     for (const value of Object.values(secrets)) expect(message).not.toContain(value);
-    expect(() => new ToolGateway({ jobId: 'job_x1234567', verifier: { verify: () => Promise.reject(new Error('unused')) }, tools, resolveSecret: (n) => secrets[n], onCall: () => {} })).toThrow(AppError);
+    expect(
+      () => new ToolGateway({ jobId: 'job_x1234567', verifier: { verify: () => Promise.reject(new Error('unused')) }, tools, resolveSecret: (n) => secrets[n], onCall: () => {} }),
+    ).toThrow(AppError);
 
     secrets['STAGING_TOKEN'] = 'tok-abcdefghij';
     const resolved = resolveToolSecrets(tools.slice(0, 1), (n) => secrets[n]);

@@ -33,7 +33,11 @@ interface Reply {
 }
 
 /** A call from inside the sandbox: HTTP over the gateway's Unix socket. */
-function call(socketPath: string, path: string, opts: { method?: string; token?: string; headers?: Record<string, string>; body?: Buffer; chunks?: Buffer[] } = {}): Promise<Reply> {
+function call(
+  socketPath: string,
+  path: string,
+  opts: { method?: string; token?: string; headers?: Record<string, string>; body?: Buffer; chunks?: Buffer[] } = {},
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
     let answered = false;
     const headers: Record<string, string> = { ...(opts.token === undefined ? {} : { authorization: `Bearer ${opts.token}` }), ...opts.headers };
@@ -264,7 +268,11 @@ describe('granted-tools gateway', () => {
   });
 
   it('forwards a POST body within the cap', async () => {
-    const { reply, report } = await expectCall('/tools/staging/fixtures/echo', 'allowed', { method: 'POST', body: Buffer.from('{"a":1}'), headers: { 'content-type': 'application/json' } });
+    const { reply, report } = await expectCall('/tools/staging/fixtures/echo', 'allowed', {
+      method: 'POST',
+      body: Buffer.from('{"a":1}'),
+      headers: { 'content-type': 'application/json' },
+    });
     expect(JSON.parse(reply.body)).toMatchObject({ method: 'POST', body: '{"a":1}' });
     expect(report.requestBytes).toBe(7);
   });

@@ -385,7 +385,9 @@ describe('deadlines', () => {
     const escalations = hooks.at('/escalate').filter((r) => r.json?.promotionId === p.id);
     expect(escalations).toHaveLength(1);
     expect(escalations[0]!.json).toMatchObject({ event: 'promotion.escalated', group: 'leads' });
-    expect(verifyWebhookSignature(SECRETS.ESCALATE_KEY, escalations[0]!.body, escalations[0]!.headers[WEBHOOK_SIGNATURE_HEADER] as string, Math.floor(clock.now() / 1000))).toBe(true);
+    expect(verifyWebhookSignature(SECRETS.ESCALATE_KEY, escalations[0]!.body, escalations[0]!.headers[WEBHOOK_SIGNATURE_HEADER] as string, Math.floor(clock.now() / 1000))).toBe(
+      true,
+    );
     expect(await listFor(lena)).toContain(p.id);
     expect((await auditOf(p.id)).filter((r) => r.action === 'promotion.escalate')).toHaveLength(1);
 

@@ -170,7 +170,16 @@ describe('hostile archives as job input are refused, nothing queued', () => {
 
   it('a hard link to a file outside, and one to a sibling inside', async () => {
     await refused(gz(rawTar([{ name: 'passwd', type: '1', linkname: '/etc/passwd' }])), 400, 'INVALID_ARCHIVE');
-    await refused(gz(rawTar([{ name: 'a', data: 'a' }, { name: 'b', type: '1', linkname: 'a' }])), 400, 'INVALID_ARCHIVE');
+    await refused(
+      gz(
+        rawTar([
+          { name: 'a', data: 'a' },
+          { name: 'b', type: '1', linkname: 'a' },
+        ]),
+      ),
+      400,
+      'INVALID_ARCHIVE',
+    );
   });
 
   it('a directory replaced by a symlink', async () => {
@@ -284,17 +293,42 @@ describe('hostile archives as job input are refused, nothing queued', () => {
   });
 
   it('the same file twice, and an archive file that `files` would replace', async () => {
-    await refused(gz(rawTar([{ name: 'a.txt', data: '1' }, { name: 'a.txt', data: '2' }])), 400, 'INVALID_ARCHIVE');
+    await refused(
+      gz(
+        rawTar([
+          { name: 'a.txt', data: '1' },
+          { name: 'a.txt', data: '2' },
+        ]),
+      ),
+      400,
+      'INVALID_ARCHIVE',
+    );
     await refused(gz(rawTar([{ name: 'a.txt', data: '1' }])), 400, 'INVALID_PATH', { files: [{ path: 'a.txt', content: '2' }] });
   });
 
   it('a file and a directory of the same name (a, then a/b) is refused up front, not a sandbox error', async () => {
-    await refused(gz(rawTar([{ name: 'a', data: 'file' }, { name: 'a/b', data: 'under a file' }])), 400, 'INVALID_ARCHIVE');
+    await refused(
+      gz(
+        rawTar([
+          { name: 'a', data: 'file' },
+          { name: 'a/b', data: 'under a file' },
+        ]),
+      ),
+      400,
+      'INVALID_ARCHIVE',
+    );
   });
 
   it('the same conflict through `files` is refused up front too', async () => {
     const before = await queuedCount();
-    const res = await t.request('POST', '/v1/jobs', key, { runtime: 'shell', files: [{ path: 'a', content: 'file' }, { path: 'a/b', content: 'under a file' }], command: 'true' });
+    const res = await t.request('POST', '/v1/jobs', key, {
+      runtime: 'shell',
+      files: [
+        { path: 'a', content: 'file' },
+        { path: 'a/b', content: 'under a file' },
+      ],
+      command: 'true',
+    });
     await drainIfAccepted(res);
     expect({ status: res.status, code: res.body?.error?.code }).toEqual({ status: 400, code: 'INVALID_PATH' });
     expect(await queuedCount()).toBe(before);
@@ -447,15 +481,17 @@ describe.concurrent('hostile shapes left in /work as artifacts', () => {
     expect(hard).toHaveLength(1);
     const hardPath = hard[0].path as string;
     const otherHard = hardPath === 'out/hard-a' ? 'out/hard-b' : 'out/hard-a';
-    expect(job.artifacts).toEqual([
-      { path: 'out/...', bytes: 4, sha256: sha('dots') },
-      { path: 'out/..evil', bytes: 4, sha256: sha('dots') },
-      { path: 'out/a..b', bytes: 4, sha256: sha('dots') },
-      { path: 'out/data.bin', bytes: 3000, sha256: sha(data) },
-      { path: 'out/sp ace#%41?.txt', bytes: 3, sha256: sha('odd') },
-      { path: hardPath, bytes: 4, sha256: sha('hard') },
-      { path: 'out/sub/nested.txt', bytes: 6, sha256: sha('nested') },
-    ].sort((a, b) => (a.path < b.path ? -1 : 1)));
+    expect(job.artifacts).toEqual(
+      [
+        { path: 'out/...', bytes: 4, sha256: sha('dots') },
+        { path: 'out/..evil', bytes: 4, sha256: sha('dots') },
+        { path: 'out/a..b', bytes: 4, sha256: sha('dots') },
+        { path: 'out/data.bin', bytes: 3000, sha256: sha(data) },
+        { path: 'out/sp ace#%41?.txt', bytes: 3, sha256: sha('odd') },
+        { path: hardPath, bytes: 4, sha256: sha('hard') },
+        { path: 'out/sub/nested.txt', bytes: 6, sha256: sha('nested') },
+      ].sort((a, b) => (a.path < b.path ? -1 : 1)),
+    );
     const rejected = [...job.artifactsRejected].map((r: { path: string; reason: string }) => ({ path: r.path.replace(/^\.\//, ''), reason: r.reason }));
     expect(rejected.sort((a, b) => (a.path < b.path ? -1 : 1))).toEqual(
       [
@@ -516,7 +552,12 @@ describe.concurrent('hostile shapes left in /work as artifacts', () => {
   });
 
   it('files beyond artifactFiles are rejected as too_many_files', async () => {
-    const job = await runJob(t, key, { runtime: 'shell', command: 'mkdir out; for i in 1 2 3 4 5; do printf "file $i" > out/f$i.txt; done', outputs: ['out'], limits: { artifactFiles: 3 } });
+    const job = await runJob(t, key, {
+      runtime: 'shell',
+      command: 'mkdir out; for i in 1 2 3 4 5; do printf "file $i" > out/f$i.txt; done',
+      outputs: ['out'],
+      limits: { artifactFiles: 3 },
+    });
     expect(job.status).toBe('succeeded');
     expect(job.artifacts).toHaveLength(3);
     for (const a of job.artifacts) expect(a.sha256).toBe(sha(`file ${a.path.slice(5, 6)}`));

@@ -156,7 +156,14 @@ describe.concurrent('escape', () => {
     const job = await run('host-control.sh');
     expect(job.status).toBe('succeeded');
     expect(job.stdout).not.toContain('ESCAPED');
-    for (const f of ['/sys/fs/cgroup/memory/release_agent', '/sys/fs/cgroup/memory/notify_on_release', '/proc/sys/kernel/core_pattern', '/proc/sysrq-trigger', '/proc/sys/kernel/modprobe', '/sys/kernel/uevent_helper']) {
+    for (const f of [
+      '/sys/fs/cgroup/memory/release_agent',
+      '/sys/fs/cgroup/memory/notify_on_release',
+      '/proc/sys/kernel/core_pattern',
+      '/proc/sysrq-trigger',
+      '/proc/sys/kernel/modprobe',
+      '/sys/kernel/uevent_helper',
+    ]) {
       expect(job.stdout).toContain(`denied ${f}\n`);
     }
     expect(job.stdout).toContain('denied mkdir /sys/fs/cgroup/memory\n');
@@ -344,7 +351,15 @@ describe.concurrent('exfiltration', () => {
     const job = await run('reverse-shell.sh');
     expect(job.status).toBe('succeeded');
     expect(job.stdout).toBe(
-      ['REDTEAM bash reverse shell', 'refused tcp 1.1.1.1/4444', 'refused tcp 172.17.0.1/4444', 'refused tcp 127.0.0.1/6379', 'refused tcp 10.0.0.1/443', 'refused udp 8.8.8.8/53', ''].join('\n'),
+      [
+        'REDTEAM bash reverse shell',
+        'refused tcp 1.1.1.1/4444',
+        'refused tcp 172.17.0.1/4444',
+        'refused tcp 127.0.0.1/6379',
+        'refused tcp 10.0.0.1/443',
+        'refused udp 8.8.8.8/53',
+        '',
+      ].join('\n'),
     );
     expect(job.stderr).toContain('socket: Permission denied');
   });

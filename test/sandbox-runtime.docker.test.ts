@@ -39,7 +39,10 @@ describe('DockerRuntime', () => {
     let inspected: Awaited<ReturnType<ReturnType<typeof docker.getContainer>['inspect']>> | undefined;
     const result = await runtime.run(spec(['sh', '-c', 'sleep 0.5']), {
       onCreated: (id) => {
-        void docker.getContainer(id).inspect().then((i) => (inspected = i));
+        void docker
+          .getContainer(id)
+          .inspect()
+          .then((i) => (inspected = i));
       },
     });
     expect(result.outcome).toBe('exited');

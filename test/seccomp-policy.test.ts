@@ -65,13 +65,36 @@ const NETLINK_AUDIT = 9;
 const CLONE_NEW_FLAGS = 0x7e020000; // CLONE_NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET
 
 const TRIPWIRES = [
-  'ptrace', 'process_vm_readv', 'process_vm_writev',
-  'mount', 'umount', 'umount2', 'pivot_root', 'chroot', 'unshare', 'setns',
-  'open_tree', 'move_mount', 'fsopen', 'fsconfig', 'fsmount', 'fspick', 'mount_setattr',
-  'keyctl', 'add_key', 'request_key',
-  'bpf', 'perf_event_open', 'userfaultfd',
-  'memfd_create', 'memfd_secret',
-  'kexec_load', 'kexec_file_load', 'init_module', 'finit_module', 'delete_module',
+  'ptrace',
+  'process_vm_readv',
+  'process_vm_writev',
+  'mount',
+  'umount',
+  'umount2',
+  'pivot_root',
+  'chroot',
+  'unshare',
+  'setns',
+  'open_tree',
+  'move_mount',
+  'fsopen',
+  'fsconfig',
+  'fsmount',
+  'fspick',
+  'mount_setattr',
+  'keyctl',
+  'add_key',
+  'request_key',
+  'bpf',
+  'perf_event_open',
+  'userfaultfd',
+  'memfd_create',
+  'memfd_secret',
+  'kexec_load',
+  'kexec_file_load',
+  'init_module',
+  'finit_module',
+  'delete_module',
 ];
 const ENOSYS_CALLS = ['io_uring_setup', 'io_uring_enter', 'io_uring_register', 'clone3'];
 
@@ -157,9 +180,7 @@ describe('strict seccomp policy: shape', () => {
 
   it('allows nothing that Docker’s default profile denies to a container without capabilities', () => {
     const mobyAllowed = new Set(
-      moby.syscalls
-        .filter((r) => r.action === ALLOW && r.includes?.caps === undefined && (r.includes?.arches ?? ['amd64']).includes('amd64'))
-        .flatMap((r) => r.names),
+      moby.syscalls.filter((r) => r.action === ALLOW && r.includes?.caps === undefined && (r.includes?.arches ?? ['amd64']).includes('amd64')).flatMap((r) => r.names),
     );
     const strictAllowed = policy.syscalls.filter((r) => r.action === ALLOW).flatMap((r) => r.names);
     expect(strictAllowed.filter((n) => !mobyAllowed.has(n))).toEqual([]);

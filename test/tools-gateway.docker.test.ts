@@ -77,17 +77,29 @@ beforeAll(async () => {
   await cp(resolve(import.meta.dirname, '../profiles'), join(dir, 'profiles'), { recursive: true });
   const python = JSON.parse(await readFile(join(dir, 'profiles/python.json'), 'utf8')) as Record<string, unknown>;
   await writeFile(join(dir, 'profiles/python.json'), JSON.stringify({ ...python, tools: ['staging', 'other'] }));
-  const tool = (name: string, origin: string) => ({ name, type: 'http', origin, methods: ['GET', 'POST'], pathPrefixes: ['/fixtures/'], maxRequestBytes: 1024, injectHeaders: { 'X-Staging-Key': { secret: 'STAGING_KEY' } } });
+  const tool = (name: string, origin: string) => ({
+    name,
+    type: 'http',
+    origin,
+    methods: ['GET', 'POST'],
+    pathPrefixes: ['/fixtures/'],
+    maxRequestBytes: 1024,
+    injectHeaders: { 'X-Staging-Key': { secret: 'STAGING_KEY' } },
+  });
   await writeFile(join(dir, 'tools.json'), JSON.stringify([tool('staging', `http://127.0.0.1:${port}`), tool('other', `http://127.0.0.1:${elsewherePort}`)]));
   await writeFile(join(dir, 'secrets.json'), JSON.stringify({ STAGING_KEY: SECRET }), { mode: 0o600 });
-  t = await startTestAirlock('tools', {
-    AIRLOCK_PROFILES_DIR: join(dir, 'profiles'),
-    AIRLOCK_TOOLS_FILE: join(dir, 'tools.json'),
-    AIRLOCK_TOOL_SECRETS_FILE: join(dir, 'secrets.json'),
-    AIRLOCK_GATEWAY_DIR: join(dir, 'gw'),
-    AIRLOCK_JOB_TOKEN_KEY_DIR: join(dir, 'keys'),
-    AIRLOCK_WORKER_CONCURRENCY: '3',
-  }, { logLines });
+  t = await startTestAirlock(
+    'tools',
+    {
+      AIRLOCK_PROFILES_DIR: join(dir, 'profiles'),
+      AIRLOCK_TOOLS_FILE: join(dir, 'tools.json'),
+      AIRLOCK_TOOL_SECRETS_FILE: join(dir, 'secrets.json'),
+      AIRLOCK_GATEWAY_DIR: join(dir, 'gw'),
+      AIRLOCK_JOB_TOKEN_KEY_DIR: join(dir, 'keys'),
+      AIRLOCK_WORKER_CONCURRENCY: '3',
+    },
+    { logLines },
+  );
   serviceKey = (await t.airlock.keys.create({ role: 'service', name: 'staging' })).key;
   agentKey = (await t.airlock.keys.create({ role: 'agent', name: 'tooled', tools: ['staging'] })).key;
 });
@@ -150,7 +162,9 @@ describe('a job granted a tool', () => {
     const records = (await t.request('GET', `/v1/audit?target=${job.id}&action=gateway.call&limit=100`, (await t.key('admin')).key)).body.records as any[];
     expect(records.length).toBeGreaterThanOrEqual(12);
     const outcomes = records.map((r) => r.outcome?.result ?? r.details?.outcome);
-    expect(outcomes).toEqual(expect.arrayContaining(['allowed', 'tool_not_granted', 'method_not_allowed', 'path_not_allowed', 'redirect_refused', 'request_too_large', 'credential_invalid']));
+    expect(outcomes).toEqual(
+      expect.arrayContaining(['allowed', 'tool_not_granted', 'method_not_allowed', 'path_not_allowed', 'redirect_refused', 'request_too_large', 'credential_invalid']),
+    );
     expect(JSON.stringify(records)).not.toContain(SECRET);
     const token = tokenOf(job.stdout);
     expect(token.length).toBeGreaterThan(20);
@@ -179,13 +193,17 @@ describe('credential lifetime across end states', () => {
     ['failed', [], { command: ['sh', '-c', 'python3 client.py report; exit 3'] }],
     ['timeout', ['5'], { timeoutMs: 3000 }],
     ['oom', [], { command: ['sh', '-c', 'python3 client.py report && python3 -c "a=[]\nwhile True: a.append(bytearray(8<<20))"'], limits: { memoryBytes: 64 << 20 } }],
-  ])('is inactive right after a %s job ends', async (status, args, extra) => {
-    const job = await runJob(t, agentKey, await clientJob(['report', ...args], extra), 60);
-    expect(job.status).toBe(status);
-    const checked = [...tokenChecks.entries()].find(([, v]) => v.introspection.jobId === job.id);
-    expect(checked?.[1].introspection.active).toBe(true);
-    expect(await introspect(checked![0])).toEqual({ active: false });
-  }, 90_000);
+  ])(
+    'is inactive right after a %s job ends',
+    async (status, args, extra) => {
+      const job = await runJob(t, agentKey, await clientJob(['report', ...args], extra), 60);
+      expect(job.status).toBe(status);
+      const checked = [...tokenChecks.entries()].find(([, v]) => v.introspection.jobId === job.id);
+      expect(checked?.[1].introspection.active).toBe(true);
+      expect(await introspect(checked![0])).toEqual({ active: false });
+    },
+    90_000,
+  );
 
   it('is inactive right after a running job is cancelled, and refused to another job while live', async () => {
     const a = await t.request('POST', '/v1/jobs', agentKey, await clientJob(['report', '30']));
@@ -208,7 +226,10 @@ describe('credential lifetime across end states', () => {
 
 describe('grants', () => {
   it('a job that requests nothing gets no credential and no socket', async () => {
-    const job = await runJob(t, agentKey, { runtime: 'python', files: [{ path: 'main.py', content: 'import os\nprint(os.path.exists("/run/airlock"), os.path.exists("/run/airlock/token"))' }] });
+    const job = await runJob(t, agentKey, {
+      runtime: 'python',
+      files: [{ path: 'main.py', content: 'import os\nprint(os.path.exists("/run/airlock"), os.path.exists("/run/airlock/token"))' }],
+    });
     expect(job).toMatchObject({ status: 'succeeded', stdout: 'False False\n' });
   });
 
@@ -237,7 +258,12 @@ describe('grants', () => {
     expect(python.grantableTools.map((x: any) => x.name).sort()).toEqual(['other', 'staging']);
     expect(python.credentialLifetimeMs).toBeGreaterThan(python.limits.timeoutMs);
     const tooled = m.keys.find((k: any) => k.name === 'tooled');
-    expect(tooled.reach).toEqual(expect.arrayContaining([{ profile: 'python', tools: ['staging'] }, { profile: 'shell', tools: [] }]));
+    expect(tooled.reach).toEqual(
+      expect.arrayContaining([
+        { profile: 'python', tools: ['staging'] },
+        { profile: 'shell', tools: [] },
+      ]),
+    );
     expect((await t.request('GET', '/v1/capabilities', agentKey)).status).toBe(403);
   });
 });

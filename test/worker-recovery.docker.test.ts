@@ -14,7 +14,16 @@ const FAST_STALL = { AIRLOCK_LOCK_DURATION_MS: '2000', AIRLOCK_STALLED_INTERVAL_
 
 function spawnWorker(prefix: string, env: Record<string, string> = {}): ChildProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    env: { ...process.env, AIRLOCK_ROLE: 'worker', AIRLOCK_REDIS_URL: TEST_REDIS_URL, AIRLOCK_REDIS_PREFIX: prefix, AIRLOCK_LOG_LEVEL: 'warn', AIRLOCK_WORKER_CONCURRENCY: '1', ...FAST_STALL, ...env },
+    env: {
+      ...process.env,
+      AIRLOCK_ROLE: 'worker',
+      AIRLOCK_REDIS_URL: TEST_REDIS_URL,
+      AIRLOCK_REDIS_PREFIX: prefix,
+      AIRLOCK_LOG_LEVEL: 'warn',
+      AIRLOCK_WORKER_CONCURRENCY: '1',
+      ...FAST_STALL,
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout?.resume();
@@ -62,10 +71,14 @@ describe('worker killed mid-job', () => {
 
     const second = spawnWorker(api.prefix);
     children.push(second);
-    const done = await until('the job to finish', async () => {
-      const j = (await api.request('GET', `/v1/jobs/${id}?wait=5`, key)).body;
-      return j.status !== 'running' && j.status !== 'queued' ? j : undefined;
-    }, 40_000);
+    const done = await until(
+      'the job to finish',
+      async () => {
+        const j = (await api.request('GET', `/v1/jobs/${id}?wait=5`, key)).body;
+        return j.status !== 'running' && j.status !== 'queued' ? j : undefined;
+      },
+      40_000,
+    );
     expect(done).toMatchObject({ status: 'succeeded', stdout: 'finished\n', attempts: 2 });
     await until('the orphan to be removed', async () => (await jobContainers(id)).length === 0);
     await expect(docker.getContainer(orphan.Id).inspect()).rejects.toMatchObject({ statusCode: 404 });

@@ -66,19 +66,42 @@ const NETLINK_ROUTE = 0;
  */
 const KILL = [
   // debugging / reading other processes
-  'ptrace', 'process_vm_readv', 'process_vm_writev',
+  'ptrace',
+  'process_vm_readv',
+  'process_vm_writev',
   // mounts, root changes and namespaces
-  'mount', 'umount', 'umount2', 'pivot_root', 'chroot', 'unshare', 'setns',
+  'mount',
+  'umount',
+  'umount2',
+  'pivot_root',
+  'chroot',
+  'unshare',
+  'setns',
   // the new mount API
-  'open_tree', 'move_mount', 'fsopen', 'fsconfig', 'fsmount', 'fspick', 'mount_setattr',
+  'open_tree',
+  'move_mount',
+  'fsopen',
+  'fsconfig',
+  'fsmount',
+  'fspick',
+  'mount_setattr',
   // kernel keyrings
-  'keyctl', 'add_key', 'request_key',
+  'keyctl',
+  'add_key',
+  'request_key',
   // large kernel attack surfaces
-  'bpf', 'perf_event_open', 'userfaultfd',
+  'bpf',
+  'perf_event_open',
+  'userfaultfd',
   // anonymous in-memory files (fileless executables; /tmp and /work are noexec)
-  'memfd_create', 'memfd_secret',
+  'memfd_create',
+  'memfd_secret',
   // kernel replacement and modules
-  'kexec_load', 'kexec_file_load', 'init_module', 'finit_module', 'delete_module',
+  'kexec_load',
+  'kexec_file_load',
+  'init_module',
+  'finit_module',
+  'delete_module',
 ];
 
 /**
@@ -153,8 +176,7 @@ function airlockRules() {
       names: ['socket'],
       action: ACT_ALLOW,
       args: [eq(0, AF_NETLINK), eq(2, NETLINK_ROUTE)],
-      comment:
-        'Airlock: socket(AF_NETLINK, *, NETLINK_ROUTE) only (getaddrinfo, os.networkInterfaces); every other family gets the default EPERM',
+      comment: 'Airlock: socket(AF_NETLINK, *, NETLINK_ROUTE) only (getaddrinfo, os.networkInterfaces); every other family gets the default EPERM',
     },
   ];
 }

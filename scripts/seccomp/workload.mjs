@@ -70,8 +70,7 @@ const checks = [
     async () => {
       // (module (func (export "add") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add))
       const bytes = Uint8Array.from([
-        0, 97, 115, 109, 1, 0, 0, 0, 1, 7, 1, 96, 2, 127, 127, 1, 127, 3, 2, 1, 0, 7, 7, 1, 3, 97, 100, 100, 0, 0, 10,
-        9, 1, 7, 0, 32, 0, 32, 1, 106, 11,
+        0, 97, 115, 109, 1, 0, 0, 0, 1, 7, 1, 96, 2, 127, 127, 1, 127, 3, 2, 1, 0, 7, 7, 1, 3, 97, 100, 100, 0, 0, 10, 9, 1, 7, 0, 32, 0, 32, 1, 106, 11,
       ]);
       const { instance } = await wasm.instantiate(bytes);
       const add = /** @type {(a: number, b: number) => number} */ (instance.exports['add']);
@@ -79,10 +78,7 @@ const checks = [
     },
   ],
   ['os.networkInterfaces', () => JSON.stringify(Object.keys(os.networkInterfaces()))],
-  [
-    'dns.lookup(localhost)',
-    async () => JSON.stringify(await dns.promises.lookup('localhost', { all: true })),
-  ],
+  ['dns.lookup(localhost)', async () => JSON.stringify(await dns.promises.lookup('localhost', { all: true }))],
 ];
 
 try {

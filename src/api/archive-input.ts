@@ -73,10 +73,15 @@ function readTar(tar: Buffer): JobFileInput[] {
     const name = rawName.replace(/^(\.\/)+/, '').replace(/\/$/, '');
 
     const kind = TYPES[type];
-    if (kind === undefined || kind !== 'file' && kind !== 'directory') throw invalid(`archive entry ${JSON.stringify(name.slice(0, 200))} is a ${kind ?? `type ${JSON.stringify(type)} entry`}; only regular files and directories are accepted`, name);
+    if (kind === undefined || (kind !== 'file' && kind !== 'directory'))
+      throw invalid(
+        `archive entry ${JSON.stringify(name.slice(0, 200))} is a ${kind ?? `type ${JSON.stringify(type)} entry`}; only regular files and directories are accepted`,
+        name,
+      );
     if ((mode & 0o6000) !== 0) throw invalid(`archive entry ${JSON.stringify(name.slice(0, 200))} has the setuid/setgid bit`, name);
     if (name === '' || name === '.') continue;
-    if (name.split('/').length > INPUT_CAPS.archiveDepth) throw capError('archiveDepth', `archive entry ${JSON.stringify(name.slice(0, 200))} is deeper than ${INPUT_CAPS.archiveDepth} levels`);
+    if (name.split('/').length > INPUT_CAPS.archiveDepth)
+      throw capError('archiveDepth', `archive entry ${JSON.stringify(name.slice(0, 200))} is deeper than ${INPUT_CAPS.archiveDepth} levels`);
     const path = checkPath(name, INPUT_CAPS.archiveDepth);
     if (kind === 'directory') continue; // directories are implied by the files in them
     if (seen.has(path)) throw invalid(`archive contains ${JSON.stringify(path)} twice`, path);

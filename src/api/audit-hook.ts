@@ -108,9 +108,7 @@ export function registerAuditHook(app: FastifyInstance, opts: AuditHookOptions):
       req.log.error({ err, reqId: req.id, action: event.action, target: event.target }, 'audit record not written; request refused');
       const created = req.auditState?.createdId ?? null;
       if (created !== null && reply.statusCode < 300) {
-        await opts.compensate(event.action, created).catch((e: unknown) =>
-          req.log.error({ err: e, reqId: req.id, target: created }, 'could not undo an unaudited mutation'),
-        );
+        await opts.compensate(event.action, created).catch((e: unknown) => req.log.error({ err: e, reqId: req.id, target: created }, 'could not undo an unaudited mutation'));
       }
       return refuse(reply, payload);
     }
@@ -164,7 +162,7 @@ function eventOf(req: FastifyRequest, status: number, error: string | undefined,
     target: createdId ?? targetFromParams(route, req.params),
     request: {
       method: req.method,
-      route: route ?? (req.url.split('?')[0] ?? ''),
+      route: route ?? req.url.split('?')[0] ?? '',
       ip: req.ip,
       ...paramsOf(req),
       ...(state?.codeDigest != null ? { codeDigest: state.codeDigest } : {}),
@@ -195,7 +193,9 @@ function detailsOf(req: FastifyRequest, routeAction: AuditAction, denied: boolea
   if (req.auditState?.note !== undefined) return { ...req.auditState.note };
   if (routeAction === 'key.create' && req.body !== null && typeof req.body === 'object') {
     const body = req.body as Record<string, unknown>;
-    const pick = Object.fromEntries(['role', 'owner', 'name', 'profiles', 'tools', 'groups'].flatMap((k) => (typeof body[k] === 'string' || Array.isArray(body[k]) ? [[k, body[k]]] : [])));
+    const pick = Object.fromEntries(
+      ['role', 'owner', 'name', 'profiles', 'tools', 'groups'].flatMap((k) => (typeof body[k] === 'string' || Array.isArray(body[k]) ? [[k, body[k]]] : [])),
+    );
     return Object.keys(pick).length > 0 ? pick : undefined;
   }
   return undefined;

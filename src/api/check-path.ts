@@ -26,7 +26,8 @@ export function checkTreeConflicts(paths: readonly string[]): void {
     const parts = p.split('/');
     for (let i = 1; i < parts.length; i++) {
       const dir = parts.slice(0, i).join('/');
-      if (files.has(dir)) throw new AppError('INVALID_PATH', `${JSON.stringify(dir)} is both a file and the directory of ${JSON.stringify(p.slice(0, 200))}`, { details: { path: dir } });
+      if (files.has(dir))
+        throw new AppError('INVALID_PATH', `${JSON.stringify(dir)} is both a file and the directory of ${JSON.stringify(p.slice(0, 200))}`, { details: { path: dir } });
     }
   }
 }

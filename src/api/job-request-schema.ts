@@ -20,7 +20,10 @@ const FileSchema = z.strictObject({
 
 export const JobRequestSchema = z.strictObject({
   runtime: z.enum(['python', 'node', 'shell']).optional(),
-  profile: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/).optional(),
+  profile: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{0,31}$/)
+    .optional(),
   files: z.array(FileSchema).default([]),
   command: z.union([z.string().min(1), z.array(z.string()).min(1)]).optional(),
   stdin: z.string().default(''),
@@ -32,7 +35,10 @@ export const JobRequestSchema = z.strictObject({
   /** tools to be granted through the gateway; each must be grantable on the profile and to the key */
   tools: z.array(z.string().max(64)).max(32).optional(),
   /** names a line of work (a PR, a branch): a newer promotion of the same lineage and target supersedes older ones */
-  lineage: z.string().regex(/^[A-Za-z0-9._:/#-]{1,128}$/, 'lineage: 1-128 of A-Z a-z 0-9 . _ : / # -').optional(),
+  lineage: z
+    .string()
+    .regex(/^[A-Za-z0-9._:/#-]{1,128}$/, 'lineage: 1-128 of A-Z a-z 0-9 . _ : / # -')
+    .optional(),
   env: z.record(z.string(), z.string()).default({}),
   timeoutMs: z.number().int().positive().optional(),
   limits: LimitsSchema.partial().optional(),
@@ -77,11 +83,15 @@ export function parseJobRequest(body: unknown, profiles: ReadonlyMap<string, Loa
   for (const [name, value] of Object.entries(req.env)) {
     if (!ENV_NAME.test(name)) throw new AppError('INVALID_REQUEST', `env name ${JSON.stringify(name.slice(0, 64))} is not a valid variable name`, { details: { field: 'env' } });
     if (isReservedEnv(name)) throw new AppError('INVALID_REQUEST', `env name ${name} is reserved`, { details: { field: 'env' } });
-    if (value.length > INPUT_CAPS.envValueChars) throw new AppError('INPUT_TOO_LARGE', `env ${name} is longer than ${INPUT_CAPS.envValueChars} characters (cap envValueChars)`, { details: { cap: 'envValueChars' } });
+    if (value.length > INPUT_CAPS.envValueChars)
+      throw new AppError('INPUT_TOO_LARGE', `env ${name} is longer than ${INPUT_CAPS.envValueChars} characters (cap envValueChars)`, { details: { cap: 'envValueChars' } });
   }
-  if (Object.keys(req.env).length > INPUT_CAPS.envVars) throw new AppError('INPUT_TOO_LARGE', `more than ${INPUT_CAPS.envVars} env variables (cap envVars)`, { details: { cap: 'envVars' } });
-  if (Buffer.byteLength(req.stdin) > INPUT_CAPS.stdinBytes) throw new AppError('INPUT_TOO_LARGE', `stdin is larger than ${INPUT_CAPS.stdinBytes} bytes (cap stdinBytes)`, { details: { cap: 'stdinBytes' } });
-  if (req.patch !== undefined && Buffer.byteLength(req.patch) > INPUT_CAPS.patchBytes) throw new AppError('INPUT_TOO_LARGE', `patch is larger than ${INPUT_CAPS.patchBytes} bytes (cap patchBytes)`, { details: { cap: 'patchBytes' } });
+  if (Object.keys(req.env).length > INPUT_CAPS.envVars)
+    throw new AppError('INPUT_TOO_LARGE', `more than ${INPUT_CAPS.envVars} env variables (cap envVars)`, { details: { cap: 'envVars' } });
+  if (Buffer.byteLength(req.stdin) > INPUT_CAPS.stdinBytes)
+    throw new AppError('INPUT_TOO_LARGE', `stdin is larger than ${INPUT_CAPS.stdinBytes} bytes (cap stdinBytes)`, { details: { cap: 'stdinBytes' } });
+  if (req.patch !== undefined && Buffer.byteLength(req.patch) > INPUT_CAPS.patchBytes)
+    throw new AppError('INPUT_TOO_LARGE', `patch is larger than ${INPUT_CAPS.patchBytes} bytes (cap patchBytes)`, { details: { cap: 'patchBytes' } });
 
   const forbid = (field: keyof typeof profile.allow, present: boolean) => {
     if (present && !profile.allow[field]) throw new AppError('FORBIDDEN', `profile ${profile.name} does not allow a job to set ${field}`, { details: { field } });
@@ -93,10 +103,12 @@ export function parseJobRequest(body: unknown, profiles: ReadonlyMap<string, Loa
 
   let argv: string[] = [...profile.command];
   if (typeof req.command === 'string') {
-    if (req.command.length > INPUT_CAPS.commandChars) throw new AppError('INPUT_TOO_LARGE', `command is longer than ${INPUT_CAPS.commandChars} characters (cap commandChars)`, { details: { cap: 'commandChars' } });
+    if (req.command.length > INPUT_CAPS.commandChars)
+      throw new AppError('INPUT_TOO_LARGE', `command is longer than ${INPUT_CAPS.commandChars} characters (cap commandChars)`, { details: { cap: 'commandChars' } });
     argv = ['/bin/sh', '-c', req.command];
   } else if (req.command !== undefined) {
-    if (req.command.length > INPUT_CAPS.argvItems || req.command.join(' ').length > INPUT_CAPS.commandChars) throw new AppError('INPUT_TOO_LARGE', `command is too long (cap commandChars)`, { details: { cap: 'commandChars' } });
+    if (req.command.length > INPUT_CAPS.argvItems || req.command.join(' ').length > INPUT_CAPS.commandChars)
+      throw new AppError('INPUT_TOO_LARGE', `command is too long (cap commandChars)`, { details: { cap: 'commandChars' } });
     // the launcher hands the job's env to `env` as NAME=VALUE words before argv
     if (req.command[0]!.includes('=')) throw new AppError('INVALID_REQUEST', 'command[0] must be a program name, not contain "="', { details: { field: 'command' } });
     argv = req.command;
@@ -156,7 +168,8 @@ function checkOutputs(outputs: string[] | undefined): string[] | undefined {
 }
 
 function checkFiles(files: z.infer<typeof FileSchema>[]): JobFileInput[] {
-  if (files.length > INPUT_CAPS.files) throw new AppError('TOO_MANY_FILES', `${files.length} files exceed the cap of ${INPUT_CAPS.files} (cap files)`, { details: { cap: 'files' } });
+  if (files.length > INPUT_CAPS.files)
+    throw new AppError('TOO_MANY_FILES', `${files.length} files exceed the cap of ${INPUT_CAPS.files} (cap files)`, { details: { cap: 'files' } });
   let total = 0;
   const seen = new Set<string>();
   for (const f of files) {
@@ -165,10 +178,12 @@ function checkFiles(files: z.infer<typeof FileSchema>[]): JobFileInput[] {
     seen.add(path);
     if (f.encoding === 'base64' && !BASE64.test(f.content)) throw new AppError('INVALID_REQUEST', `file ${path}: content is not valid base64`, { details: { path } });
     const bytes = f.encoding === 'base64' ? Buffer.from(f.content, 'base64').length : Buffer.byteLength(f.content);
-    if (bytes > INPUT_CAPS.fileBytes) throw new AppError('FILE_TOO_LARGE', `file ${path} is ${bytes} bytes; the cap is ${INPUT_CAPS.fileBytes} (cap fileBytes)`, { details: { cap: 'fileBytes', path } });
+    if (bytes > INPUT_CAPS.fileBytes)
+      throw new AppError('FILE_TOO_LARGE', `file ${path} is ${bytes} bytes; the cap is ${INPUT_CAPS.fileBytes} (cap fileBytes)`, { details: { cap: 'fileBytes', path } });
     total += bytes;
   }
-  if (total > INPUT_CAPS.totalBytes) throw new AppError('INPUT_TOO_LARGE', `files total ${total} bytes; the cap is ${INPUT_CAPS.totalBytes} (cap totalBytes)`, { details: { cap: 'totalBytes' } });
+  if (total > INPUT_CAPS.totalBytes)
+    throw new AppError('INPUT_TOO_LARGE', `files total ${total} bytes; the cap is ${INPUT_CAPS.totalBytes} (cap totalBytes)`, { details: { cap: 'totalBytes' } });
   return files.map((f) => ({ path: posix.normalize(f.path), content: f.content, encoding: f.encoding }));
 }
 

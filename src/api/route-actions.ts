@@ -28,7 +28,15 @@ const ROUTE_ACTIONS: Readonly<Record<string, AuditAction>> = {
 };
 
 /** Actions that change state: the audit log must answer before their handler runs. */
-export const MUTATING_ACTIONS: ReadonlySet<AuditAction> = new Set(['job.submit', 'job.cancel', 'key.create', 'key.revoke', 'promotion.request', 'review.decision', 'promotion.retry']);
+export const MUTATING_ACTIONS: ReadonlySet<AuditAction> = new Set([
+  'job.submit',
+  'job.cancel',
+  'key.create',
+  'key.revoke',
+  'promotion.request',
+  'review.decision',
+  'promotion.retry',
+]);
 
 /** Routes that are not audited: unauthenticated liveness/readiness probes (see README, "Audit log"). */
 export const UNAUDITED_ROUTES: ReadonlySet<string> = new Set(['/healthz', '/readyz']);

@@ -52,10 +52,7 @@ export function defaultAuditPaths(dataDir: string): Pick<AuditOptions, 'signingK
 export function parseAuditOptions(input: z.input<typeof AuditOptionsSchema>): AuditOptions {
   const parsed = AuditOptionsSchema.safeParse(input);
   if (!parsed.success) {
-    throw new AppError(
-      'CONFIG_INVALID',
-      `invalid audit configuration:\n${parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}`,
-    );
+    throw new AppError('CONFIG_INVALID', `invalid audit configuration:\n${parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}`);
   }
   return Object.freeze(parsed.data);
 }

@@ -66,10 +66,7 @@ export function computeHash(record: UnhashedRecord): string {
 export function nextRecord(prev: ChainHead, event: AuditEvent, timeMs: number): AuditRecord {
   const parsed = AuditEventSchema.safeParse(redact(event));
   if (!parsed.success) {
-    throw new AppError(
-      'INTERNAL',
-      `invalid audit event: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
-    );
+    throw new AppError('INTERNAL', `invalid audit event: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   }
   if (!Number.isFinite(timeMs)) throw new AppError('INTERNAL', 'audit time must be a finite number of ms');
   const time = new Date(Math.max(timeMs, Date.parse(prev.time))).toISOString();

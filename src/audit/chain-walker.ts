@@ -65,19 +65,11 @@ export class ChainWalker {
       return failure(expectedSeq, 'prev_hash_mismatch', `record ${expectedSeq} does not link to record ${this.current.seq}`);
     }
     if (Date.parse(record.time) < Date.parse(this.current.time)) {
-      return failure(
-        expectedSeq,
-        'time_backwards',
-        `record ${expectedSeq} (${record.time}) is older than record ${this.current.seq} (${this.current.time})`,
-      );
+      return failure(expectedSeq, 'time_backwards', `record ${expectedSeq} (${record.time}) is older than record ${this.current.seq} (${this.current.time})`);
     }
     for (const checkpoint of this.checkpoints.get(expectedSeq) ?? []) {
       if (checkpoint.headHash !== record.hash) {
-        return failure(
-          expectedSeq,
-          'checkpoint_mismatch',
-          `record ${expectedSeq} differs from the checkpoint signed at ${checkpoint.time}: the chain was rewritten`,
-        );
+        return failure(expectedSeq, 'checkpoint_mismatch', `record ${expectedSeq} differs from the checkpoint signed at ${checkpoint.time}: the chain was rewritten`);
       }
     }
     this.current = headOf(record);
@@ -94,8 +86,6 @@ export class ChainWalker {
     }
     // Ahead of its place: a swap if the record that belongs here sits at the other position.
     const other = own === undefined || own === null ? null : parseRecord(own);
-    return other?.seq === expectedSeq
-      ? failure(expectedSeq, 'reordered', `${at} (swapped)`)
-      : failure(expectedSeq, 'seq_gap', `${at}: record ${expectedSeq} is missing`);
+    return other?.seq === expectedSeq ? failure(expectedSeq, 'reordered', `${at} (swapped)`) : failure(expectedSeq, 'seq_gap', `${at}: record ${expectedSeq} is missing`);
   }
 }

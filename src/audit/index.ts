@@ -19,15 +19,7 @@ export { redact, redactString, isSecretKey, REDACTED } from './redact.js';
 export type { AuditStore } from './audit-store.js';
 export { auditKeys, type AuditKeys, type ActorFilter } from './audit-keys.js';
 export { RedisAuditStore, type RedisAuditStoreOptions } from './redis-audit-store.js';
-export {
-  loadOrCreateSigningKey,
-  signingKeyFromPem,
-  verifyKeyFromPem,
-  publicKeyPem,
-  keyIdOf,
-  type SigningKey,
-  type VerifyKey,
-} from './signing-key.js';
+export { loadOrCreateSigningKey, signingKeyFromPem, verifyKeyFromPem, publicKeyPem, keyIdOf, type SigningKey, type VerifyKey } from './signing-key.js';
 export { signCheckpoint, checkpointSignatureValid, CheckpointSchema, type Checkpoint } from './checkpoint.js';
 export { CheckpointFileSink } from './checkpoint-file-sink.js';
 export { Checkpointer, type CheckpointerOptions } from './checkpointer.js';

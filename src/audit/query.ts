@@ -44,11 +44,7 @@ const CursorSchema = z.strictObject({ v: z.literal(1), seq: z.number().int().non
 
 export async function queryAudit(store: RedisAuditStore, input: AuditQuery): Promise<AuditPage> {
   const parsed = AuditQuerySchema.safeParse(input);
-  if (!parsed.success)
-    throw new AppError(
-      'INVALID_REQUEST',
-      `invalid audit query: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
-    );
+  if (!parsed.success) throw new AppError('INVALID_REQUEST', `invalid audit query: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   const q = parsed.data;
   const [base, head] = [await store.base(), await store.head()];
   let lo = base.seq + 1;
@@ -90,12 +86,7 @@ export async function queryAudit(store: RedisAuditStore, input: AuditQuery): Pro
 }
 
 /** The smallest index among the filters, or null to walk seqs directly. */
-async function pickDriver(
-  store: RedisAuditStore,
-  actor: ActorFilter | undefined,
-  action: string | undefined,
-  target: string | undefined,
-): Promise<string | null> {
+async function pickDriver(store: RedisAuditStore, actor: ActorFilter | undefined, action: string | undefined, target: string | undefined): Promise<string | null> {
   const keys: string[] = [];
   if (actor !== undefined) keys.push(store.keys.actor(actor));
   if (action !== undefined) keys.push(store.keys.action(action));
@@ -107,22 +98,13 @@ async function pickDriver(
   return keys[best] ?? null;
 }
 
-async function candidates(
-  store: RedisAuditStore,
-  driver: string | null,
-  order: 'asc' | 'desc',
-  lo: number,
-  hi: number,
-  count: number,
-): Promise<number[]> {
+async function candidates(store: RedisAuditStore, driver: string | null, order: 'asc' | 'desc', lo: number, hi: number, count: number): Promise<number[]> {
   if (driver === null) {
     const n = Math.min(count, hi - lo + 1);
     return Array.from({ length: n }, (_, i) => (order === 'asc' ? lo + i : hi - i));
   }
   const members = await unavailableOnError(() =>
-    order === 'asc'
-      ? store.redis.zrangebyscore(driver, lo, hi, 'LIMIT', 0, count)
-      : store.redis.zrevrangebyscore(driver, hi, lo, 'LIMIT', 0, count),
+    order === 'asc' ? store.redis.zrangebyscore(driver, lo, hi, 'LIMIT', 0, count) : store.redis.zrevrangebyscore(driver, hi, lo, 'LIMIT', 0, count),
   );
   return members.map(Number);
 }

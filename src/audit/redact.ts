@@ -94,8 +94,7 @@ const STRING_RULES: readonly StringRule[] = [
     name: 'secret_assignment',
     pattern:
       /([A-Za-z0-9_.-]{0,64}(?:password|passwd|passphrase|secret|token|api[_-]?key|private[_-]?key|credential|authorization|cookie)[A-Za-z0-9_.-]{0,64}["']?\s{0,8}[=:]\s{0,8}["']?)([^\s"',;&]+)/gi,
-    replace: (match, head = '', value = '') =>
-      isHarmlessName(head) || value.startsWith('[redacted') || AUTH_SCHEME.test(value) ? match : `${head}${REDACTED}`,
+    replace: (match, head = '', value = '') => (isHarmlessName(head) || value.startsWith('[redacted') || AUTH_SCHEME.test(value) ? match : `${head}${REDACTED}`),
   },
   // NAME=<long high-entropy run>: env files, `export X=...`, `X: ...` lines.
   {
@@ -109,8 +108,7 @@ const STRING_RULES: readonly StringRule[] = [
 const AUTH_SCHEME = /^(?:Bearer|Basic|Token)$/i;
 
 // Names whose long values are digests or ids, not secrets.
-const HARMLESS_NAME =
-  /(?:^|[_.-])(?:id|ids|sha\d*|md5|digest|hash|checksum|etag|commit|integrity|path|url|uri|dir|file)$|^(?:sha\d*|md5|blake\w*)$/i;
+const HARMLESS_NAME = /(?:^|[_.-])(?:id|ids|sha\d*|md5|digest|hash|checksum|etag|commit|integrity|path|url|uri|dir|file)$|^(?:sha\d*|md5|blake\w*)$/i;
 
 function isHarmlessName(head: string): boolean {
   // camelCase → snake_case so `imageDigest` ends in a `_digest` word like `IMAGE_DIGEST` does.

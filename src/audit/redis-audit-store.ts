@@ -9,16 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { AppError, canonicalJson, systemClock, type Clock } from '../shared/index.js';
 import { auditKeys, type AuditKeys } from './audit-keys.js';
-import {
-  GENESIS_HEAD,
-  ChainHeadSchema,
-  headOf,
-  nextRecord,
-  parseRecord,
-  type AuditEvent,
-  type AuditRecord,
-  type ChainHead,
-} from './audit-record.js';
+import { GENESIS_HEAD, ChainHeadSchema, headOf, nextRecord, parseRecord, type AuditEvent, type AuditRecord, type ChainHead } from './audit-record.js';
 import { APPEND_SCRIPT, PRUNE_INDEXES_SCRIPT, TRIM_SCRIPT } from './audit-scripts.js';
 import type { AuditStore } from './audit-store.js';
 import { parseCheckpoint, type Checkpoint } from './checkpoint.js';
@@ -89,20 +80,15 @@ export class RedisAuditStore implements AuditStore {
       }
       this.cachedHead = undefined;
       if (code === 2) {
-        throw new AppError(
-          'AUDIT_UNAVAILABLE',
-          `audit record ${record.seq} already exists beyond the head: the chain was tampered with; run \`airlock audit verify\``,
-          {
-            details: { seq: record.seq },
-          },
-        );
+        throw new AppError('AUDIT_UNAVAILABLE', `audit record ${record.seq} already exists beyond the head: the chain was tampered with; run \`airlock audit verify\``, {
+          details: { seq: record.seq },
+        });
       }
       expected = current;
       if (code === 0) {
         // Lost the race: we hold the claim now, so retry at once from the head the reply carried.
         lost += 1;
-        if (lost >= this.maxAttempts)
-          throw new AppError('AUDIT_UNAVAILABLE', `audit append lost the race ${lost} times`, { retryable: true });
+        if (lost >= this.maxAttempts) throw new AppError('AUDIT_UNAVAILABLE', `audit append lost the race ${lost} times`, { retryable: true });
       } else {
         await sleep(1); // another appender lost a race and goes first
       }
@@ -150,17 +136,13 @@ export class RedisAuditStore implements AuditStore {
 
   /** Highest seq whose time is < `timeMs` (0 when none): the time index maps times to seqs. */
   async lastSeqBefore(timeMs: number): Promise<number> {
-    const [seq] = await this.call('read the audit time index', () =>
-      this.redis.zrevrangebyscore(this.keys.time, `(${timeMs}`, '-inf', 'LIMIT', 0, 1),
-    );
+    const [seq] = await this.call('read the audit time index', () => this.redis.zrevrangebyscore(this.keys.time, `(${timeMs}`, '-inf', 'LIMIT', 0, 1));
     return seq === undefined ? 0 : Number(seq);
   }
 
   /** Lowest seq whose time is >= `timeMs`, or null when none. */
   async firstSeqFrom(timeMs: number): Promise<number | null> {
-    const [seq] = await this.call('read the audit time index', () =>
-      this.redis.zrangebyscore(this.keys.time, timeMs, '+inf', 'LIMIT', 0, 1),
-    );
+    const [seq] = await this.call('read the audit time index', () => this.redis.zrangebyscore(this.keys.time, timeMs, '+inf', 'LIMIT', 0, 1));
     return seq === undefined ? null : Number(seq);
   }
 
@@ -186,14 +168,10 @@ export class RedisAuditStore implements AuditStore {
   private async pruneIndexes(throughSeq: number): Promise<void> {
     let cursor = '0';
     do {
-      const [next, names] = await this.call('prune audit indexes', () =>
-        this.redis.sscan(this.keys.indexRegistry, cursor, 'COUNT', PRUNE_BATCH),
-      );
+      const [next, names] = await this.call('prune audit indexes', () => this.redis.sscan(this.keys.indexRegistry, cursor, 'COUNT', PRUNE_BATCH));
       cursor = next;
       if (names.length > 0) {
-        await this.call('prune audit indexes', () =>
-          PRUNE_INDEXES_SCRIPT.run(this.redis, [this.keys.indexRegistry, ...names], [throughSeq]),
-        );
+        await this.call('prune audit indexes', () => PRUNE_INDEXES_SCRIPT.run(this.redis, [this.keys.indexRegistry, ...names], [throughSeq]));
       }
     } while (cursor !== '0');
   }

@@ -94,13 +94,7 @@ export class Retention {
         const seq = from + i;
         const record = raw === null ? null : parseRecord(raw);
         const pin = pinned.get(seq);
-        if (
-          record === null ||
-          record.seq !== seq ||
-          !hashMatches(record) ||
-          record.prevHash !== prev.hash ||
-          (pin !== undefined && pin !== record.hash)
-        ) {
+        if (record === null || record.seq !== seq || !hashMatches(record) || record.prevHash !== prev.hash || (pin !== undefined && pin !== record.hash)) {
           throw new AppError('INTERNAL', `refusing to export: the audit chain is broken at record ${seq}; run \`airlock audit verify\``, {
             details: { seq },
           });

@@ -44,11 +44,7 @@ export function segmentName(firstSeq: number, lastSeq: number): string {
  * and rename, each synced, so a crash never leaves a half-written segment under its name.
  * Returns the file and the sha256 of its bytes.
  */
-export async function writeSegment(
-  dir: string,
-  records: readonly AuditRecord[],
-  checkpoint: Checkpoint,
-): Promise<SegmentFile & { sha256: string }> {
+export async function writeSegment(dir: string, records: readonly AuditRecord[], checkpoint: Checkpoint): Promise<SegmentFile & { sha256: string }> {
   const first = records[0];
   const last = records.at(-1);
   if (first === undefined || last === undefined) throw new Error('a segment needs at least one record');

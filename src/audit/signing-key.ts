@@ -68,10 +68,7 @@ export async function loadOrCreateSigningKey(path: string): Promise<SigningKey> 
   }
   const info = await stat(path);
   if ((info.mode & 0o077) !== 0) {
-    throw new AppError(
-      'CONFIG_INVALID',
-      `audit signing key ${path} is accessible by group/others (mode ${(info.mode & 0o777).toString(8)}); chmod 600 it`,
-    );
+    throw new AppError('CONFIG_INVALID', `audit signing key ${path} is accessible by group/others (mode ${(info.mode & 0o777).toString(8)}); chmod 600 it`);
   }
   return signingKeyFromPem(await readFile(path, 'utf8'));
 }

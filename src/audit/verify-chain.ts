@@ -111,11 +111,7 @@ async function staleness(opts: VerifyChainOptions, head: ChainHead, coveredSeq: 
   if (uncovered <= 0) return null;
   const first = coveredSeq + 1;
   if (uncovered > opts.staleAfterRecords) {
-    return failure(
-      first,
-      'checkpoint_stale',
-      `${uncovered} records since the last checkpoint (limit ${opts.staleAfterRecords}): checkpointing stopped`,
-    );
+    return failure(first, 'checkpoint_stale', `${uncovered} records since the last checkpoint (limit ${opts.staleAfterRecords}): checkpointing stopped`);
   }
   const [raw] = await opts.store.readRaw(first, 1);
   const record = raw == null ? null : parseRecord(raw);
@@ -132,10 +128,7 @@ async function staleness(opts: VerifyChainOptions, head: ChainHead, coveredSeq: 
 }
 
 /** Checkpoints from the file sink: the valid ones, and the first (lowest seq) invalid one. */
-async function loadCheckpoints(
-  sink: CheckpointFileSink,
-  keys: readonly VerifyKey[],
-): Promise<{ valid: Checkpoint[]; invalid: VerifyFailure | null }> {
+async function loadCheckpoints(sink: CheckpointFileSink, keys: readonly VerifyKey[]): Promise<{ valid: Checkpoint[]; invalid: VerifyFailure | null }> {
   const valid: Checkpoint[] = [];
   let invalid: VerifyFailure | null = null;
   for (const { line, checkpoint } of await sink.readAll()) {

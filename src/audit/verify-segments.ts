@@ -6,14 +6,7 @@
 import type { ChainHead } from './audit-record.js';
 import { failure, type ChainWalker, type VerifyFailure } from './chain-walker.js';
 import { checkpointSignatureValid } from './checkpoint.js';
-import {
-  checkSegmentChecksum,
-  listSegments,
-  parseTrailer,
-  readSegmentLines,
-  type SegmentFile,
-  type SegmentTrailer,
-} from './segment-file.js';
+import { checkSegmentChecksum, listSegments, parseTrailer, readSegmentLines, type SegmentFile, type SegmentTrailer } from './segment-file.js';
 import type { VerifyKey } from './signing-key.js';
 
 export type SegmentWalk = { ok: true; records: number; lastCheckpointSeq: number } | VerifyFailure;
@@ -26,8 +19,7 @@ export async function walkSegments(dir: string, walker: ChainWalker, keys: reado
     // its records are still in Redis, which is where the walk reads them.
     if (segment.firstSeq > base.seq) break;
     const expected = walker.head.seq + 1;
-    if (segment.firstSeq > expected)
-      return failure(expected, 'segment_missing', `no segment file holds records ${expected}..${segment.firstSeq - 1}`);
+    if (segment.firstSeq > expected) return failure(expected, 'segment_missing', `no segment file holds records ${expected}..${segment.firstSeq - 1}`);
     if (segment.firstSeq < expected || segment.lastSeq > base.seq || segment.lastSeq < segment.firstSeq) {
       return failure(segment.firstSeq, 'segment_corrupt', `${segment.name} overlaps its neighbours or the Redis base (${base.seq})`);
     }
@@ -47,11 +39,7 @@ export async function walkSegments(dir: string, walker: ChainWalker, keys: reado
   return { ok: true, records, lastCheckpointSeq };
 }
 
-async function walkOne(
-  segment: SegmentFile,
-  walker: ChainWalker,
-  keys: readonly VerifyKey[],
-): Promise<{ ok: true; records: number } | VerifyFailure> {
+async function walkOne(segment: SegmentFile, walker: ChainWalker, keys: readonly VerifyKey[]): Promise<{ ok: true; records: number } | VerifyFailure> {
   const corrupt = (seq: number, why: string) => failure(seq, 'segment_corrupt', `${segment.name}: ${why}`);
   let seq = segment.firstSeq;
   let trailer: SegmentTrailer | null = null;

@@ -82,7 +82,11 @@ async function trustedKey(config: Config, pubkeyFile: string | undefined): Promi
   try {
     pem = await readFile(path, 'utf8');
   } catch (e) {
-    throw new AppError('CONFIG_INVALID', `cannot read ${pubkeyFile === undefined ? 'the audit signing key' : 'the public key'} ${path}; pass --pubkey FILE (from \`airlock audit pubkey\`)`, { cause: e });
+    throw new AppError(
+      'CONFIG_INVALID',
+      `cannot read ${pubkeyFile === undefined ? 'the audit signing key' : 'the public key'} ${path}; pass --pubkey FILE (from \`airlock audit pubkey\`)`,
+      { cause: e },
+    );
   }
   return pubkeyFile === undefined ? signingKeyFromPem(pem) : verifyKeyFromPem(pem);
 }
@@ -91,7 +95,10 @@ async function exportLog(store: RedisAuditStore, config: Config, flags: Readonly
   const since = flags.get('since');
   const until = flags.get('until');
   const file = flags.get('out');
-  for (const [name, value] of [['since', since], ['until', until]] as const) {
+  for (const [name, value] of [
+    ['since', since],
+    ['until', until],
+  ] as const) {
     if (value !== undefined && !(/^\d{4}-\d\d-\d\d/.test(value) && Number.isFinite(Date.parse(value)))) {
       throw new AppError('INVALID_REQUEST', `--${name} must be an ISO 8601 time (e.g. 2025-06-01T00:00:00Z)`);
     }

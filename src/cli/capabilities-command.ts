@@ -7,7 +7,6 @@ import { WorkerRegistry } from '../queue/index.js';
 import { loadImageCatalog } from '../sandbox/index.js';
 import { systemClock } from '../shared/index.js';
 
-
 export async function capabilitiesCommand(config: Config, json: boolean, out: (s: string) => void): Promise<number> {
   const profiles = loadProfiles(config.profilesDir);
   const tools = loadTools(config);

@@ -11,7 +11,13 @@ export async function credentialsCommand(sub: string | undefined, config: Config
   if (sub !== 'rotate') throw new AppError('INVALID_REQUEST', 'usage: airlock credentials rotate');
   const redis = await connectRedis(config.redis.url, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
   try {
-    const issuer = await JobCredentialIssuer.open({ redis, prefix: config.redis.prefix, clock: systemClock, options: config.credentials.options, keyDir: config.credentials.keyDir });
+    const issuer = await JobCredentialIssuer.open({
+      redis,
+      prefix: config.redis.prefix,
+      clock: systemClock,
+      options: config.credentials.options,
+      keyDir: config.credentials.keyDir,
+    });
     const r = await issuer.rotate();
     out(`signing with ${r.kid}${r.retiredKid !== undefined ? `; ${r.retiredKid} stays published until ${new Date(r.retiredNotAfterMs ?? 0).toISOString()}` : ''}`);
     return 0;

@@ -86,7 +86,11 @@ export function parseArgs(argv: readonly string[]): { positional: string[]; flag
   return { positional, flags };
 }
 
-export async function run(argv: readonly string[], out: (s: string) => void = (s) => process.stdout.write(`${s}\n`), err: (s: string) => void = (s) => process.stderr.write(`${s}\n`)): Promise<number> {
+export async function run(
+  argv: readonly string[],
+  out: (s: string) => void = (s) => process.stdout.write(`${s}\n`),
+  err: (s: string) => void = (s) => process.stderr.write(`${s}\n`),
+): Promise<number> {
   const { positional, flags } = parseArgs(argv);
   const [cmd, sub, arg] = positional;
   try {
@@ -133,7 +137,12 @@ async function keys(sub: string | undefined, arg: string | undefined, flags: Map
         if (role === undefined || !(ROLES as readonly string[]).includes(role)) throw new AppError('INVALID_REQUEST', `--role must be one of ${ROLES.join(', ')}`);
         const name = flags.get('name');
         const owner = flags.get('owner');
-        const list = (flag: string) => flags.get(flag)?.split(',').map((s) => s.trim()).filter((s) => s !== '');
+        const list = (flag: string) =>
+          flags
+            .get(flag)
+            ?.split(',')
+            .map((s) => s.trim())
+            .filter((s) => s !== '');
         const profiles = list('profiles');
         const tools = list('tools');
         const groups = list('groups');
@@ -147,7 +156,9 @@ async function keys(sub: string | undefined, arg: string | undefined, flags: Map
           ...(tools !== undefined ? { tools } : {}),
           ...(groups !== undefined ? { groups } : {}),
         });
-        out(`created ${created.id} (role ${created.role}, owner ${created.owner}${created.groups.length > 0 ? `, groups ${created.groups.join(',')}` : ''}). The key is shown once:`);
+        out(
+          `created ${created.id} (role ${created.role}, owner ${created.owner}${created.groups.length > 0 ? `, groups ${created.groups.join(',')}` : ''}). The key is shown once:`,
+        );
         out(created.key);
         return 0;
       }
@@ -155,7 +166,17 @@ async function keys(sub: string | undefined, arg: string | undefined, flags: Map
         const list = await store.list();
         out(['ID'.padEnd(22), 'ROLE'.padEnd(9), 'OWNER'.padEnd(22), 'GROUPS'.padEnd(20), 'CREATED'.padEnd(25), 'STATE  ', 'NAME'].join(' '));
         for (const k of list) {
-          out([k.id.padEnd(22), k.role.padEnd(9), k.owner.padEnd(22), (k.groups.join(',') || '-').padEnd(20), k.createdAt.padEnd(25), (k.revokedAt ? 'revoked' : 'active').padEnd(7), k.name].join(' '));
+          out(
+            [
+              k.id.padEnd(22),
+              k.role.padEnd(9),
+              k.owner.padEnd(22),
+              (k.groups.join(',') || '-').padEnd(20),
+              k.createdAt.padEnd(25),
+              (k.revokedAt ? 'revoked' : 'active').padEnd(7),
+              k.name,
+            ].join(' '),
+          );
         }
         return 0;
       }

@@ -23,26 +23,56 @@ interface Case {
 const out = (r: SandboxResult) => r.stdout.toString('utf8').trim();
 const outcome = (r: SandboxResult) => (r.outcome === 'exited' ? `exited ${r.exitCode}` : r.outcome);
 const py = (code: string) => ({ profile: 'python' as const, argv: ['python3', 'main.py'], files: { 'main.py': code } });
-const tripwire = (name: string, code: string): Case => ({ name, ...py(`import ctypes, socket\nlibc = ctypes.CDLL(None, use_errno=True)\n${code}\nprint("survived")`), expected: 'policy_violation', check: outcome });
+const tripwire = (name: string, code: string): Case => ({
+  name,
+  ...py(`import ctypes, socket\nlibc = ctypes.CDLL(None, use_errno=True)\n${code}\nprint("survived")`),
+  expected: 'policy_violation',
+  check: outcome,
+});
 
 export const SELFTEST_CASES: readonly Case[] = [
   { name: 'python runs', ...py('print("ok")'), expected: 'exited 0: ok', check: (r) => `${outcome(r)}: ${out(r)}` },
   { name: 'node runs', profile: 'node', argv: ['node', 'main.js'], files: { 'main.js': 'console.log("ok")' }, expected: 'exited 0: ok', check: (r) => `${outcome(r)}: ${out(r)}` },
-  { name: 'non-root, no capabilities', profile: 'shell', argv: ['sh', '-c', 'grep -E "^(Uid|CapEff|NoNewPrivs|Seccomp):" /proc/self/status | tr -s "\\t " " "'], expected: 'Uid: 10001 10001 10001 10001|CapEff: 0000000000000000|NoNewPrivs: 1|Seccomp: 2', check: (r) => out(r).split('\n').join('|') },
-  { name: 'no network (TCP connect)', ...py('import socket\ntry:\n    socket.create_connection(("1.1.1.1", 80), timeout=2); print("connected")\nexcept OSError as e:\n    print("blocked")'), expected: 'blocked', check: out },
+  {
+    name: 'non-root, no capabilities',
+    profile: 'shell',
+    argv: ['sh', '-c', 'grep -E "^(Uid|CapEff|NoNewPrivs|Seccomp):" /proc/self/status | tr -s "\\t " " "'],
+    expected: 'Uid: 10001 10001 10001 10001|CapEff: 0000000000000000|NoNewPrivs: 1|Seccomp: 2',
+    check: (r) => out(r).split('\n').join('|'),
+  },
+  {
+    name: 'no network (TCP connect)',
+    ...py('import socket\ntry:\n    socket.create_connection(("1.1.1.1", 80), timeout=2); print("connected")\nexcept OSError as e:\n    print("blocked")'),
+    expected: 'blocked',
+    check: out,
+  },
   tripwire('ptrace is a tripwire', 'libc.ptrace(0, 0, 0, 0)'),
   tripwire('memfd_create is a tripwire', 'libc.memfd_create(b"x", 0)'),
   tripwire('AF_VSOCK is a tripwire', 'socket.socket(40, socket.SOCK_STREAM)'),
   tripwire('unshare is a tripwire', 'libc.unshare(0x10000000)'),
-  { name: 'read-only root, noexec scratch', profile: 'shell', argv: ['sh', '-c', '(echo x > /etc/x) 2>/dev/null && echo wrote-etc; cp /bin/true /work/t; chmod +x /work/t; /work/t 2>/dev/null && echo exec-scratch; echo done'], expected: 'done', check: out },
-  { name: 'no setuid files, no docker.sock', profile: 'shell', argv: ['sh', '-c', 'find / -xdev -perm /6000 -type f 2>/dev/null; ls /var/run/docker.sock /run/docker.sock 2>/dev/null; echo done'], expected: 'done', check: out },
+  {
+    name: 'read-only root, noexec scratch',
+    profile: 'shell',
+    argv: ['sh', '-c', '(echo x > /etc/x) 2>/dev/null && echo wrote-etc; cp /bin/true /work/t; chmod +x /work/t; /work/t 2>/dev/null && echo exec-scratch; echo done'],
+    expected: 'done',
+    check: out,
+  },
+  {
+    name: 'no setuid files, no docker.sock',
+    profile: 'shell',
+    argv: ['sh', '-c', 'find / -xdev -perm /6000 -type f 2>/dev/null; ls /var/run/docker.sock /run/docker.sock 2>/dev/null; echo done'],
+    expected: 'done',
+    check: out,
+  },
   { name: 'fork bomb is contained', profile: 'shell', argv: ['bash', '-c', 'f(){ f | f & }; f'], limits: { timeoutMs: 2000, pids: 64 }, expected: 'timeout', check: outcome },
   { name: 'memory bomb ends as oom', ...py('a = []\nwhile True:\n    a.append(bytearray(8 << 20))'), limits: { memoryBytes: 64 << 20 }, expected: 'oom', check: outcome },
   { name: 'output flood ends as output_limit', profile: 'shell', argv: ['yes'], limits: { stdoutBytes: 65536 }, expected: 'output_limit', check: outcome },
   { name: 'wall clock kills a sleeper', profile: 'shell', argv: ['sh', '-c', "trap '' TERM; sleep 30"], limits: { timeoutMs: 1000 }, expected: 'timeout', check: outcome },
   {
     name: 'python compatibility',
-    ...py('import multiprocessing, sqlite3, ssl, ctypes, asyncio, subprocess, threading\nwith multiprocessing.Pool(2) as p: assert p.map(abs, [-1, -2]) == [1, 2]\nsqlite3.connect(":memory:").execute("select 1")\nssl.create_default_context()\nasyncio.run(asyncio.sleep(0))\nsubprocess.run(["true"], check=True)\nprint("ok")'),
+    ...py(
+      'import multiprocessing, sqlite3, ssl, ctypes, asyncio, subprocess, threading\nwith multiprocessing.Pool(2) as p: assert p.map(abs, [-1, -2]) == [1, 2]\nsqlite3.connect(":memory:").execute("select 1")\nssl.create_default_context()\nasyncio.run(asyncio.sleep(0))\nsubprocess.run(["true"], check=True)\nprint("ok")',
+    ),
     expected: 'ok',
     check: out,
   },
@@ -50,7 +80,10 @@ export const SELFTEST_CASES: readonly Case[] = [
     name: 'node compatibility',
     profile: 'node',
     argv: ['node', 'main.js'],
-    files: { 'main.js': 'const { Worker } = require("worker_threads"); require("os").networkInterfaces(); require("zlib").gzipSync("x"); require("crypto").randomBytes(4);\nWebAssembly.compile(new Uint8Array([0,97,115,109,1,0,0,0])).then(() => new Worker("process.exit(0)", { eval: true }).on("exit", () => console.log("ok")));' },
+    files: {
+      'main.js':
+        'const { Worker } = require("worker_threads"); require("os").networkInterfaces(); require("zlib").gzipSync("x"); require("crypto").randomBytes(4);\nWebAssembly.compile(new Uint8Array([0,97,115,109,1,0,0,0])).then(() => new Worker("process.exit(0)", { eval: true }).on("exit", () => console.log("ok")));',
+    },
     expected: 'ok',
     check: out,
   },
@@ -68,7 +101,12 @@ export async function runSelftest(config: Config, print: (line: string) => void)
   const profiles = loadProfiles(config.profilesDir);
   const images = loadImageCatalog(config.dataDir);
   const runId = randomBytes(4).toString('hex');
-  const runtime = new DockerRuntime({ socketPath: config.docker.socketPath, workerId: `selftest-${runId}`, deployment: `selftest-${runId}`, logger: createLogger({ level: 'silent' }) });
+  const runtime = new DockerRuntime({
+    socketPath: config.docker.socketPath,
+    workerId: `selftest-${runId}`,
+    deployment: `selftest-${runId}`,
+    logger: createLogger({ level: 'silent' }),
+  });
   await runtime.ping();
 
   const rows: { name: string; expected: string; observed: string; pass: boolean }[] = [];

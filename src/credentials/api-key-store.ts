@@ -68,13 +68,18 @@ export class ApiKeyStore {
       groups: [...new Set(input.groups ?? [])].sort(),
       createdAt: new Date(this.clock.now()).toISOString(),
     };
-    const stored: Record<string, string> = { id, role: info.role, name: info.name, owner: info.owner, createdAt: info.createdAt, tools: JSON.stringify(info.tools), groups: JSON.stringify(info.groups), hash: hash(secret).toString('hex') };
+    const stored: Record<string, string> = {
+      id,
+      role: info.role,
+      name: info.name,
+      owner: info.owner,
+      createdAt: info.createdAt,
+      tools: JSON.stringify(info.tools),
+      groups: JSON.stringify(info.groups),
+      hash: hash(secret).toString('hex'),
+    };
     if (info.profiles !== undefined) stored['profiles'] = JSON.stringify(info.profiles);
-    await this.redis
-      .multi()
-      .hset(this.key(id), stored)
-      .zadd(this.indexKey, this.clock.now(), id)
-      .exec();
+    await this.redis.multi().hset(this.key(id), stored).zadd(this.indexKey, this.clock.now(), id).exec();
     return { ...info, key: `ak_${idHex}_${secret}` };
   }
 

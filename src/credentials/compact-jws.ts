@@ -81,6 +81,8 @@ export function ed25519Jwk(publicKey: KeyObject): Ed25519Jwk {
   const { x } = publicKey.export({ format: 'jwk' });
   if (publicKey.asymmetricKeyType !== 'ed25519' || typeof x !== 'string') throw new TypeError('not an Ed25519 public key');
   // RFC 7638: the required members only, in lexicographic order, no whitespace
-  const kid = createHash('sha256').update(JSON.stringify({ crv: 'Ed25519', kty: 'OKP', x })).digest('base64url');
+  const kid = createHash('sha256')
+    .update(JSON.stringify({ crv: 'Ed25519', kty: 'OKP', x }))
+    .digest('base64url');
   return { kty: 'OKP', crv: 'Ed25519', x, kid, alg: 'EdDSA', use: 'sig' };
 }

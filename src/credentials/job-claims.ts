@@ -30,16 +30,7 @@ export const JobClaimsSchema = z.object({
 export type JobClaims = z.infer<typeof JobClaimsSchema>;
 
 /** Why a token is not active. Goes to our logs and audit records, never to the token's holder. */
-export const CREDENTIAL_FAILURE_REASONS = [
-  'malformed',
-  'bad_signature',
-  'unknown_key',
-  'wrong_issuer',
-  'expired',
-  'not_yet_valid',
-  'wrong_audience',
-  'revoked',
-] as const;
+export const CREDENTIAL_FAILURE_REASONS = ['malformed', 'bad_signature', 'unknown_key', 'wrong_issuer', 'expired', 'not_yet_valid', 'wrong_audience', 'revoked'] as const;
 export type CredentialFailureReason = (typeof CREDENTIAL_FAILURE_REASONS)[number];
 
 export type VerifyOutcome = { readonly ok: true; readonly claims: JobClaims } | { readonly ok: false; readonly reason: CredentialFailureReason };

@@ -79,10 +79,7 @@ export class JobCredentialIssuer extends JobCredentialVerifier {
     const expiresAtMs = exp * 1000;
     if (expiresAtMs <= nowMs) throw new AppError('INTERNAL', `job ${grant.data.jobId}: its deadline has already passed`);
     if (expiresAtMs - nowMs > this.options.maxLifetimeMs) {
-      throw new AppError(
-        'CONFIG_INVALID',
-        `job ${grant.data.jobId}: credential lifetime ${expiresAtMs - nowMs} ms exceeds maxLifetimeMs ${this.options.maxLifetimeMs}`,
-      );
+      throw new AppError('CONFIG_INVALID', `job ${grant.data.jobId}: credential lifetime ${expiresAtMs - nowMs} ms exceeds maxLifetimeMs ${this.options.maxLifetimeMs}`);
     }
     const key = await this.dir.current();
     const jti = newId('jti', 16);
@@ -119,7 +116,11 @@ export class JobCredentialIssuer extends JobCredentialVerifier {
   async revokeJob(jobId: string): Promise<number> {
     const jtis = await this.redis.smembers(this.keys.job(jobId));
     if (jtis.length === 0) return 0;
-    const replies = await this.redis.multi().del(...jtis.map((j) => this.keys.active(j))).del(this.keys.job(jobId)).exec();
+    const replies = await this.redis
+      .multi()
+      .del(...jtis.map((j) => this.keys.active(j)))
+      .del(this.keys.job(jobId))
+      .exec();
     const deleted = replies?.[0]?.[1];
     return typeof deleted === 'number' ? deleted : 0;
   }

@@ -22,7 +22,10 @@ export const JobCredentialOptionsSchema = z.strictObject({
    * this long after it stopped signing, so every token it signed can still be checked.
    * Must exceed the longest profile timeout + graceMs.
    */
-  maxLifetimeMs: ms.min(60_000).max(7 * 24 * 3_600_000).default(2 * 3_600_000),
+  maxLifetimeMs: ms
+    .min(60_000)
+    .max(7 * 24 * 3_600_000)
+    .default(2 * 3_600_000),
   /** Extra life of the Redis liveness mark beyond `exp` (the signature check already enforces exp). */
   activeSlackMs: ms.max(3_600_000).default(5_000),
   /** How far `nbf` may lie in the future (clock skew between hosts). `exp` gets no tolerance. */
@@ -34,10 +37,7 @@ export type JobCredentialOptions = z.infer<typeof JobCredentialOptionsSchema>;
 export function parseJobCredentialOptions(input: z.input<typeof JobCredentialOptionsSchema> = {}): JobCredentialOptions {
   const parsed = JobCredentialOptionsSchema.safeParse(input);
   if (!parsed.success) {
-    throw new AppError(
-      'CONFIG_INVALID',
-      `invalid job credential configuration:\n${parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}`,
-    );
+    throw new AppError('CONFIG_INVALID', `invalid job credential configuration:\n${parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}`);
   }
   return Object.freeze({ ...parsed.data, audience: Object.freeze(parsed.data.audience) as string[] });
 }

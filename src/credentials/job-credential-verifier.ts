@@ -9,14 +9,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { systemClock, type Clock } from '../shared/index.js';
 import { signatureValid, splitJws } from './compact-jws.js';
-import {
-  JobClaimsSchema,
-  audiences,
-  type CredentialFailureReason,
-  type Introspection,
-  type JobClaims,
-  type VerifyOutcome,
-} from './job-claims.js';
+import { JobClaimsSchema, audiences, type CredentialFailureReason, type Introspection, type JobClaims, type VerifyOutcome } from './job-claims.js';
 import { parseJobCredentialOptions, type JobCredentialOptions } from './job-credential-options.js';
 import { credentialKeys, decodePublishedKey, isPublished, readJwks, type CredentialKeys, type Jwks } from './published-keys.js';
 

@@ -62,10 +62,7 @@ export class SigningKeyDir {
     try {
       const info = await stat(file);
       if ((info.mode & 0o077) !== 0) {
-        throw new AppError(
-          'CONFIG_INVALID',
-          `job signing key ${file} is accessible by group/others (mode ${(info.mode & 0o777).toString(8)}); chmod 600 it`,
-        );
+        throw new AppError('CONFIG_INVALID', `job signing key ${file} is accessible by group/others (mode ${(info.mode & 0o777).toString(8)}); chmod 600 it`);
       }
       pem = await readFile(file, 'utf8');
     } catch (err) {

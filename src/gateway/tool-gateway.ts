@@ -305,4 +305,3 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined>
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
-

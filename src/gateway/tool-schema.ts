@@ -46,7 +46,10 @@ export const InjectHeaderSchema = z.strictObject({
   /** Name of the secret, looked up through the resolver the gateway is given (never the value). */
   secret: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'must be a secret name (letters, digits, underscore)'),
   /** Put before the secret value, e.g. `Bearer `. */
-  prefix: z.string().regex(/^[\x20-\x7e]{0,64}$/, 'must be printable ASCII').default(''),
+  prefix: z
+    .string()
+    .regex(/^[\x20-\x7e]{0,64}$/, 'must be printable ASCII')
+    .default(''),
 });
 
 export const ToolSchema = z.strictObject({
@@ -54,22 +57,36 @@ export const ToolSchema = z.strictObject({
   type: z.literal('http'),
   /** Exact origin, no path: `https://host[:port]`, or `http://127.0.0.1:port` (loopback only). */
   origin: z.string().refine(exactOrigin, 'must be an exact origin: https://host[:port] (or http:// on 127.0.0.1), with no path, query, credentials or trailing slash'),
-  methods: z.array(z.enum(TOOL_METHODS)).min(1).transform((m) => [...new Set(m)]),
+  methods: z
+    .array(z.enum(TOOL_METHODS))
+    .min(1)
+    .transform((m) => [...new Set(m)]),
   /** Allowed path prefixes, compared segment by segment: `/fixtures/` allows `/fixtures/a`, not `/fixtures-x`. */
-  pathPrefixes: z
-    .array(z.string().refine((p) => prefixSegments(p) !== undefined, 'must start with / and contain no empty, "." or ".." segments, %, \\, ? or #'))
-    .min(1),
+  pathPrefixes: z.array(z.string().refine((p) => prefixSegments(p) !== undefined, 'must start with / and contain no empty, "." or ".." segments, %, \\, ? or #')).min(1),
   injectHeaders: z
     .record(z.string(), InjectHeaderSchema)
-    .superRefine((headers, ctx) => {
-      for (const name of Object.keys(headers)) {
-        const problem = headerNameProblem(name);
-        if (problem !== undefined) ctx.addIssue({ code: 'custom', path: [name], message: problem });
-      }
-    }, { when: () => true }) // names are checked even when a value is wrong too
+    .superRefine(
+      (headers, ctx) => {
+        for (const name of Object.keys(headers)) {
+          const problem = headerNameProblem(name);
+          if (problem !== undefined) ctx.addIssue({ code: 'custom', path: [name], message: problem });
+        }
+      },
+      { when: () => true },
+    ) // names are checked even when a value is wrong too
     .default({}),
-  maxRequestBytes: z.number().int().positive().max(64 * MiB).default(MiB),
-  maxResponseBytes: z.number().int().positive().max(256 * MiB).default(4 * MiB),
+  maxRequestBytes: z
+    .number()
+    .int()
+    .positive()
+    .max(64 * MiB)
+    .default(MiB),
+  maxResponseBytes: z
+    .number()
+    .int()
+    .positive()
+    .max(256 * MiB)
+    .default(4 * MiB),
   timeoutMs: z.number().int().min(100).max(300_000).default(10_000),
 });
 export type Tool = z.infer<typeof ToolSchema>;

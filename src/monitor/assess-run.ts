@@ -44,7 +44,12 @@ export function assessRun(run: RunFacts): Finding[] {
   }
   const touched = [...new Set([...patchPaths(run.patch ?? ''), ...run.artifactPaths])].filter((p) => SENSITIVE_PATHS.some((re) => re.test(p))).sort();
   if (touched.length > 0) {
-    findings.push({ kind: 'ci_config_change', severity: 'high', message: `changes build, CI or git configuration: ${touched.slice(0, 5).join(', ')}`, details: { paths: touched.slice(0, 50) } });
+    findings.push({
+      kind: 'ci_config_change',
+      severity: 'high',
+      message: `changes build, CI or git configuration: ${touched.slice(0, 5).join(', ')}`,
+      details: { paths: touched.slice(0, 50) },
+    });
   }
   if (run.artifactsRejected > 0) {
     findings.push({ kind: 'artifacts_rejected', severity: 'medium', message: `${run.artifactsRejected} output file(s) were refused (links, specials or over the limits)` });

@@ -8,7 +8,9 @@ import { ProfileSchema, type LoadedProfile } from './profile-schema.js';
  * Any problem stops start-up with a message naming the file and the field.
  */
 export function loadProfiles(dir: string): ReadonlyMap<string, LoadedProfile> {
-  const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort();
   if (files.length === 0) throw new AppError('CONFIG_INVALID', `no profiles (*.json) found in ${dir}`);
   const out = new Map<string, LoadedProfile>();
   const seccompCache = new Map<string, { json: string; digest: string }>();

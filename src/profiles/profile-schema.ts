@@ -29,7 +29,10 @@ export const ProfileSchema = z.strictObject({
   command: z.array(z.string().min(1)).min(1),
   network: z.literal('none'),
   /** Seccomp policy file, relative to the profiles directory. */
-  seccomp: z.string().regex(/^[A-Za-z0-9_./-]+\.json$/).refine((p) => !p.split('/').includes('..'), 'must stay inside the profiles directory'),
+  seccomp: z
+    .string()
+    .regex(/^[A-Za-z0-9_./-]+\.json$/)
+    .refine((p) => !p.split('/').includes('..'), 'must stay inside the profiles directory'),
   limits: LimitsSchema,
   /** Tools (by name, from the tools file) a job on this profile may be granted; none by default. */
   tools: z.array(z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/)).default([]),

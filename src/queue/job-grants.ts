@@ -68,7 +68,9 @@ export class JobGrants {
     };
     try {
       // the record names the credential by its id; the token itself never enters a record
-      await this.opts.audit.append(workerEvent(this.opts.workerId, 'credential.mint', job.jobId, { details: { jti: minted.jti, kid: minted.kid, exp: minted.exp, tools: [...job.tools] } }));
+      await this.opts.audit.append(
+        workerEvent(this.opts.workerId, 'credential.mint', job.jobId, { details: { jti: minted.jti, kid: minted.kid, exp: minted.exp, tools: [...job.tools] } }),
+      );
       await mkdir(this.opts.gatewayDir, { recursive: true, mode: 0o700 });
       await rm(dir, { recursive: true, force: true });
       await mkdir(dir, { mode: 0o755 });

@@ -42,13 +42,17 @@ export class JobProducer {
     const createdAt = new Date(this.opts.clock.now()).toISOString();
     await this.store.create({ id, ownerKeyId, profile: input.profile, createdAt }, input);
     try {
-      await this.queue.add('run', { jobId: id }, {
-        jobId: id,
-        attempts: this.opts.attempts,
-        backoff: { type: 'exponential', delay: this.opts.retryBackoffMs },
-        removeOnComplete: true,
-        removeOnFail: { age: this.opts.finishedTtlS },
-      });
+      await this.queue.add(
+        'run',
+        { jobId: id },
+        {
+          jobId: id,
+          attempts: this.opts.attempts,
+          backoff: { type: 'exponential', delay: this.opts.retryBackoffMs },
+          removeOnComplete: true,
+          removeOnFail: { age: this.opts.finishedTtlS },
+        },
+      );
     } catch (err) {
       // never leave a record that no worker will ever pick up
       await this.store.discard(id).catch(() => undefined);

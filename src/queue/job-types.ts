@@ -3,8 +3,18 @@ import type { Finding } from '../monitor/index.js';
 import type { Limits } from '../profiles/index.js';
 
 export const JOB_STATUSES = [
-  'queued', 'running',
-  'succeeded', 'failed', 'timeout', 'oom', 'output_limit', 'killed', 'cancelled', 'policy_violation', 'patch_failed', 'error',
+  'queued',
+  'running',
+  'succeeded',
+  'failed',
+  'timeout',
+  'oom',
+  'output_limit',
+  'killed',
+  'cancelled',
+  'policy_violation',
+  'patch_failed',
+  'error',
 ] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 export type TerminalStatus = Exclude<JobStatus, 'queued' | 'running'>;
@@ -35,7 +45,6 @@ export interface JobInput {
   readonly env: Readonly<Record<string, string>>;
   readonly limits: Limits;
 }
-
 
 export interface JobResult {
   readonly exitCode: number | null;

@@ -23,31 +23,37 @@ const ApprovalSchema = z.discriminatedUnion('mode', [
   z.strictObject({ mode: z.literal('review'), approvals: z.number().int().min(1).max(10), groups: z.array(Group).min(1).max(16) }),
 ]);
 
-const TargetPolicySchema = z.strictObject({
-  target: TargetConfigSchema,
-  approval: ApprovalSchema,
-  reviewTimeoutMs: z.number().int().min(1000).max(30 * 24 * HOUR_MS).default(DEFAULT_REVIEW_TIMEOUT_MS),
-  escalation: z
-    .strictObject({
-      afterMs: z.number().int().min(1000),
-      group: Group,
-      webhook: SignedHookSchema,
-    })
-    .optional(),
-}).refine((t) => t.escalation === undefined || t.escalation.afterMs < t.reviewTimeoutMs, {
-  path: ['escalation', 'afterMs'],
-  message: 'must be shorter than reviewTimeoutMs (escalate before the review expires)',
-});
-
-export const ApprovalPolicySchema = z
+const TargetPolicySchema = z
   .strictObject({
-    version: z.string().min(1).max(64),
-    /** Reviewers of this group must approve any high-risk result (policy_violation, high findings). */
-    securityGroup: Group.default('security'),
-    /** A signed POST on every state change (chat, ticketing). */
-    notifications: SignedHookSchema.optional(),
-    targets: z.record(z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/, 'a target name is [a-z][a-z0-9_-]{0,63}'), TargetPolicySchema),
+    target: TargetConfigSchema,
+    approval: ApprovalSchema,
+    reviewTimeoutMs: z
+      .number()
+      .int()
+      .min(1000)
+      .max(30 * 24 * HOUR_MS)
+      .default(DEFAULT_REVIEW_TIMEOUT_MS),
+    escalation: z
+      .strictObject({
+        afterMs: z.number().int().min(1000),
+        group: Group,
+        webhook: SignedHookSchema,
+      })
+      .optional(),
+  })
+  .refine((t) => t.escalation === undefined || t.escalation.afterMs < t.reviewTimeoutMs, {
+    path: ['escalation', 'afterMs'],
+    message: 'must be shorter than reviewTimeoutMs (escalate before the review expires)',
   });
+
+export const ApprovalPolicySchema = z.strictObject({
+  version: z.string().min(1).max(64),
+  /** Reviewers of this group must approve any high-risk result (policy_violation, high findings). */
+  securityGroup: Group.default('security'),
+  /** A signed POST on every state change (chat, ticketing). */
+  notifications: SignedHookSchema.optional(),
+  targets: z.record(z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/, 'a target name is [a-z][a-z0-9_-]{0,63}'), TargetPolicySchema),
+});
 
 export type TargetPolicy = z.infer<typeof TargetPolicySchema>;
 

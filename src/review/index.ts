@@ -5,6 +5,16 @@ export { PromotionService, isPromotionState } from './promotion-service.js';
 export { selfApprovalForbidden } from './review-visibility.js';
 export { PATCH_FILE_NAME } from './promotion-applier.js';
 export type { PromotableJob } from './promotable-job.js';
-export { PROMOTION_STATES, FINAL_STATES, GROUP_NAME, type Promotion, type PromotionState, type ReviewerKey, type Decision, type HistoryEntry, type PrincipalRef } from './promotion-types.js';
+export {
+  PROMOTION_STATES,
+  FINAL_STATES,
+  GROUP_NAME,
+  type Promotion,
+  type PromotionState,
+  type ReviewerKey,
+  type Decision,
+  type HistoryEntry,
+  type PrincipalRef,
+} from './promotion-types.js';
 export { signWebhook, verifyWebhookSignature, WEBHOOK_SIGNATURE_HEADER } from './webhook-signature.js';
 export type { StagingTarget, PromotionPayload } from './promotion-target.js';

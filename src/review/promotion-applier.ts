@@ -80,7 +80,8 @@ export class PromotionApplier {
       const actual = artifactDigest(files);
       if (actual !== p.artifactDigest) throw new AppError('ARTIFACT_CORRUPT', `artifacts now digest to ${actual}, not the approved ${p.artifactDigest}; nothing applied`);
     } else {
-      if (patchBytes === null || p.snapshot.patchSha256 !== p.artifactDigest) throw new AppError('ARTIFACT_CORRUPT', `the stored patch no longer matches the approved digest ${p.artifactDigest}; nothing applied`);
+      if (patchBytes === null || p.snapshot.patchSha256 !== p.artifactDigest)
+        throw new AppError('ARTIFACT_CORRUPT', `the stored patch no longer matches the approved digest ${p.artifactDigest}; nothing applied`);
       // git applies the patch; other targets publish it as a file
       files = target.type === 'git' ? [] : [{ path: PATCH_FILE_NAME, bytes: patchBytes.length, sha256: p.artifactDigest, content: patchBytes }];
     }

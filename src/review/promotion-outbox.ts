@@ -74,7 +74,12 @@ export class PromotionOutbox {
     }
     const escalation = this.opts.policy.targets.get(e.target)?.escalation;
     if (e.entry.details?.['escalated'] === true && escalation !== undefined) {
-      out.push({ hook: 'escalation', target: e.target, eventId, body: { event: 'promotion.escalated', ...base, group: escalation.group, deadlineAt: e.entry.details['deadlineAt'] ?? null } });
+      out.push({
+        hook: 'escalation',
+        target: e.target,
+        eventId,
+        body: { event: 'promotion.escalated', ...base, group: escalation.group, deadlineAt: e.entry.details['deadlineAt'] ?? null },
+      });
     }
     return out;
   }
@@ -98,7 +103,8 @@ export class PromotionOutbox {
             headers: { 'x-airlock-event': String(d.body['event']), 'x-airlock-event-id': d.eventId },
           });
           // a receiver that stays down loses this event (logged); the audit record of the change is already written
-          if (!r.ok) this.opts.logger.warn({ hook: d.hook, url: hook.url, eventId: d.eventId, status: r.status, attempts: r.attempts, error: r.error }, 'promotion webhook not delivered');
+          if (!r.ok)
+            this.opts.logger.warn({ hook: d.hook, url: hook.url, eventId: d.eventId, status: r.status, attempts: r.attempts, error: r.error }, 'promotion webhook not delivered');
         }
         await store.ack(store.deliveriesKey);
       }

@@ -55,7 +55,10 @@ export class PromotionService {
     const targetPolicy = this.opts.policy.targets.get(body.target);
     if (targetPolicy === undefined) {
       const known = [...this.opts.policy.targets.keys()];
-      throw new AppError('TARGET_NOT_FOUND', `no promotion target ${JSON.stringify(body.target)}; configured: ${known.length > 0 ? known.join(', ') : 'none (set AIRLOCK_REVIEW_POLICY_FILE)'}`);
+      throw new AppError(
+        'TARGET_NOT_FOUND',
+        `no promotion target ${JSON.stringify(body.target)}; configured: ${known.length > 0 ? known.join(', ') : 'none (set AIRLOCK_REVIEW_POLICY_FILE)'}`,
+      );
     }
     const r = job.result;
     if (!PROMOTABLE_JOB_STATES.has(job.status) || r === undefined) {
@@ -131,21 +134,46 @@ export class PromotionService {
     return this.mustGet(id);
   }
 
-  async decide(id: string, key: ReviewerKey, body: { decision: 'approve' | 'reject'; reason: string; artifactDigest: string }): Promise<{ promotion: Promotion; outcome: string; approvals: number }> {
+  async decide(
+    id: string,
+    key: ReviewerKey,
+    body: { decision: 'approve' | 'reject'; reason: string; artifactDigest: string },
+  ): Promise<{ promotion: Promotion; outcome: string; approvals: number }> {
     // a reviewer outside the deciding groups hears why (403) rather than a 404: it holds the id from a notification
     const p = key.role === 'reviewer' ? await this.mustGet(id) : await this.visible(id, key);
     if (p.state === 'expired') throw expiredError(p);
     if (isPartyTo(p, key.principal)) throw selfApprovalForbidden(key.principal);
     const eligible = eligibleGroups(p);
     const groups = key.groups.filter((g) => eligible.includes(g));
-    if (groups.length === 0) throw new AppError('REVIEWER_NOT_ELIGIBLE', `this promotion is decided by the groups ${eligible.join(', ')}; your key has ${key.groups.length > 0 ? key.groups.join(', ') : 'no groups'}`);
+    if (groups.length === 0)
+      throw new AppError(
+        'REVIEWER_NOT_ELIGIBLE',
+        `this promotion is decided by the groups ${eligible.join(', ')}; your key has ${key.groups.length > 0 ? key.groups.join(', ') : 'no groups'}`,
+      );
     if (body.artifactDigest !== p.artifactDigest) {
-      throw new AppError('DIGEST_MISMATCH', `the decision names ${body.artifactDigest.slice(0, 80)} but the promotion is bound to ${p.artifactDigest}; review what is bound, then decide`, {
-        details: { expected: p.artifactDigest },
-      });
+      throw new AppError(
+        'DIGEST_MISMATCH',
+        `the decision names ${body.artifactDigest.slice(0, 80)} but the promotion is bound to ${p.artifactDigest}; review what is bound, then decide`,
+        {
+          details: { expected: p.artifactDigest },
+        },
+      );
     }
-    const decision: Decision = { keyId: key.keyId, principal: key.principal, decision: body.decision, reason: body.reason, artifactDigest: body.artifactDigest, groups, at: this.iso() };
-    const r = await this.store.decide(id, decision, { nowMs: this.opts.clock.now(), actor: actorOf(key), approvalsNeeded: p.requirement.approvals, requireGroup: p.requirement.requireGroup });
+    const decision: Decision = {
+      keyId: key.keyId,
+      principal: key.principal,
+      decision: body.decision,
+      reason: body.reason,
+      artifactDigest: body.artifactDigest,
+      groups,
+      at: this.iso(),
+    };
+    const r = await this.store.decide(id, decision, {
+      nowMs: this.opts.clock.now(),
+      actor: actorOf(key),
+      approvalsNeeded: p.requirement.approvals,
+      requireGroup: p.requirement.requireGroup,
+    });
     await this.opts.outbox.drain();
     switch (r.outcome) {
       case 'already_decided':
@@ -167,7 +195,12 @@ export class PromotionService {
   /** An admin sends a failed promotion back to be applied again (same binding, same digest check). */
   async retry(id: string, admin: ReviewerKey, reason: string): Promise<Promotion> {
     const p = await this.visible(id, admin);
-    const r = await this.store.transition(id, ['failed'], 'approved', { at: this.iso(), actor: actorOf(admin), reason: `retry: ${reason}`, fields: { failure: '', claimUntil: '0' } });
+    const r = await this.store.transition(id, ['failed'], 'approved', {
+      at: this.iso(),
+      actor: actorOf(admin),
+      reason: `retry: ${reason}`,
+      fields: { failure: '', claimUntil: '0' },
+    });
     if (!r.applied) throw new AppError('PROMOTION_NOT_PENDING', `promotion ${id} is ${r.state ?? p.state}; only a failed promotion can be retried`);
     await this.opts.outbox.drain();
     this.applySoon(id);
@@ -196,7 +229,12 @@ export class PromotionService {
     for (let i = 0; i < ids.length && out.length < filter.limit; i += LIST_PAGE) {
       for (const p of await this.store.getMany(ids.slice(i, i + LIST_PAGE))) {
         if (p === undefined || !canSee(p, key)) continue;
-        if ((filter.state !== undefined && p.state !== filter.state) || (filter.target !== undefined && p.target !== filter.target) || (filter.jobId !== undefined && p.jobId !== filter.jobId)) continue;
+        if (
+          (filter.state !== undefined && p.state !== filter.state) ||
+          (filter.target !== undefined && p.target !== filter.target) ||
+          (filter.jobId !== undefined && p.jobId !== filter.jobId)
+        )
+          continue;
         out.push(p);
         if (out.length >= filter.limit) break;
       }
@@ -214,7 +252,12 @@ export class PromotionService {
     const now = this.opts.clock.now();
     const at = new Date(now).toISOString();
     for (const id of await this.store.due('pending', now)) {
-      await this.store.transition(id, ['pending_review'], 'expired', { at, actor: { system: 'review-timeout' }, reason: 'no quorum before the review deadline (fail closed)', dueAtMs: now });
+      await this.store.transition(id, ['pending_review'], 'expired', {
+        at,
+        actor: { system: 'review-timeout' },
+        reason: 'no quorum before the review deadline (fail closed)',
+        dueAtMs: now,
+      });
     }
     for (const id of await this.store.due('escalate', now)) {
       const p = await this.store.get(id);
@@ -290,4 +333,3 @@ function findingsOf(job: PromotableJob): Finding[] {
   }
   return findings;
 }
-

@@ -41,7 +41,10 @@ export class PromotionStore {
     return `${this.prefix}:promos:deliveries`;
   }
 
-  async create(doc: PromotionDoc, opts: { lineageKey: string; initial: PromotionState; createdMs: number; deadlineMs: number; escalateMs: number | null; actor: ActorJson; reason: string }): Promise<void> {
+  async create(
+    doc: PromotionDoc,
+    opts: { lineageKey: string; initial: PromotionState; createdMs: number; deadlineMs: number; escalateMs: number | null; actor: ActorJson; reason: string },
+  ): Promise<void> {
     await guardRedis(() =>
       this.redis.eval(
         CREATE_LUA,
@@ -119,7 +122,11 @@ export class PromotionStore {
     return { applied: applied === 1, state: state === '' ? undefined : (state as PromotionState) };
   }
 
-  async decide(id: string, d: Decision, opts: { nowMs: number; actor: ActorJson; approvalsNeeded: number; requireGroup: string | null }): Promise<{ outcome: DecideOutcome; state: string; approvals: number }> {
+  async decide(
+    id: string,
+    d: Decision,
+    opts: { nowMs: number; actor: ActorJson; approvalsNeeded: number; requireGroup: string | null },
+  ): Promise<{ outcome: DecideOutcome; state: string; approvals: number }> {
     const [outcome, state, approvals] = (await guardRedis(() =>
       this.redis.eval(
         DECIDE_LUA,

@@ -229,7 +229,7 @@ export class DockerRuntime implements ContainerRuntime {
   /** Streams /work out through the collector exec and parses it strictly. */
   private async collect(container: Docker.Container, spec: SandboxSpec, log: Logger) {
     const exec = await container.exec(collectExecOptions(spec));
-    const stream = (await exec.start({ hijack: true, stdin: false }));
+    const stream = await exec.start({ hijack: true, stdin: false });
     const tar = new PassThrough();
     // bounded: /work is a tmpfs of scratchBytes; anything beyond that plus tar overhead is refused
     const maxBytes = spec.limits.scratchBytes + 1024 * 1024;

@@ -13,9 +13,22 @@ export const RUN_DIR = '/run/airlock';
 
 /** Docker 20.10's default masked paths (MaskedPaths replaces them, so resend) plus kernel-info leaks. */
 export const MASKED_PATHS = [
-  '/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
-  '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware',
-  '/proc/kallsyms', '/proc/config.gz', '/proc/modules', '/proc/vmallocinfo', '/proc/slabinfo', '/sys/kernel',
+  '/proc/asound',
+  '/proc/acpi',
+  '/proc/kcore',
+  '/proc/keys',
+  '/proc/latency_stats',
+  '/proc/timer_list',
+  '/proc/timer_stats',
+  '/proc/sched_debug',
+  '/proc/scsi',
+  '/sys/firmware',
+  '/proc/kallsyms',
+  '/proc/config.gz',
+  '/proc/modules',
+  '/proc/vmallocinfo',
+  '/proc/slabinfo',
+  '/sys/kernel',
 ];
 
 export const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];

@@ -46,7 +46,11 @@ export function testConfig(prefix: string, env: Record<string, string> = {}): Co
 }
 
 /** `logLines`: collect every log line (at debug level) instead of discarding them, e.g. to scan for secrets. */
-export async function startTestAirlock(name: string, env: Record<string, string> = {}, opts: { logLines?: string[]; clock?: Clock; webhookSleep?: (ms: number) => Promise<void> } = {}): Promise<TestAirlock> {
+export async function startTestAirlock(
+  name: string,
+  env: Record<string, string> = {},
+  opts: { logLines?: string[]; clock?: Clock; webhookSleep?: (ms: number) => Promise<void> } = {},
+): Promise<TestAirlock> {
   const prefix = uniquePrefix(name);
   const testId = `${name}-${randomBytes(4).toString('hex')}`;
   // the audit signing key, checkpoints and segments of this test's chain: a temp dir stop() removes
@@ -73,7 +77,8 @@ export async function startTestAirlock(name: string, env: Record<string, string>
     prefix,
     testId,
     baseUrl,
-    key: (role: Role = 'agent', owner?: string, groups?: string[]) => airlock.keys.create({ role, name: `test ${role}`, ...(owner ? { owner } : {}), ...(groups ? { groups } : {}) }),
+    key: (role: Role = 'agent', owner?: string, groups?: string[]) =>
+      airlock.keys.create({ role, name: `test ${role}`, ...(owner ? { owner } : {}), ...(groups ? { groups } : {}) }),
     async request(method, path, key, body) {
       const headers: Record<string, string> = {};
       if (key !== undefined) headers['authorization'] = `Bearer ${key}`;
@@ -92,7 +97,11 @@ export async function startTestAirlock(name: string, env: Record<string, string>
     async stop() {
       await airlock.close();
       // a fixture guarantees cleanup even when an assertion failed mid-test
-      for (const c of await containers()) await docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined);
+      for (const c of await containers())
+        await docker
+          .getContainer(c.Id)
+          .remove({ force: true, v: true })
+          .catch(() => undefined);
       const redis = testRedis();
       await deletePrefix(redis, prefix);
       await rm(auditDir, { recursive: true, force: true });

@@ -9,7 +9,6 @@ import { parseWith } from '../job-request-schema.js';
 
 const IntrospectSchema = z.strictObject({ token: z.string().min(1).max(8192) });
 
-
 export interface CredentialRoutesDeps {
   credentials: JobCredentialVerifier;
   keys: ApiKeyStore;

@@ -60,7 +60,11 @@ export function artifactRoutes(app: FastifyInstance, deps: JobRoutesDeps): void 
     const r = (await ownedJob(req, deps.producer)).result;
     if (!r?.artifactsTarSha256) throw new AppError('ARTIFACT_NOT_FOUND', 'this job has no artifacts');
     const body = await deps.artifacts.read(r.artifactsTarSha256);
-    return reply.type('application/x-tar').header('content-disposition', 'attachment; filename="artifacts.tar"').header('x-artifact-digest', r.artifactDigest ?? '').send(body);
+    return reply
+      .type('application/x-tar')
+      .header('content-disposition', 'attachment; filename="artifacts.tar"')
+      .header('x-artifact-digest', r.artifactDigest ?? '')
+      .send(body);
   });
 
   app.get('/v1/jobs/:id/artifacts/*', async (req, reply) => {

@@ -10,9 +10,18 @@ import { KEY_ID } from '../route-actions.js';
 const CreateKeySchema = z.strictObject({
   role: z.enum(ROLES),
   name: z.string().max(100).optional(),
-  owner: z.string().regex(/^[A-Za-z0-9_.@-]{1,100}$/).optional(),
-  profiles: z.array(z.string().regex(/^[a-z][a-z0-9-]{0,31}$/)).max(64).optional(),
-  tools: z.array(z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/)).max(64).optional(),
+  owner: z
+    .string()
+    .regex(/^[A-Za-z0-9_.@-]{1,100}$/)
+    .optional(),
+  profiles: z
+    .array(z.string().regex(/^[a-z][a-z0-9-]{0,31}$/))
+    .max(64)
+    .optional(),
+  tools: z
+    .array(z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/))
+    .max(64)
+    .optional(),
   groups: z.array(z.string().regex(GROUP_NAME)).max(32).optional(),
 });
 

@@ -24,19 +24,12 @@ export interface PromotionRoutesDeps {
   artifacts: FileArtifactStore;
 }
 
-const Reason = z
-  .string()
-  .trim()
-  .min(1, 'a reason is mandatory')
-  .max(2000);
+const Reason = z.string().trim().min(1, 'a reason is mandatory').max(2000);
 const RequestBody = z.strictObject({ target: z.string().min(1).max(64), note: z.string().max(2000).optional() });
 const DecisionBody = z.strictObject({ decision: z.enum(['approve', 'reject']), reason: Reason, artifactDigest: z.string().min(1).max(200) });
 const RetryBody = z.strictObject({ reason: Reason });
 const ListQuery = z.strictObject({
-  state: z
-    .string()
-    .refine(isPromotionState, 'state: pending_review | approved | promoted | rejected | expired | failed | superseded')
-    .optional(),
+  state: z.string().refine(isPromotionState, 'state: pending_review | approved | promoted | rejected | expired | failed | superseded').optional(),
   target: z.string().max(64).optional(),
   jobId: z.string().regex(JOB_ID).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
@@ -113,7 +106,16 @@ export function promotionRoutes(app: FastifyInstance, deps: PromotionRoutesDeps)
     const body = parseWith(DecisionBody, req.body ?? {});
     note(req, { promotionId: id, decision: body.decision, artifactDigest: body.artifactDigest, principal: key.owner, reason: body.reason });
     const r = await deps.review.decide(id, reviewerKey(key), body);
-    note(req, { promotionId: id, decision: body.decision, artifactDigest: body.artifactDigest, principal: key.owner, reason: body.reason, counted: r.outcome, approvals: r.approvals, state: r.promotion.state });
+    note(req, {
+      promotionId: id,
+      decision: body.decision,
+      artifactDigest: body.artifactDigest,
+      principal: key.owner,
+      reason: body.reason,
+      counted: r.outcome,
+      approvals: r.approvals,
+      state: r.promotion.state,
+    });
     return { decision: { outcome: r.outcome, approvals: r.approvals }, promotion: view(r.promotion) };
   });
 
