@@ -7,9 +7,8 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { AppError, isAppError } from '../../shared/index.js';
+import { AppError, GitCommandError, gitRunner, isAppError, type GitRunner } from '../../shared/index.js';
 import type { ApplyOutcome, PromotedFile, PromotionPayload, StagingTarget } from '../promotion-target.js';
-import { GitCommandError, gitRunner, type GitRunner } from './git-runner.js';
 import { checkPromotedFiles, checkPromotionId, unsafePathReason } from './promoted-paths.js';
 
 /** Branch names we accept: slash-separated segments of letters, digits, `_`, `-`, `.` (no `..`, no `.lock`). */

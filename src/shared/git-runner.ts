@@ -1,6 +1,7 @@
 /**
  * Runs git without a shell, in a scrubbed environment: no user or system config, no
- * prompts, no hooks in our clone, only the local file transport.
+ * prompts, no hooks in our clone, only the local file transport, and no repository found
+ * above the private home it works in. Shared by the git staging target and the patch reader.
  */
 import { execFile } from 'node:child_process';
 import { dirname, isAbsolute } from 'node:path';
@@ -19,8 +20,17 @@ export class GitCommandError extends Error {
   }
 }
 
+export interface GitRunOptions {
+  cwd?: string;
+  input?: string | Buffer;
+  env?: Readonly<Record<string, string>>;
+  /** Defaults: 120 s, 64 MiB of output. */
+  timeoutMs?: number;
+  maxOutputBytes?: number;
+}
+
 export interface GitRunner {
-  (args: readonly string[], opts?: { cwd?: string; input?: string | Buffer; env?: Readonly<Record<string, string>> }): Promise<string>;
+  (args: readonly string[], opts?: GitRunOptions): Promise<string>;
 }
 
 /** Standard system locations (like sudo's secure_path); a git elsewhere is named by absolute path. */
@@ -39,6 +49,8 @@ export function gitRunner(binary: string, home: string): GitRunner {
     GIT_CONFIG_NOSYSTEM: '1',
     GIT_CONFIG_GLOBAL: '/dev/null',
     GIT_ALLOW_PROTOCOL: 'file',
+    // `home` is a fresh folder: never discover a repository above it
+    GIT_CEILING_DIRECTORIES: dirname(home),
   };
   const fixed = ['-c', 'core.hooksPath=/dev/null', '-c', 'commit.gpgsign=false', '-c', 'core.autocrlf=false'];
   return (args, opts = {}) =>
@@ -46,7 +58,14 @@ export function gitRunner(binary: string, home: string): GitRunner {
       const child = execFile(
         binary,
         [...fixed, ...args],
-        { cwd: opts.cwd ?? home, env: { ...baseEnv, ...opts.env }, encoding: 'utf8', timeout: TIMEOUT_MS, maxBuffer: MAX_OUTPUT_BYTES, killSignal: 'SIGKILL' },
+        {
+          cwd: opts.cwd ?? home,
+          env: { ...baseEnv, ...opts.env },
+          encoding: 'utf8',
+          timeout: opts.timeoutMs ?? TIMEOUT_MS,
+          maxBuffer: opts.maxOutputBytes ?? MAX_OUTPUT_BYTES,
+          killSignal: 'SIGKILL',
+        },
         (err, stdout, stderr) => (err ? reject(new GitCommandError(args, stderr, err)) : resolve(stdout)),
       );
       // git may exit before reading all of stdin; the exit status reports that, not EPIPE
