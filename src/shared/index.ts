@@ -7,3 +7,4 @@ export { GitCommandError, gitRunner, type GitRunner, type GitRunOptions } from '
 export { createLogger, REDACT_PATHS, type Logger } from './logger.js';
 export { compileGlob, invalidGlobReason, matchesAny, type GlobMatcher } from './glob.js';
 export { guardRedis } from './redis-guard.js';
+export { redact, redactString, isSecretKey, REDACTED, MAX_STRING_LENGTH } from './redact.js';
