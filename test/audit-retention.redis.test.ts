@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Retention, exportRange, parseAuditOptions, queryAudit, segmentName, type AuditRecord } from '../src/audit/index.js';
-import { AppError } from '../src/shared/index.js';
+import { Retention, computeHash, exportRange, loadOrCreateSigningKey, parseAuditOptions, queryAudit, segmentName, signCheckpoint, type AuditRecord } from '../src/audit/index.js';
+import { AppError, canonicalJson } from '../src/shared/index.js';
 import { DAY_MS, auditHarness, type AuditHarness } from './fixtures/audit/harness.js';
 
 function collect(): { out: Writable; lines: () => string[] } {
@@ -145,9 +145,37 @@ describe('retention', () => {
   it('refuses to export a tampered chain', async () => {
     const key = `${h.prefix}:audit:records`;
     await h.redis.hset(key, '3', (await h.redis.hget(key, '3'))!.replace('"job_', '"job_X'));
-    await expect(retention.run()).rejects.toMatchObject({ code: 'INTERNAL' });
+    // issue 11: verify's reason, not INTERNAL (was: rejects.toMatchObject({ code: 'INTERNAL' }))
+    await expect(retention.run()).rejects.toMatchObject({ code: 'AUDIT_CHAIN_BROKEN', details: { seq: 3, reason: 'hash_mismatch' } });
     expect((await h.store.base()).seq).toBe(0);
     expect(await h.redis.hexists(key, '1')).toBe(1);
+  });
+
+  it('refuses a chain whose time runs backwards, as verify does (same walker, same reason)', async () => {
+    // record 25 rewritten an hour before record 24 and re-hashed: its content, hash and link are
+    // self-consistent, only the order in time is wrong
+    const key = `${h.prefix}:audit:records`;
+    const { hash: _old, ...unhashed } = JSON.parse((await h.redis.hget(key, '25'))!) as AuditRecord;
+    const early = { ...unhashed, time: new Date(Date.parse(old[23]!.time) - 3600_000).toISOString() };
+    await h.redis.hset(key, '25', canonicalJson({ ...early, hash: computeHash(early) }));
+    expect(await h.verify()).toMatchObject({ ok: false, seq: 25, reason: 'time_backwards' });
+    await expect(retention.run()).rejects.toMatchObject({ code: 'AUDIT_CHAIN_BROKEN', details: { seq: 25, reason: 'time_backwards' } });
+    // the sound segments before it were exported; the one holding the bad record was never signed
+    expect((await h.store.base()).seq).toBe(20);
+    expect((await readdir(h.segmentsDir)).filter((f) => f.endsWith('.gz'))).toEqual([segmentName(1, 10), segmentName(11, 20)]);
+    expect(await h.redis.hexists(key, '21')).toBe(1);
+  });
+
+  it('trusts the checkpoints verify trusts: a retired key still pins, a forged checkpoint refuses the export', async () => {
+    const retired = await loadOrCreateSigningKey(join(h.dir, 'keys', 'retired.pem'));
+    // a checkpoint signed by a retired, still trusted key that contradicts record 5
+    await h.sink.append(signCheckpoint(retired, { seq: 5, headHash: 'f'.repeat(64), timeMs: h.clock.now() }));
+    const withRetired = new Retention({ store: h.store, key: h.key, trustedKeys: [h.key, retired], checkpoints: h.sink, segmentsDir: h.segmentsDir, clock: h.clock });
+    await expect(withRetired.run()).rejects.toMatchObject({ code: 'AUDIT_CHAIN_BROKEN', details: { seq: 5, reason: 'checkpoint_mismatch' } });
+    expect(await h.verify({ trustedKeys: [h.key, retired] })).toMatchObject({ ok: false, seq: 5, reason: 'checkpoint_mismatch' });
+    // with only the current key, that checkpoint is one verify rejects: so does retention
+    await expect(retention.run()).rejects.toMatchObject({ code: 'AUDIT_CHAIN_BROKEN', details: { seq: 5, reason: 'checkpoint_signature_invalid' } });
+    expect((await h.store.base()).seq).toBe(0);
   });
 
   it('exports a time range from segments and Redis as JSONL', async () => {

@@ -1,16 +1,21 @@
 /**
  * Retention: records older than `retentionDays` are exported to signed gzip segments and only
  * then removed from Redis; the Redis base keeps the last removed {seq, hash} so the chain
- * continues. Before signing a segment, its records are re-checked (hashes, links, and the
- * file-sink checkpoints), so a tampered chain is refused rather than laundered by a signature.
+ * continues. Before signing a segment, its records are walked by the same ChainWalker that
+ * verify uses (hashes, links, order, time, every checkpoint signed by a trusted key), so a
+ * segment is signed only when verify would accept it: a tampered chain is refused with verify's
+ * reason rather than laundered by a signature.
  */
 import { AppError, type Clock } from '../shared/index.js';
-import { hashMatches, headOf, parseRecord, type AuditRecord, type ChainHead } from './audit-record.js';
-import { checkpointSignatureValid, signCheckpoint } from './checkpoint.js';
+import { headOf, parseRecord, type AuditRecord, type ChainHead } from './audit-record.js';
+import { ChainWalker, type VerifyFailure } from './chain-walker.js';
+import type { Checkpoint } from './checkpoint.js';
+import { signCheckpoint } from './checkpoint.js';
 import type { CheckpointFileSink } from './checkpoint-file-sink.js';
 import type { RedisAuditStore } from './redis-audit-store.js';
 import { writeSegment, type SegmentFile } from './segment-file.js';
-import type { SigningKey } from './signing-key.js';
+import type { SigningKey, VerifyKey } from './signing-key.js';
+import { checkpointsBySeq, loadCheckpoints } from './verify-chain.js';
 
 export const MIN_RETENTION_DAYS = 90;
 export const DEFAULT_RETENTION_DAYS = 180;
@@ -20,6 +25,8 @@ const READ_PAGE = 1000;
 export interface RetentionOptions {
   readonly store: RedisAuditStore;
   readonly key: SigningKey;
+  /** Keys checkpoints may be signed with, as verify trusts them (default: the current key only). */
+  readonly trustedKeys?: readonly VerifyKey[];
   readonly checkpoints: CheckpointFileSink;
   readonly segmentsDir: string;
   readonly clock: Clock;
@@ -58,7 +65,7 @@ export class Retention {
     let base = await store.base();
     const segments: Array<SegmentFile & { sha256: string }> = [];
     if (lastOld <= base.seq) return { segments, trimmedThroughSeq: base.seq };
-    const pinned = await this.pinnedHashes();
+    const pinned = await this.trustedCheckpoints(lastOld);
     while (base.seq < lastOld) {
       const lastSeq = Math.min(lastOld, base.seq + this.segmentMaxRecords);
       const records = await this.readChecked(base, lastSeq, pinned);
@@ -84,34 +91,33 @@ export class Retention {
     return { segments, trimmedThroughSeq: base.seq };
   }
 
-  /** Records base+1..lastSeq, refusing any that do not chain or that contradict a signed checkpoint. */
-  private async readChecked(base: ChainHead, lastSeq: number, pinned: ReadonlyMap<number, string>): Promise<AuditRecord[]> {
+  /** Records base+1..lastSeq, walked as verify walks them; the first problem refuses the export. */
+  private async readChecked(base: ChainHead, lastSeq: number, pinned: ReadonlyMap<number, readonly Checkpoint[]>): Promise<AuditRecord[]> {
     const out: AuditRecord[] = [];
-    let prev = base;
+    const walker = new ChainWalker(base, pinned);
+    const peek = async (seq: number) => (await this.opts.store.readRaw(seq, 1))[0] ?? null;
     for (let from = base.seq + 1; from <= lastSeq; from += READ_PAGE) {
       const raws = await this.opts.store.readRaw(from, Math.min(READ_PAGE, lastSeq - from + 1));
       for (const [i, raw] of raws.entries()) {
-        const seq = from + i;
-        const record = raw === null ? null : parseRecord(raw);
-        const pin = pinned.get(seq);
-        if (record === null || record.seq !== seq || !hashMatches(record) || record.prevHash !== prev.hash || (pin !== undefined && pin !== record.hash)) {
-          throw new AppError('INTERNAL', `refusing to export: the audit chain is broken at record ${seq}; run \`airlock audit verify\``, {
-            details: { seq },
-          });
-        }
-        out.push(record);
-        prev = headOf(record);
+        const problem = await walker.check(from + i, raw, peek);
+        if (problem !== null) throw chainBroken(problem);
+        // the walker accepted it, so it parses
+        out.push(parseRecord(raw!)!);
       }
     }
     return out;
   }
 
-  /** seq → headHash of every validly signed checkpoint in the file sink. */
-  private async pinnedHashes(): Promise<Map<number, string>> {
-    const pinned = new Map<number, string>();
-    for (const { checkpoint } of await this.opts.checkpoints.readAll()) {
-      if (checkpoint !== null && checkpointSignatureValid(checkpoint, [this.opts.key])) pinned.set(checkpoint.seq, checkpoint.headHash);
-    }
-    return pinned;
+  /** Checkpoints by seq, signed by a trusted key; an invalid one in the exported range refuses the export. */
+  private async trustedCheckpoints(lastOld: number): Promise<Map<number, Checkpoint[]>> {
+    const { valid, invalid } = await loadCheckpoints(this.opts.checkpoints, this.opts.trustedKeys ?? [this.opts.key]);
+    if (invalid !== null && invalid.seq <= lastOld) throw chainBroken(invalid);
+    return checkpointsBySeq(valid);
   }
+}
+
+function chainBroken(problem: VerifyFailure): AppError {
+  return new AppError('AUDIT_CHAIN_BROKEN', `refusing to export: ${problem.detail} (${problem.reason}); run \`airlock audit verify\``, {
+    details: { seq: problem.seq, reason: problem.reason },
+  });
 }

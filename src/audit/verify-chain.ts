@@ -44,8 +44,7 @@ export async function verifyChain(opts: VerifyChainOptions): Promise<VerifyResul
   const head = await opts.store.head();
   const base = await opts.store.base();
   const { valid, invalid } = await loadCheckpoints(opts.checkpoints, opts.trustedKeys);
-  const bySeq = new Map<number, Checkpoint[]>();
-  for (const cp of valid) bySeq.set(cp.seq, [...(bySeq.get(cp.seq) ?? []), cp]);
+  const bySeq = checkpointsBySeq(valid);
 
   const result = await walk(opts, head, base, bySeq, valid);
   if (invalid === null || (!result.ok && result.seq < invalid.seq)) return result;
@@ -127,8 +126,15 @@ async function staleness(opts: VerifyChainOptions, head: ChainHead, coveredSeq: 
   return null;
 }
 
+/** Valid checkpoints by the seq they pin: what a ChainWalker checks each record against. */
+export function checkpointsBySeq(valid: readonly Checkpoint[]): Map<number, Checkpoint[]> {
+  const bySeq = new Map<number, Checkpoint[]>();
+  for (const cp of valid) bySeq.set(cp.seq, [...(bySeq.get(cp.seq) ?? []), cp]);
+  return bySeq;
+}
+
 /** Checkpoints from the file sink: the valid ones, and the first (lowest seq) invalid one. */
-async function loadCheckpoints(sink: CheckpointFileSink, keys: readonly VerifyKey[]): Promise<{ valid: Checkpoint[]; invalid: VerifyFailure | null }> {
+export async function loadCheckpoints(sink: CheckpointFileSink, keys: readonly VerifyKey[]): Promise<{ valid: Checkpoint[]; invalid: VerifyFailure | null }> {
   const valid: Checkpoint[] = [];
   let invalid: VerifyFailure | null = null;
   for (const { line, checkpoint } of await sink.readAll()) {

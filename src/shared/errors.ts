@@ -48,6 +48,7 @@ export const ERROR_CODES = [
   'AUDIT_UNAVAILABLE',
   'ARTIFACT_CORRUPT',
   'CONFIG_INVALID',
+  'AUDIT_CHAIN_BROKEN',
   'INTERNAL',
 ] as const;
 
