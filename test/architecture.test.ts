@@ -23,6 +23,12 @@ function imports(file: string): string[] {
   return [...text.matchAll(IMPORT)].map((m) => (m[1] ?? m[2])!);
 }
 
+/** Relative imports that load code at run time (`import type` / `export type` are erased). */
+function valueImports(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  return [...text.matchAll(IMPORT)].filter((m) => !/^\s*(?:import|export)\s+type\s/.test(m[0])).map((m) => (m[1] ?? m[2])!);
+}
+
 /** Module of a file: its first folder under src/, or the file name for root files. */
 function moduleOf(file: string): string {
   const rel = relative(SRC, file);
@@ -49,29 +55,70 @@ for (const f of all) {
   }
 }
 
-const ALLOWED: Record<string, string[]> = {
-  shared: [],
-  profiles: ['shared'],
-  credentials: ['shared'],
-  audit: ['shared'],
-  sandbox: ['shared'],
-  artifacts: ['shared'],
-  gateway: ['shared', 'credentials'],
-  monitor: ['shared', 'sandbox'],
-  review: ['shared', 'profiles', 'audit', 'monitor', 'artifacts'],
-  queue: ['shared', 'profiles', 'credentials', 'audit', 'sandbox', 'artifacts', 'gateway', 'monitor', 'review'],
-  api: ['shared', 'profiles', 'queue', 'review', 'audit', 'credentials', 'artifacts', 'gateway'],
-  cli: ['shared', 'config', 'main', 'credentials', 'audit', 'profiles', 'queue', 'sandbox', 'review', 'api'],
-  config: ['shared', 'audit', 'credentials'], // AIRLOCK_AUDIT_* are validated by the audit module's own schema
-  main: ['shared', 'config', 'profiles', 'credentials', 'audit', 'sandbox', 'artifacts', 'gateway', 'monitor', 'review', 'queue', 'api'],
-};
+/**
+ * The module table of docs/architecture.md: one row per module, "may import" and "owns packages"
+ * as comma-separated names (parenthesised notes are ignored; "nothing of ours" is none and
+ * "everything" is every other module).
+ */
+export function readModuleTable(markdown: string): { allowed: Record<string, string[]>; owners: Record<string, string[]> } {
+  const section = markdown.slice(markdown.indexOf('## Modules'));
+  const rows = section
+    .split('\n')
+    .filter((l) => l.startsWith('|'))
+    .map((l) =>
+      l
+        .split('|')
+        .slice(1, -1)
+        .map((c) => c.trim()),
+    );
+  const body = rows.slice(2).filter((r) => r.length >= 3);
+  const names = body.map((r) => r[0]!.replace(/`/g, '').replace(/\.ts$/, '').replace(/\/$/, ''));
+  const list = (cell: string) =>
+    cell
+      .replace(/\([^)]*\)/g, '')
+      .split(',')
+      .map((x) => x.trim())
+      .filter((x) => x !== '' && x !== 'nothing of ours');
+  const allowed: Record<string, string[]> = {};
+  const owners: Record<string, string[]> = {};
+  body.forEach((r, i) => {
+    const name = names[i]!;
+    const may = list(r[2]!);
+    allowed[name] = may.includes('everything') ? names.filter((n) => n !== name) : may;
+    for (const pkg of list(r[3] ?? '')) (owners[pkg] ??= []).push(name);
+  });
+  return { allowed, owners };
+}
 
-const OWNERS: Record<string, string[]> = {
-  dockerode: ['sandbox'],
-  'tar-stream': ['sandbox'],
-  bullmq: ['queue'],
-  fastify: ['api'],
-};
+const DOC = resolve(import.meta.dirname, '../docs/architecture.md');
+const { allowed: ALLOWED, owners: OWNERS } = readModuleTable(readFileSync(DOC, 'utf8'));
+
+/** File-level import graph (relative imports only), for the file cycle check. */
+const fileEdges = new Map<string, string[]>();
+for (const f of all) {
+  const targets = valueImports(f)
+    .filter((spec) => spec.startsWith('.'))
+    .map((spec) => resolve(dirname(f), spec.replace(/\.js$/, '.ts')));
+  fileEdges.set(f, targets);
+}
+
+/** Cycles in a graph, each as "a → b → a" (one per back edge found by a depth-first walk). */
+function cyclesOf(graph: ReadonlyMap<string, Iterable<string>>, name: (n: string) => string = (n) => n): string[] {
+  const state = new Map<string, 'visiting' | 'done'>();
+  const cycles: string[] = [];
+  const visit = (m: string, path: string[]) => {
+    if (state.get(m) === 'done') return;
+    if (state.get(m) === 'visiting') {
+      cycles.push([...path.slice(path.indexOf(m)), m].map(name).join(' → '));
+      return;
+    }
+    state.set(m, 'visiting');
+    for (const n of graph.get(m) ?? []) visit(n, [...path, m]);
+    state.set(m, 'done');
+  };
+  for (const m of graph.keys()) visit(m, []);
+  return cycles;
+}
 
 describe('architecture', () => {
   it('every module is one the design knows', () => {
@@ -85,20 +132,11 @@ describe('architecture', () => {
   });
 
   it('the module graph has no cycles', () => {
-    const state = new Map<string, 'visiting' | 'done'>();
-    const cycles: string[] = [];
-    const visit = (m: string, path: string[]) => {
-      if (state.get(m) === 'done') return;
-      if (state.get(m) === 'visiting') {
-        cycles.push([...path.slice(path.indexOf(m)), m].join(' → '));
-        return;
-      }
-      state.set(m, 'visiting');
-      for (const n of edges.get(m) ?? []) visit(n, [...path, m]);
-      state.set(m, 'done');
-    };
-    for (const m of edges.keys()) visit(m, []);
-    expect(cycles).toEqual([]);
+    expect(cyclesOf(edges)).toEqual([]);
+  });
+
+  it('the file graph has no cycles (value imports; `import type` is erased)', () => {
+    expect(cyclesOf(fileEdges, (f) => relative(SRC, f))).toEqual([]);
   });
 
   it('infrastructure packages are imported only by their owner module', () => {
@@ -112,8 +150,21 @@ describe('architecture', () => {
     expect(readers).toEqual(['config.ts']);
   });
 
-  it('catches a forbidden arrow (the check itself can fail)', () => {
+  it('catches a forbidden arrow and a cycle (the checks themselves can fail)', () => {
     expect(ALLOWED['api']).not.toContain('sandbox');
     expect(moduleOf(join(SRC, 'api/routes/jobs.ts'))).toBe('api');
+    const table = readModuleTable(
+      '## Modules\n| module | owns | may import | owns packages |\n|---|---|---|---|\n| shared | x | nothing of ours | |\n| api | y | shared (types), queue | fastify |\n| main.ts | z | everything | |\n',
+    );
+    expect(table).toEqual({ allowed: { shared: [], api: ['shared', 'queue'], main: ['shared', 'api'] }, owners: { fastify: ['api'] } });
+    expect(
+      cyclesOf(
+        new Map([
+          ['a', ['b']],
+          ['b', ['a']],
+          ['c', []],
+        ]),
+      ),
+    ).toEqual(['a → b → a']);
   });
 });
