@@ -49,6 +49,7 @@ export const ConfigSchema = z.object({
   AIRLOCK_JOB_TOKEN_AUDIENCE: z.string().min(1).optional(),
   AIRLOCK_JOB_TOKEN_GRACE_MS: z.coerce.number().int().optional(),
   AIRLOCK_JOB_TOKEN_MAX_LIFETIME_MS: z.coerce.number().int().optional(),
+  AIRLOCK_JOB_TOKEN_LIFETIME_MS: z.coerce.number().int().optional(),
   // promotions and review (issue 6)
   AIRLOCK_REVIEW_POLICY_FILE: z.string().min(1).optional(),
   AIRLOCK_REVIEW_SWEEP_MS: int(5000, 100, 3_600_000),
@@ -118,6 +119,7 @@ const CREDENTIAL_ENV = {
   audience: 'AIRLOCK_JOB_TOKEN_AUDIENCE',
   graceMs: 'AIRLOCK_JOB_TOKEN_GRACE_MS',
   maxLifetimeMs: 'AIRLOCK_JOB_TOKEN_MAX_LIFETIME_MS',
+  tokenLifetimeMs: 'AIRLOCK_JOB_TOKEN_LIFETIME_MS',
 } as const satisfies Partial<Record<keyof JobCredentialOptions, keyof RawConfig>>;
 
 export type RawConfig = z.infer<typeof ConfigSchema>;

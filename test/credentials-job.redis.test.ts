@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JobCredentialIssuer, JobCredentialVerifier, parseJobCredentialOptions, type MintInput } from '../src/credentials/index.js';
+import { ApiKeyStore, JobCredentialIssuer, JobCredentialVerifier, parseJobCredentialOptions, type MintInput } from '../src/credentials/index.js';
 import { AppError, type Clock } from '../src/shared/index.js';
 import { deletePrefix, dumpKeys, testRedis, uniquePrefix } from './helpers/redis.js';
 
@@ -23,8 +23,11 @@ class FakeClock implements Clock {
 
 const options = parseJobCredentialOptions({ issuer: 'airlock', audience: 'airlock-gateway', graceMs: 30_000, maxLifetimeMs: 2 * 3_600_000 });
 
+/** The live API key the jobs below belong to (a mint refuses a missing or revoked key). */
+let liveKeyId = '';
+
 function grant(clock: FakeClock, over: Partial<MintInput> = {}): MintInput {
-  return { jobId: 'job_abcdefgh1234', keyId: 'key_0123456789abcdef', profile: 'python', tools: ['staging', 'fixtures'], deadlineMs: clock.now() + 10 * MIN, ...over };
+  return { jobId: 'job_abcdefgh1234', keyId: liveKeyId, profile: 'python', tools: ['staging', 'fixtures'], deadlineMs: clock.now() + 10 * MIN, ...over };
 }
 
 function decodePart(part: string): any {
@@ -58,6 +61,7 @@ describe('job credentials', () => {
     clock = new FakeClock();
     issuer = await JobCredentialIssuer.open({ redis, prefix, clock, options, keyDir: join(dir, 'keys') });
     verifier = new JobCredentialVerifier({ redis, prefix, clock, options });
+    liveKeyId = (await new ApiKeyStore(redis, prefix, clock).create({ role: 'agent' })).id;
   });
   afterAll(async () => {
     try {
@@ -77,6 +81,7 @@ describe('job credentials', () => {
 
   it('mints an EdDSA JWT scoped to the job that a Redis-only verifier accepts', async () => {
     const deadlineMs = clock.now() + 10 * MIN;
+    // issue 10: one token lives tokenLifetimeMs (30 s by default), not until deadline + grace
     const minted = await mint({ deadlineMs, tools: ['staging', 'fixtures', 'staging'] });
     const [h, p, s] = minted.token.split('.') as [string, string, string];
     expect(decodePart(h)).toEqual({ alg: 'EdDSA', typ: 'JWT', kid: minted.kid });
@@ -88,9 +93,9 @@ describe('job credentials', () => {
       aud: 'airlock-gateway',
       iat: T0 / 1000,
       nbf: T0 / 1000,
-      exp: (deadlineMs + 30_000) / 1000,
+      exp: (T0 + options.tokenLifetimeMs) / 1000,
       jti: minted.jti,
-      airlock: { jobId: 'job_abcdefgh1234', keyId: 'key_0123456789abcdef', profile: 'python', tools: ['fixtures', 'staging'] },
+      airlock: { jobId: 'job_abcdefgh1234', keyId: liveKeyId, profile: 'python', tools: ['fixtures', 'staging'] },
     });
     expect(minted.exp).toBe(claims.exp);
     expect(minted.expiresAtMs).toBe(claims.exp * 1000);
@@ -106,7 +111,7 @@ describe('job credentials', () => {
       sub: 'job_abcdefgh1234',
       tools: ['fixtures', 'staging'],
       profile: 'python',
-      keyId: 'key_0123456789abcdef',
+      keyId: liveKeyId,
       exp: claims.exp,
       iat: claims.iat,
       jti: minted.jti,
@@ -151,13 +156,14 @@ describe('job credentials', () => {
   });
 
   it('expires at deadline + grace, and is not valid before nbf', async () => {
-    const deadlineMs = clock.now() + 2 * MIN;
-    const { token } = await mint({ deadlineMs });
+    // deadline + grace within the token lifetime (issue 10: a later deadline is capped by tokenLifetimeMs)
+    const deadlineMs = clock.now() + 5_000;
+    const { token } = await mint({ deadlineMs, graceMs: 20_000 });
     const start = clock.now();
     try {
-      clock.ms = deadlineMs + 29_000;
+      clock.ms = deadlineMs + 19_000;
       expect((await verifier.verify(token)).ok).toBe(true);
-      clock.ms = deadlineMs + 30_000;
+      clock.ms = deadlineMs + 20_000;
       expect(await verifier.verify(token)).toEqual({ ok: false, reason: 'expired' });
       expect(await verifier.introspect(token)).toStrictEqual({ response: { active: false }, reason: 'expired' });
       clock.ms = start - 10_000; // beyond the 5 s tolerance
@@ -167,6 +173,44 @@ describe('job credentials', () => {
     } finally {
       clock.ms = start;
     }
+  });
+
+  it('lives tokenLifetimeMs at most, however far the deadline (a JWKS-only verifier stops accepting it then)', async () => {
+    const minted = await mint({ deadlineMs: clock.now() + 60 * MIN });
+    expect(minted.expiresAtMs).toBe(clock.now() + options.tokenLifetimeMs);
+    const start = clock.now();
+    try {
+      clock.ms = start + options.tokenLifetimeMs - 1;
+      expect((await verifier.verify(minted.token)).ok).toBe(true);
+      clock.ms = start + options.tokenLifetimeMs;
+      expect(await verifier.verify(minted.token)).toEqual({ ok: false, reason: 'expired' });
+    } finally {
+      clock.ms = start;
+    }
+    const custom = parseJobCredentialOptions({ tokenLifetimeMs: 10_000 });
+    expect(custom.tokenLifetimeMs).toBe(10_000);
+    expect(() => parseJobCredentialOptions({ tokenLifetimeMs: 1_000 })).toThrow(/tokenLifetimeMs/);
+  });
+
+  it('refuses to mint for a revoked or missing API key, and writes nothing', async () => {
+    const keys = new ApiKeyStore(redis, prefix, clock);
+    const revokedKey = (await keys.create({ role: 'agent' })).id;
+    expect((await mint({ jobId: 'job_keyrevoked01', keyId: revokedKey })).token).toBeTruthy();
+    await keys.revoke(revokedKey);
+    for (const [keyId, state] of [
+      [revokedKey, 'revoked'],
+      ['key_00000000deadbeef', 'missing'],
+    ] as const) {
+      const jobId = `job_refused${state}`;
+      const err = await issuer.mint(grant(clock, { jobId, keyId })).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(AppError);
+      expect((err as AppError).code).toBe('KEY_REVOKED');
+      expect((err as AppError).message).toContain(state);
+      expect(await redis.exists(`${prefix}:cred:job:${jobId}`)).toBe(0);
+    }
+    expect(await keys.state(revokedKey)).toBe('revoked');
+    expect(await keys.state('key_00000000deadbeef')).toBe('missing');
+    expect(await keys.state(liveKeyId)).toBe('active');
   });
 
   it('refuses tampered, malformed and foreign tokens with a typed reason', async () => {
@@ -191,7 +235,8 @@ describe('job credentials', () => {
 
     // another issuer (its own key folder, its own Redis prefix): its key is not published here
     const foreign = await JobCredentialIssuer.open({ redis, prefix: otherPrefix, clock, options, keyDir: join(dir, 'foreign-keys') });
-    const foreignToken = (await foreign.mint(grant(clock))).token;
+    const foreignKeyId = (await new ApiKeyStore(redis, otherPrefix, clock).create({ role: 'agent' })).id;
+    const foreignToken = (await foreign.mint(grant(clock, { keyId: foreignKeyId }))).token;
     tokens.push(foreignToken);
     expect((await foreign.verify(foreignToken)).ok).toBe(true);
     expect(await verifier.verify(foreignToken)).toEqual({ ok: false, reason: 'unknown_key' });
@@ -215,7 +260,8 @@ describe('job credentials', () => {
     const start = clock.now();
     const oldKid = await issuer.currentKid();
     const old = await mint({ deadlineMs: clock.now() + 60 * MIN });
-    clock.advance(MIN);
+    // within the old token's life (tokenLifetimeMs, issue 10)
+    clock.advance(10_000);
     const rotation = await issuer.rotate();
     expect(rotation.retiredKid).toBe(oldKid);
     expect(rotation.kid).not.toBe(oldKid);
@@ -236,7 +282,7 @@ describe('job credentials', () => {
     clock.ms = rotation.retiredNotAfterMs!;
     expect((await verifier.jwks()).keys.map((k) => k.kid)).toEqual([rotation.kid]);
     expect(await verifier.verify(old.token)).toEqual({ ok: false, reason: 'unknown_key' });
-    clock.ms = start + 2 * MIN;
+    clock.ms = start + 20_000;
     expect(await verifier.verify(old.token)).toEqual({ ok: false, reason: 'unknown_key' }); // pruned for good
     expect((await verifier.verify(fresh.token)).ok).toBe(true);
 

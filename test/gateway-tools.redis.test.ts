@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JobCredentialIssuer, JobCredentialVerifier, parseJobCredentialOptions, type MintInput } from '../src/credentials/index.js';
+import { ApiKeyStore, JobCredentialIssuer, JobCredentialVerifier, parseJobCredentialOptions, type MintInput } from '../src/credentials/index.js';
 import { ToolGateway, gatewayCallAuditEvent, parseTools, type GatewayCallReport, type RunningToolGateway } from '../src/gateway/index.js';
 import type { Clock } from '../src/shared/index.js';
 import { deletePrefix, testRedis, uniquePrefix } from './helpers/redis.js';
@@ -142,9 +142,10 @@ describe('granted-tools gateway', () => {
   const replies: Reply[] = [];
   const tokens: string[] = [];
 
+  let liveKeyId = '';
   const grant = (over: Partial<MintInput> = {}): MintInput => ({
     jobId: JOB,
-    keyId: 'key_0123456789abcdef',
+    keyId: liveKeyId,
     profile: 'python',
     tools: ['staging', 'ghost'],
     deadlineMs: clock.now() + 10 * MIN,
@@ -175,6 +176,8 @@ describe('granted-tools gateway', () => {
     dir = await mkdtemp(join(tmpdir(), 'airlock-gateway-'));
     clock = new FakeClock();
     issuer = await JobCredentialIssuer.open({ redis, prefix, clock, keyDir: join(dir, 'keys'), options: parseJobCredentialOptions() });
+    // a credential is minted only for a live API key (issue 10)
+    liveKeyId = (await new ApiKeyStore(redis, prefix, clock).create({ role: 'agent' })).id;
     elsewhere = createServer((_req, res) => res.end('elsewhere'));
     await new Promise<void>((r) => elsewhere.listen(0, '127.0.0.1', r));
     elsewhereOrigin = `http://127.0.0.1:${(elsewhere.address() as AddressInfo).port}`;

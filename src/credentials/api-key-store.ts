@@ -40,6 +40,18 @@ export function parseApiKey(token: string): { id: string; secret: string } | und
 
 const hash = (secret: string): Buffer => createHash('sha256').update(secret).digest();
 
+/**
+ * The Redis hash of one API key. Exported because two atomic scripts read a key's state where
+ * it matters: the job start (queue) and the credential mint (issuer) refuse a revoked or
+ * missing key inside their own compare-and-set.
+ */
+export function apiKeyRedisKey(prefix: string, id: string): string {
+  return `${prefix}:apikey:${id}`;
+}
+
+/** Whether a key may still act: `revoked` and `missing` (never existed, or its record is gone) both may not. */
+export type KeyState = 'active' | 'revoked' | 'missing';
+
 export class ApiKeyStore {
   constructor(
     private readonly redis: Redis,
@@ -48,7 +60,7 @@ export class ApiKeyStore {
   ) {}
 
   private key(id: string): string {
-    return `${this.prefix}:apikey:${id}`;
+    return apiKeyRedisKey(this.prefix, id);
   }
   private get indexKey(): string {
     return `${this.prefix}:apikeys`;
@@ -102,6 +114,12 @@ export class ApiKeyStore {
     return h['id'] === undefined ? undefined : toInfo(h);
   }
 
+  async state(id: string): Promise<KeyState> {
+    const [stored, revokedAt] = await this.redis.hmget(this.key(id), 'id', 'revokedAt');
+    if (!stored) return 'missing';
+    return revokedAt ? 'revoked' : 'active';
+  }
+
   async list(): Promise<ApiKeyInfo[]> {
     const ids = await this.redis.zrange(this.indexKey, '0', '-1');
     if (ids.length === 0) return [];
@@ -117,6 +135,10 @@ export class ApiKeyStore {
     return out;
   }
 
+  /**
+   * Marks the key revoked (idempotent: the first revocation time stays). Only the key: its
+   * queued and running jobs are the queue's KeyRevocation, which calls this first.
+   */
   async revoke(id: string): Promise<ApiKeyInfo> {
     const exists = await this.redis.exists(this.key(id));
     if (exists !== 1) throw new AppError('KEY_NOT_FOUND', `no API key ${id}`);

@@ -1,4 +1,4 @@
-export { ApiKeyStore, parseApiKey, ROLES, type ApiKeyInfo, type CreatedApiKey, type Role } from './api-key-store.js';
+export { ApiKeyStore, apiKeyRedisKey, parseApiKey, ROLES, type ApiKeyInfo, type CreatedApiKey, type KeyState, type Role } from './api-key-store.js';
 export { CREDENTIAL_START_SLACK_MS, JobCredentialOptionsSchema, parseJobCredentialOptions, type JobCredentialOptions } from './job-credential-options.js';
 export {
   CREDENTIAL_FAILURE_REASONS,

@@ -1,11 +1,15 @@
 /**
  * Mints, revokes and rotates per-job credentials (worker side: needs the private key folder).
- * A token is an EdDSA JWT scoped to one job that dies at the job's deadline + grace, or
- * earlier when revoked. The token is secret material: it is returned once and never stored
- * or logged; records carry only its `jti`.
+ * A token is an EdDSA JWT scoped to one job. It lives `tokenLifetimeMs` at most (never past the
+ * job's deadline + grace), so a verifier that checks only the JWKS and `exp` stops accepting it
+ * soon after the job ends; the worker re-mints while the job runs (see queue/job-grants.ts).
+ * Revocation ends it at once for introspection and the gateway. A mint is refused, inside the
+ * same atomic write, when the API key that submitted the job is revoked or missing. The token
+ * is secret material: it is returned once and never stored or logged; records carry only its `jti`.
  */
 import { randomBytes } from 'node:crypto';
 import { AppError, newId } from '../shared/index.js';
+import { apiKeyRedisKey } from './api-key-store.js';
 import { signJws } from './compact-jws.js';
 import { JobGrantSchema, type JobClaims, type JobGrant } from './job-claims.js';
 import { JobCredentialVerifier, type JobCredentialVerifierOptions } from './job-credential-verifier.js';
@@ -23,6 +27,23 @@ export interface MintInput extends JobGrant {
   /** Overrides options.graceMs for this token. */
   readonly graceMs?: number;
 }
+
+/**
+ * KEYS[1] published keys (JWKS hash), KEYS[2] the token's liveness mark, KEYS[3] the job's set
+ * of jtis, KEYS[4] the hash of the API key that submitted the job.
+ * ARGV[1] kid, ARGV[2] published-key JSON, ARGV[3] liveness-mark JSON, ARGV[4] ttl ms, ARGV[5] jti.
+ * Returns 'ok'; or 'missing' / 'revoked' with nothing written: a key that may no longer act
+ * gets no credential, however its job got this far (a revoke racing the job's start loses nothing).
+ */
+const MINT_LUA = `
+if not redis.call('HGET', KEYS[4], 'id') then return 'missing' end
+if redis.call('HEXISTS', KEYS[4], 'revokedAt') == 1 then return 'revoked' end
+redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
+redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
+redis.call('SADD', KEYS[3], ARGV[5])
+redis.call('PEXPIRE', KEYS[3], ARGV[4])
+return 'ok'
+`;
 
 export interface MintedCredential {
   /** The bearer token. Secret: hand it to the job only; never log or store it. */
@@ -75,12 +96,14 @@ export class JobCredentialIssuer extends JobCredentialVerifier {
     }
     const nowMs = this.clock.now();
     const iat = Math.floor(nowMs / 1000);
-    const exp = Math.floor((input.deadlineMs + graceMs) / 1000);
-    const expiresAtMs = exp * 1000;
-    if (expiresAtMs <= nowMs) throw new AppError('INTERNAL', `job ${grant.data.jobId}: its deadline has already passed`);
-    if (expiresAtMs - nowMs > this.options.maxLifetimeMs) {
-      throw new AppError('CONFIG_INVALID', `job ${grant.data.jobId}: credential lifetime ${expiresAtMs - nowMs} ms exceeds maxLifetimeMs ${this.options.maxLifetimeMs}`);
+    const endMs = input.deadlineMs + graceMs;
+    if (Math.floor(endMs / 1000) * 1000 <= nowMs) throw new AppError('INTERNAL', `job ${grant.data.jobId}: its deadline has already passed`);
+    if (endMs - nowMs > this.options.maxLifetimeMs) {
+      throw new AppError('CONFIG_INVALID', `job ${grant.data.jobId}: credential lifetime ${endMs - nowMs} ms exceeds maxLifetimeMs ${this.options.maxLifetimeMs}`);
     }
+    // one token lives tokenLifetimeMs at most: the worker re-mints while the job runs
+    const exp = Math.floor(Math.min(endMs, nowMs + this.options.tokenLifetimeMs) / 1000);
+    const expiresAtMs = exp * 1000;
     const key = await this.dir.current();
     const jti = newId('jti', 16);
     const { audience, issuer } = this.options;
@@ -96,33 +119,33 @@ export class JobCredentialIssuer extends JobCredentialVerifier {
     };
     const token = signJws({ alg: 'EdDSA', typ: 'JWT', kid: key.kid }, claims, key.privateKey);
     const ttlMs = expiresAtMs - nowMs + this.options.activeSlackMs;
-    const replies = await this.redis
-      .multi()
-      .hsetnx(this.keys.jwks, key.kid, encodePublishedKey({ jwk: key.jwk, createdAtMs: nowMs, notAfterMs: null }))
-      .set(this.keys.active(jti), JSON.stringify({ jobId: grant.data.jobId, kid: key.kid, exp }), 'PX', ttlMs)
-      .sadd(this.keys.job(grant.data.jobId), jti)
-      .pexpire(this.keys.job(grant.data.jobId), ttlMs)
-      .exec();
-    for (const [err] of replies ?? []) if (err) throw new AppError('REDIS_UNAVAILABLE', 'could not record the job credential', { retryable: true, cause: err });
+    let written: unknown;
+    try {
+      written = await this.redis.eval(
+        MINT_LUA,
+        4,
+        this.keys.jwks,
+        this.keys.active(jti),
+        this.keys.job(grant.data.jobId),
+        apiKeyRedisKey(this.prefix, grant.data.keyId),
+        key.kid,
+        encodePublishedKey({ jwk: key.jwk, createdAtMs: nowMs, notAfterMs: null }),
+        JSON.stringify({ jobId: grant.data.jobId, kid: key.kid, exp }),
+        String(ttlMs),
+        jti,
+      );
+    } catch (err) {
+      throw new AppError('REDIS_UNAVAILABLE', 'could not record the job credential', { retryable: true, cause: err });
+    }
+    if (written !== 'ok') {
+      throw new AppError('KEY_REVOKED', `job ${grant.data.jobId}: API key ${grant.data.keyId} is ${written === 'missing' ? 'missing' : 'revoked'}; no credential is minted`);
+    }
     return { token, jti, kid: key.kid, exp, expiresAtMs };
   }
 
   /** Ends one token now. Idempotent: true when it was still active. */
   async revoke(jti: string): Promise<boolean> {
     return (await this.redis.del(this.keys.active(jti))) === 1;
-  }
-
-  /** Ends every token minted for a job (e.g. a retried job's earlier attempts). Returns how many were active. */
-  async revokeJob(jobId: string): Promise<number> {
-    const jtis = await this.redis.smembers(this.keys.job(jobId));
-    if (jtis.length === 0) return 0;
-    const replies = await this.redis
-      .multi()
-      .del(...jtis.map((j) => this.keys.active(j)))
-      .del(this.keys.job(jobId))
-      .exec();
-    const deleted = replies?.[0]?.[1];
-    return typeof deleted === 'number' ? deleted : 0;
   }
 
   /**

@@ -26,6 +26,12 @@ export const JobCredentialOptionsSchema = z.strictObject({
     .min(60_000)
     .max(7 * 24 * 3_600_000)
     .default(2 * 3_600_000),
+  /**
+   * Longest life of one token (exp - now at mint). The worker re-mints every third of this
+   * while the job runs and rewrites /run/airlock/token, so a verifier that checks only the
+   * JWKS and `exp` refuses a job's last token at most this long after the job ended.
+   */
+  tokenLifetimeMs: ms.min(5_000).max(600_000).default(30_000),
   /** Extra life of the Redis liveness mark beyond `exp` (the signature check already enforces exp). */
   activeSlackMs: ms.max(3_600_000).default(5_000),
   /** How far `nbf` may lie in the future (clock skew between hosts). `exp` gets no tolerance. */

@@ -32,6 +32,7 @@ const fail = (reason: CredentialFailureReason): VerifyOutcome => ({ ok: false, r
 export class JobCredentialVerifier {
   protected readonly redis: Redis;
   protected readonly keys: CredentialKeys;
+  protected readonly prefix: string;
   protected readonly clock: Clock;
   readonly options: JobCredentialOptions;
   /** Imported public keys by their `x` (the key itself, so an entry never goes stale). */
@@ -40,6 +41,7 @@ export class JobCredentialVerifier {
   constructor(opts: JobCredentialVerifierOptions) {
     this.redis = opts.redis;
     this.keys = credentialKeys(opts.prefix);
+    this.prefix = opts.prefix;
     this.clock = opts.clock ?? systemClock;
     this.options = opts.options ?? parseJobCredentialOptions();
   }
@@ -73,6 +75,22 @@ export class JobCredentialVerifier {
     if (!audiences(claims.aud).some((a) => wanted.includes(a))) return fail('wrong_audience');
     if (replies[1]?.[1] !== 1) return fail('revoked');
     return { ok: true, claims };
+  }
+
+  /**
+   * Ends every token minted for a job (a retried job's earlier attempts, the jobs of a revoked
+   * API key). Needs Redis only, so the API can revoke too. Returns how many were active.
+   */
+  async revokeJob(jobId: string): Promise<number> {
+    const jtis = await this.redis.smembers(this.keys.job(jobId));
+    if (jtis.length === 0) return 0;
+    const replies = await this.redis
+      .multi()
+      .del(...jtis.map((j) => this.keys.active(j)))
+      .del(this.keys.job(jobId))
+      .exec();
+    const deleted = replies?.[0]?.[1];
+    return typeof deleted === 'number' ? deleted : 0;
   }
 
   /** RFC 7662: the answer for the caller, and separately the reason for our logs. */

@@ -20,6 +20,7 @@ export const ERROR_CODES = [
   'FORBIDDEN',
   'PROFILE_NOT_ALLOWED',
   'TOOL_NOT_GRANTED',
+  'KEY_REVOKED',
   // objects
   'ROUTE_NOT_FOUND',
   'JOB_NOT_FOUND',
