@@ -139,6 +139,38 @@ describe('files in', () => {
     expect(job.patchMessage).toMatch(/FAILED|can't find file|malformed|Hunk/i);
   });
 
+  it('names a staging target would refuse (DEL, C1 controls, a .git segment) are refused at collection, never stored', async () => {
+    const job = await runJob(t, key, {
+      runtime: 'shell',
+      command: [
+        'mkdir -p out/.git/hooks out/.GIT',
+        'printf ok > out/ok.txt',
+        "printf del > out/del$(printf '\\177')",
+        "printf nel > out/nel$(printf '\\302\\205')",
+        "printf csi > out/csi$(printf '\\302\\233')",
+        'printf hook > out/.git/hooks/post-checkout',
+        'printf cfg > out/.GIT/config',
+      ].join(' && '),
+      outputs: ['out'],
+    });
+    expect(job.status).toBe('succeeded');
+    expect(job.artifacts).toEqual([{ path: 'out/ok.txt', bytes: 2, sha256: sha('ok') }]);
+    const rejected = [...job.artifactsRejected].sort((a: { path: string }, b: { path: string }) => (a.path < b.path ? -1 : 1));
+    expect(rejected).toEqual([
+      // a directory named .git is refused, and so is everything under it
+      { path: 'out/.GIT', reason: 'unsafe_path' },
+      { path: 'out/.GIT/config', reason: 'unsafe_path' },
+      { path: 'out/.git', reason: 'unsafe_path' },
+      { path: 'out/.git/hooks', reason: 'unsafe_path' },
+      { path: 'out/.git/hooks/post-checkout', reason: 'unsafe_path' },
+      { path: 'out/csi\u009b', reason: 'unsafe_path' },
+      { path: 'out/del\u007f', reason: 'unsafe_path' },
+      { path: 'out/nel\u0085', reason: 'unsafe_path' },
+    ]);
+    const all = await fetch(`${t.baseUrl}/v1/jobs/${job.id}/artifacts.tar`, { headers: { authorization: `Bearer ${key}` } });
+    expect(await untarText(Buffer.from(await all.arrayBuffer()))).toEqual({ 'out/ok.txt': 'ok' });
+  });
+
   it('executable bits from the archive survive (scripts run via their interpreter)', async () => {
     const job = await runJob(t, key, { runtime: 'shell', archive: await tarGz({ 'run.sh': 'echo from archive' }), command: 'sh run.sh' });
     expect(job.stdout).toBe('from archive\n');

@@ -5,10 +5,9 @@
  * written anywhere. Matching files are kept in memory within the caps and hashed.
  */
 import { createHash } from 'node:crypto';
-import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { extract, type Header } from 'tar-stream';
-import { compileGlob, matchesAny } from '../shared/index.js';
+import { compileGlob, matchesAny, SAFE_PATH_MAX_DEPTH, unsafePath } from '../shared/index.js';
 import type { CollectedArtifact, RejectedArtifact } from './sandbox-spec.js';
 
 export interface CollectLimits {
@@ -23,17 +22,17 @@ export interface Collected {
 
 const MAX_REPORTED = 100;
 
-/** Maps a tar header to a safe relative path, or the reason it is refused. */
-export function safeEntryPath(name: string): { path: string } | { reason: 'unsafe_path' } {
-  const trimmed = name.replace(/^\.\//, '').replace(/\/$/, '');
-  // a name that was not valid UTF-8 decodes to U+FFFD: two such names could collide
-  if (trimmed.includes('\uFFFD')) return { reason: 'unsafe_path' };
+/**
+ * Maps a tar header to a safe relative path (`''` for the root), or the reason it is refused.
+ * The shared safePath rule, so an artifact a staging target would refuse (`.git`, DEL, C1, too
+ * deep…) is refused here, before anyone reviews it.
+ */
+export function safeEntryPath(name: string): { path: string } | { reason: 'unsafe_path' | 'too_deep' } {
+  const trimmed = trimEntryName(name);
   if (trimmed === '' || trimmed === '.') return { path: '' };
-  // eslint-disable-next-line no-control-regex
-  if (trimmed.startsWith('/') || /[\u0000-\u001f\\]/.test(trimmed)) return { reason: 'unsafe_path' };
-  const norm = posix.normalize(trimmed);
-  if (norm !== trimmed || norm.split('/').includes('..') || posix.isAbsolute(norm)) return { reason: 'unsafe_path' };
-  return { path: norm };
+  const unsafe = unsafePath(trimmed);
+  if (unsafe === undefined) return { path: trimmed };
+  return { reason: unsafe.problem === 'too_deep' ? 'too_deep' : 'unsafe_path' };
 }
 
 function typeReason(h: Header): RejectedArtifact['reason'] | undefined {
@@ -76,7 +75,10 @@ export async function collectFromTar(stream: Readable, patterns: readonly string
     };
     const safe = safeEntryPath(header.name);
     if ('reason' in safe) {
-      reject(header.name.slice(0, 300), safe.reason);
+      // a tree deeper than the cap is reported where an output asked for it; the glob sees a
+      // bounded path (the first segments), so matching stays cheap
+      const name = trimEntryName(header.name);
+      if (safe.reason === 'unsafe_path' || matchesAny(depthCapped(name), matchers)) reject(name.slice(0, 300), safe.reason);
       return drain();
     }
     const path = safe.path;
@@ -123,4 +125,14 @@ export async function collectFromTar(stream: Readable, patterns: readonly string
   });
   artifacts.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return { artifacts, rejected };
+}
+
+/** A tar name as the collector writes it (`./out/dir/`) to the path it stands for (`out/dir`). */
+function trimEntryName(name: string): string {
+  return name.replace(/^\.\//, '').replace(/\/$/, '');
+}
+
+/** The first SAFE_PATH_MAX_DEPTH + 1 segments of a too-deep path: enough to know whether an output pattern covers it. */
+function depthCapped(path: string): string {
+  return path.split('/', SAFE_PATH_MAX_DEPTH + 1).join('/');
 }

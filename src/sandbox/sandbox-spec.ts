@@ -74,7 +74,7 @@ export interface CollectedArtifact {
 
 export interface RejectedArtifact {
   readonly path: string;
-  readonly reason: 'symlink' | 'hardlink' | 'device' | 'fifo' | 'setuid' | 'unsupported_type' | 'unsafe_path' | 'too_many_files' | 'too_large' | 'not_collected';
+  readonly reason: 'symlink' | 'hardlink' | 'device' | 'fifo' | 'setuid' | 'unsupported_type' | 'unsafe_path' | 'too_deep' | 'too_many_files' | 'too_large' | 'not_collected';
 }
 
 export interface SandboxResult {

@@ -3,14 +3,19 @@
  * segments, and a pattern that names a directory also matches everything under it.
  * Matched segment by segment with a table (no backtracking regex): the cost is bounded by
  * pattern segments × path segments, whatever the pattern, so a hostile glob cannot stall
- * the worker.
+ * the worker: both are capped (MAX_PATTERN_SEGMENTS here; the collector refuses entries deeper
+ * than safePath's depth), so a match costs at most 33 × 33 steps.
  */
+import { unsafePath } from './safe-path.js';
+
 export interface GlobMatcher {
   test(path: string): boolean;
 }
 
 const MAX_DOUBLE_STARS = 4;
 const MAX_STARS = 16;
+const MAX_PATTERN_CHARS = 255;
+const MAX_PATTERN_SEGMENTS = 32;
 
 export function compileGlob(pattern: string): GlobMatcher {
   const segs = pattern.replace(/\/+$/, '').split('/');
@@ -61,15 +66,12 @@ function matchSegment(pat: string, str: string): boolean {
   return p === pat.length;
 }
 
-/** A declared output pattern: relative, no `..`, no empty segments, bounded wildcards. */
+/** A declared output pattern: a safe path (shared rule: characters, `..`, segments, `.git`, depth) with bounded wildcards. */
 export function invalidGlobReason(pattern: string): string | undefined {
-  if (pattern.length === 0 || pattern.length > 255) return 'must be 1-255 characters';
-  if (pattern.startsWith('/')) return 'must be relative to the work dir';
+  if (pattern.length === 0 || pattern.length > MAX_PATTERN_CHARS) return `must be 1-${MAX_PATTERN_CHARS} characters`;
+  const unsafe = unsafePath(pattern.replace(/\/$/, ''), { maxChars: MAX_PATTERN_CHARS, maxDepth: MAX_PATTERN_SEGMENTS });
+  if (unsafe !== undefined) return unsafe.problem === 'too_deep' ? `has more than ${MAX_PATTERN_SEGMENTS} segments` : unsafe.message;
   const parts = pattern.replace(/\/$/, '').split('/');
-  if (parts.some((p) => p === '..')) return 'must not climb out of the work dir (..)';
-  if (parts.some((p) => p === '' || p === '.')) return 'has empty or "." segments';
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\\]/.test(pattern)) return 'contains control characters or backslashes';
   if (parts.filter((p) => p === '**').length > MAX_DOUBLE_STARS) return `has more than ${MAX_DOUBLE_STARS} "**" segments`;
   if ((pattern.match(/\*/g) ?? []).length > MAX_STARS) return `has more than ${MAX_STARS} wildcards`;
   if (parts.some((p) => p.includes('**') && p !== '**')) return '"**" must be a whole segment';

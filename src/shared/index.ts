@@ -6,5 +6,6 @@ export { sha256Hex } from './digest.js';
 export { GitCommandError, gitRunner, type GitRunner, type GitRunOptions } from './git-runner.js';
 export { createLogger, REDACT_PATHS, type Logger } from './logger.js';
 export { compileGlob, invalidGlobReason, matchesAny, type GlobMatcher } from './glob.js';
+export { isGitName, SAFE_PATH_MAX_CHARS, SAFE_PATH_MAX_DEPTH, unsafePath, type SafePathOptions, type UnsafePath, type UnsafePathProblem } from './safe-path.js';
 export { guardRedis } from './redis-guard.js';
 export { redact, redactString, isSecretKey, REDACTED, MAX_STRING_LENGTH } from './redact.js';

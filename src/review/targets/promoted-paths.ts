@@ -2,24 +2,12 @@
  * The path rules every file-writing target shares. Checked for the whole set before anything
  * is written, so a refused payload leaves nothing behind.
  */
-import { AppError, sha256Hex } from '../../shared/index.js';
+import { AppError, sha256Hex, unsafePath } from '../../shared/index.js';
 import type { PromotedFile } from '../promotion-target.js';
 
-const MAX_PATH_CHARS = 1024;
-
-/** Why `path` is not a plain relative path that stays inside a target root, or undefined. */
+/** Why `path` is not a plain relative path that stays inside a target root (the shared safePath rule), or undefined. */
 export function unsafePathReason(path: string): string | undefined {
-  if (path.length === 0) return 'is empty';
-  if (path.length > MAX_PATH_CHARS) return `is longer than ${MAX_PATH_CHARS} characters`;
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f\\]/.test(path)) return 'contains control characters or backslashes';
-  if (path.startsWith('/')) return 'is absolute';
-  const parts = path.split('/');
-  if (parts.includes('..')) return 'climbs out of the target (..)';
-  if (parts.some((p) => p === '' || p === '.')) return 'has empty or "." segments';
-  // a .git path would let an artifact rewrite a clone's config or hooks
-  if (parts.some((p) => p.toLowerCase() === '.git')) return 'has a .git segment';
-  return undefined;
+  return unsafePath(path)?.message;
 }
 
 function refuse(message: string): AppError {
