@@ -16,7 +16,7 @@ import { loadProfiles } from './profiles/index.js';
 import { defaultWorkerId, JobGrants, JobProducer, JobWorker, WorkerRegistry } from './queue/index.js';
 import { NO_PROMOTION_TARGETS, loadApprovalPolicyFile, openReview, type PromotionService } from './review/index.js';
 import { DockerRuntime, loadImageCatalog } from './sandbox/index.js';
-import { AppError, createLogger, systemClock, type Clock, type Logger } from './shared/index.js';
+import { AppError, containProcessErrors, createLogger, systemClock, type Clock, type Logger } from './shared/index.js';
 
 type ApiApp = ReturnType<typeof buildApp>;
 
@@ -295,6 +295,8 @@ function banner(a: Airlock, config: Config): string {
 export async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger({ level: config.logLevel });
+  // an error escaping one job's gateway is logged and contained; any other uncaught error still ends the process
+  containProcessErrors({ logger });
   // handlers first: a SIGTERM that arrives while we start up still drains
   let airlock: Airlock | undefined;
   let stopSignal: string | undefined;

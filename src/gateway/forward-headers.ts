@@ -22,7 +22,8 @@ const DROP_FROM_JOB = new Set([
   'accept-encoding', // the gateway asks for identity so it can mask echoed secrets
 ]);
 
-const DROP_FROM_UPSTREAM = new Set([...HOP_BY_HOP, 'content-length', 'set-cookie', 'set-cookie2', 'location']);
+// content-encoding: the body the job gets is always identity (decoded before masking)
+const DROP_FROM_UPSTREAM = new Set([...HOP_BY_HOP, 'content-length', 'content-encoding', 'set-cookie', 'set-cookie2', 'location']);
 
 /** Header names listed in a Connection header are hop-by-hop too (RFC 9110 §7.6.1). */
 function connectionTokens(rawHeaders: readonly string[]): Set<string> {

@@ -7,10 +7,10 @@
  * its timeout, response cap and redirect rule. Every call, allowed or refused, is reported
  * once through `onCall`; reports and responses never carry the token or a secret.
  */
-import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
+import { createServer, validateHeaderName, validateHeaderValue, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { JobCredentialVerifier } from '../credentials/index.js';
-import { AppError } from '../shared/index.js';
+import { AppError, runInJobScope } from '../shared/index.js';
 import { jobResponseHeaders, upstreamRequestHeaders } from './forward-headers.js';
 import { GatewayRefusal, type GatewayErrorCode } from './gateway-errors.js';
 import { bearerToken, readBoundedBody } from './job-request.js';
@@ -18,7 +18,7 @@ import { pathSegments, splitTarget, withinPrefixes } from './request-target.js';
 import { SecretMask } from './secret-mask.js';
 import { listenOnSocket, removeSocket } from './socket-listen.js';
 import { resolveToolSecrets, type SecretResolver, type Tool } from './tool-schema.js';
-import { callUpstream } from './upstream-call.js';
+import { callUpstream, isFinalStatus } from './upstream-call.js';
 
 /** One tool call as the worker records it (audit action `gateway.call`). */
 export interface GatewayCallReport {
@@ -110,13 +110,24 @@ export class ToolGateway {
    * Listens on `socketPath` (a stale socket there is replaced; any other file is refused)
    * and makes it connectable by the sandbox user (0666; protect the folder instead).
    */
-  async start(socketPath: string): Promise<RunningToolGateway> {
+  start(socketPath: string): Promise<RunningToolGateway> {
     if (this.started) throw new AppError('INTERNAL', 'this gateway was already started');
     this.started = true;
+    // everything the server does runs in this job's scope: an error that still escapes is
+    // contained by the process handler (shared/contain-errors.ts) instead of ending the process
+    return runInJobScope({ component: 'tool-gateway', jobId: this.jobId }, () => this.listen(socketPath));
+  }
+
+  private async listen(socketPath: string): Promise<RunningToolGateway> {
     const closing = new AbortController();
     const pending = new Set<Promise<void>>();
     const server = createServer({ requestTimeout: 120_000, headersTimeout: 30_000, maxHeaderSize: 16 * 1024 }, (req, res) => {
-      const p = this.handle(req, res, closing.signal).finally(() => pending.delete(p));
+      const p = this.handle(req, res, closing.signal)
+        .catch((err: unknown) => {
+          this.opts.onError?.(err);
+          res.destroy();
+        })
+        .finally(() => pending.delete(p));
       pending.add(p);
     });
     server.maxConnections = 64;
@@ -153,6 +164,7 @@ export class ToolGateway {
     } finally {
       if (counted) this.inFlight--;
     }
+    reply = writable(reply);
     const report: GatewayCallReport = {
       jobId: this.jobId,
       tool: call.tool,
@@ -167,9 +179,15 @@ export class ToolGateway {
       ...(reply.reason === undefined ? {} : { reason: this.mask.text(reply.reason, token) }),
     };
     const reported = this.report(report);
-    if (!res.destroyed) {
-      res.writeHead(reply.status, reply.headers);
-      res.end(reply.body);
+    try {
+      if (!res.destroyed) {
+        res.writeHead(reply.status, reply.headers);
+        res.end(reply.body);
+      }
+    } catch (err) {
+      // writable() checked status and headers: what is left is the job's socket failing
+      this.opts.onError?.(err);
+      res.destroy();
     }
     await reported;
   }
@@ -246,6 +264,8 @@ export class ToolGateway {
         throw new GatewayRefusal('response_too_large', `the response of tool "${name}" exceeds ${tool.maxResponseBytes} bytes`, `at least ${result.bytes} bytes`);
       case 'unreachable':
         throw new GatewayRefusal('upstream_unreachable', `tool "${name}" could not be reached`, mask(result.detail));
+      case 'bad_response':
+        throw new GatewayRefusal('upstream_bad_response', `tool "${name}" answered with a response the gateway does not pass on`, mask(result.detail));
       case 'aborted':
         throw new GatewayRefusal('gateway_unavailable', 'the gateway is shutting down', 'closing');
       case 'redirect': {
@@ -296,6 +316,24 @@ function refusalReply(refusal: GatewayRefusal): Reply {
     outcome: refusal.code,
     ...(refusal.reason === undefined ? {} : { reason: refusal.reason }),
   };
+}
+
+/**
+ * The reply as it may be written: a final status and headers Node will send. Anything else
+ * (an upstream's status or header that slipped through) becomes upstream_bad_response, so
+ * writeHead never throws.
+ */
+function writable(reply: Reply): Reply {
+  if (!isFinalStatus(reply.status)) return refusalReply(new GatewayRefusal('upstream_bad_response', 'the tool answered with an unusable status', `status ${reply.status}`));
+  try {
+    for (const [name, value] of Object.entries(reply.headers)) {
+      validateHeaderName(name);
+      if (value !== undefined) for (const v of Array.isArray(value) ? value : [value]) validateHeaderValue(name, String(v));
+    }
+    return reply;
+  } catch {
+    return refusalReply(new GatewayRefusal('upstream_bad_response', 'the tool answered with an unusable header', 'invalid header'));
+  }
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {

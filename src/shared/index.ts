@@ -5,6 +5,7 @@ export { canonicalJson } from './canonical-json.js';
 export { sha256Hex } from './digest.js';
 export { GitCommandError, gitRunner, type GitRunner, type GitRunOptions } from './git-runner.js';
 export { createLogger, REDACT_PATHS, type Logger } from './logger.js';
+export { containProcessErrors, currentJobScope, runInJobScope, type ContainOptions, type JobComponentScope } from './contain-errors.js';
 export { compileGlob, invalidGlobReason, matchesAny, type GlobMatcher } from './glob.js';
 export { isGitName, SAFE_PATH_MAX_CHARS, SAFE_PATH_MAX_DEPTH, unsafePath, type SafePathOptions, type UnsafePath, type UnsafePathProblem } from './safe-path.js';
 export { guardRedis } from './redis-guard.js';
