@@ -124,7 +124,8 @@ describe('audit: one record per API request', () => {
       expect(record).toMatchObject({ actor: actorOf(agent), action: 'job.submit', outcome: { status: 403, error: 'FORBIDDEN' } });
     });
 
-    it("404 for another key's job: job.read by that key, with the job as target", async () => {
+    // issue 10 changed this: the record no longer names the job (it would land in the owner's trail)
+    it("404 for another key's job: job.read by that key, the id in its params but not as target", async () => {
       const id = await submit(agent);
       for (const method of ['GET', 'DELETE'] as const) {
         const { res, record } = await call(method, `/v1/jobs/${id}`, otherAgent.key);
@@ -132,7 +133,7 @@ describe('audit: one record per API request', () => {
         expect(record).toMatchObject({
           actor: actorOf(otherAgent),
           action: method === 'GET' ? 'job.read' : 'job.cancel',
-          target: id,
+          target: null,
           outcome: { status: 404, error: 'JOB_NOT_FOUND' },
           request: { method, route: '/v1/jobs/:id', params: { id } },
         });
@@ -310,13 +311,15 @@ describe('audit: one record per API request', () => {
       await t.request('GET', `/v1/jobs/${id}`, agent.key);
       await t.request('GET', `/v1/jobs/${id}`, otherAgent.key);
       const byTarget = await t.request('GET', `/v1/audit?target=${id}&order=asc`, admin.key);
+      // issue 10: the other key's refused read is recorded without the job as target
       expect((byTarget.body.records as AuditRecord[]).map((r) => [r.action, r.actor.type === 'key' ? r.actor.keyId : '', r.outcome?.status])).toEqual([
         ['job.submit', agent.id, 202],
         ['job.read', agent.id, 200],
-        ['job.read', otherAgent.id, 404],
       ]);
       const reads = await t.request('GET', `/v1/audit?target=${id}&action=job.read`, admin.key);
-      expect(reads.body.records).toHaveLength(2);
+      expect(reads.body.records).toHaveLength(1);
+      const probes = await t.request('GET', `/v1/audit?actor=${otherAgent.id}&action=job.read&limit=1`, admin.key);
+      expect(probes.body.records[0]).toMatchObject({ target: null, outcome: { status: 404 }, request: { params: { id } } });
 
       const since = new Date().toISOString();
       await t.request('GET', '/v1/profiles', undefined);
@@ -377,9 +380,11 @@ describe('audit: one record per API request', () => {
     expectError((await call('GET', '/v1/jobs/job_doesnotexist0/audit', agent.key)).res, 404, 'JOB_NOT_FOUND');
     expectError((await call('GET', '/v1/jobs/job_neverusedid0/audit', admin.key)).res, 404, 'JOB_NOT_FOUND');
     // records outlive job records: an admin still sees what was done to an id that has no job (any more)
-    const probe = await t.request('GET', '/v1/jobs/job_doesnotexist0/audit', admin.key);
+    // (issue 10: an agent's refused request no longer names the id; an admin's, who may see any job, does)
+    const probe = await t.request('GET', '/v1/jobs/job_neverusedid0/audit', admin.key);
     expect(probe.status).toBe(200);
-    expect(probe.body.records).toEqual([expect.objectContaining({ action: 'audit.read', actor: actorOf(agent), outcome: { status: 404, error: 'JOB_NOT_FOUND' } })]);
+    expect(probe.body.records).toEqual([expect.objectContaining({ action: 'audit.read', actor: actorOf(admin), outcome: { status: 404, error: 'JOB_NOT_FOUND' } })]);
+    expectError((await call('GET', '/v1/jobs/job_doesnotexist0/audit', admin.key)).res, 404, 'JOB_NOT_FOUND');
     expectError((await call('GET', '/v1/jobs/nope/audit', admin.key)).res, 404, 'JOB_NOT_FOUND');
   });
 });

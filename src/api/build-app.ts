@@ -2,7 +2,7 @@
  * The fastify app factory. Tests build it with real Redis-backed dependencies and call
  * inject(); main.ts builds the same app and listens.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { RedisAuditStore, VerifyResult } from '../audit/index.js';
 import type { ApiKeyStore } from '../credentials/index.js';
@@ -11,18 +11,18 @@ import type { JobProducer, WorkerRegistry } from '../queue/index.js';
 import { AppError, type Logger } from '../shared/index.js';
 import { registerAuditHook } from './audit-hook.js';
 import { authenticate } from './auth.js';
-import { errorBody, makeErrorHandler } from './error-handler.js';
+import { errorBody, HTTP_STATUS, makeErrorHandler, toAppError } from './error-handler.js';
 import { registerJsonParser } from './json-body-parser.js';
 import { auditRoutes } from './routes/audit.js';
 import { healthRoutes } from './routes/health.js';
-import { jobRoutes } from './routes/jobs.js';
+import { jobRoutes, mayReadJob } from './routes/jobs.js';
 import type { FileArtifactStore } from '../artifacts/index.js';
 import type { Tool } from '../gateway/index.js';
 import type { JobCredentialVerifier } from '../credentials/index.js';
 import { credentialRoutes } from './routes/credentials.js';
 import { keyRoutes } from './routes/keys.js';
 import { profileRoutes } from './routes/profiles.js';
-import { promotionRoutes } from './routes/promotions.js';
+import { promotionRoutes, reviewerKey } from './routes/promotions.js';
 import type { PromotionService } from '../review/index.js';
 
 export interface AppDeps {
@@ -69,6 +69,11 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     return503OnClosing: true,
+    // the router's own refusals (a malformed percent-escape, an over-long path parameter) run no
+    // hook: they are recorded and answered here, once the audit hook exists
+    frameworkErrors: (err, req, reply) => {
+      void refuseUnrouted(err, req, reply);
+    },
   });
   app.decorateRequest('apiKey', undefined);
   registerJsonParser(app);
@@ -87,7 +92,24 @@ export function buildApp(deps: AppDeps): FastifyInstance {
             if (action === 'job.submit') await deps.producer.cancel(target);
             else if (action === 'key.create') await deps.keys.revoke(target);
           },
+          // the routes' visibility rules: a refused request names an object only if the key may see it
+          mayTarget: async (key, target) => {
+            if (key.role === 'admin') return true;
+            if (target.kind === 'job') {
+              const rec = await deps.producer.get(target.id);
+              return rec !== undefined && mayReadJob(key, rec);
+            }
+            if (target.kind === 'promotion') return deps.review.get(target.id, reviewerKey(key)).then(() => true);
+            return false; // keys are admin business
+          },
         });
+  async function refuseUnrouted(err: FastifyError, req: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const error = toAppError(err);
+    if (audit === undefined) return void reply.code(HTTP_STATUS[error.code]).send(errorBody(error));
+    // attributed to its key when the token verifies; the refusal itself is the router's
+    req.apiKey = await authenticate(req, deps.keys).catch(() => undefined);
+    await audit.refuseUnrouted(req, reply, error);
+  }
   // authenticate before the body is parsed: an anonymous caller learns nothing about validation
   app.addHook('onRequest', async (req) => {
     const path = req.url.split('?')[0] ?? '';

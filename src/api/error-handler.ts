@@ -7,6 +7,7 @@ import { AppError, type ErrorCode, type Logger } from '../shared/index.js';
 
 export const HTTP_STATUS: Record<ErrorCode, number> = {
   INVALID_REQUEST: 400,
+  URI_TOO_LONG: 414,
   MALFORMED_JSON: 400,
   UNSUPPORTED_MEDIA_TYPE: 415,
   BODY_TOO_LARGE: 413,
@@ -63,6 +64,11 @@ export function toAppError(err: unknown): AppError {
       return new AppError('MALFORMED_JSON', 'the body is empty but the content type is application/json');
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return new AppError('MALFORMED_JSON', 'the body is not valid JSON');
+    // the router's own refusals (fastify frameworkErrors): no route was matched
+    case 'FST_ERR_BAD_URL':
+      return new AppError('INVALID_REQUEST', 'the URL has a malformed percent-escape', { details: { field: 'url' } });
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return new AppError('URI_TOO_LONG', 'a path parameter is longer than the router accepts', { details: { field: 'url' } });
     default:
       break;
   }

@@ -56,16 +56,23 @@ export function auditActionOf(method: string, route: string | undefined): AuditA
   return 'request';
 }
 
+/** The object a route parameter names: its kind (which visibility rule applies) and id. */
+export interface AuditTarget {
+  readonly kind: 'job' | 'key' | 'promotion';
+  readonly id: string;
+}
+
 /**
  * The object a request is about, from its route parameter, only when it is a well-formed id:
- * an arbitrary string from an anonymous caller never becomes an index key.
+ * an arbitrary string from an anonymous caller never becomes an index key. Whether the
+ * record may name it is the audit hook's question (only for a key that may see it).
  */
-export function targetFromParams(route: string | undefined, params: unknown): string | null {
+export function targetFromParams(route: string | undefined, params: unknown): AuditTarget | null {
   if (route === undefined || params === null || typeof params !== 'object') return null;
   const id = (params as Record<string, unknown>)['id'];
   if (typeof id !== 'string') return null;
-  if (route.startsWith('/v1/jobs/:id')) return JOB_ID.test(id) ? id : null;
-  if (route.startsWith('/v1/keys/:id')) return KEY_ID.test(id) ? id : null;
-  if (route.startsWith('/v1/promotions/:id')) return PROMOTION_ID.test(id) ? id : null;
+  if (route.startsWith('/v1/jobs/:id')) return JOB_ID.test(id) ? { kind: 'job', id } : null;
+  if (route.startsWith('/v1/keys/:id')) return KEY_ID.test(id) ? { kind: 'key', id } : null;
+  if (route.startsWith('/v1/promotions/:id')) return PROMOTION_ID.test(id) ? { kind: 'promotion', id } : null;
   return null;
 }

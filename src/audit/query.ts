@@ -42,7 +42,11 @@ export interface AuditPage {
 
 const CursorSchema = z.strictObject({ v: z.literal(1), seq: z.number().int().nonnegative(), order: z.enum(['asc', 'desc']) });
 
-export async function queryAudit(store: RedisAuditStore, input: AuditQuery): Promise<AuditPage> {
+/**
+ * `visible`: a further condition on each record (who may see it), checked like the filters, so
+ * pages stay full and cursors stay right.
+ */
+export async function queryAudit(store: RedisAuditStore, input: AuditQuery, visible?: (record: AuditRecord) => boolean): Promise<AuditPage> {
   const parsed = AuditQuerySchema.safeParse(input);
   if (!parsed.success) throw new AppError('INVALID_REQUEST', `invalid audit query: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   const q = parsed.data;
@@ -60,7 +64,8 @@ export async function queryAudit(store: RedisAuditStore, input: AuditQuery): Pro
   const matches = (r: AuditRecord) =>
     (q.action === undefined || r.action === q.action) &&
     (q.target === undefined || r.target === q.target) &&
-    (q.actor === undefined || actorIndexId(r.actor) === actorIndexId(q.actor));
+    (q.actor === undefined || actorIndexId(r.actor) === actorIndexId(q.actor)) &&
+    (visible === undefined || visible(r));
   const driver = await pickDriver(store, q.actor, q.action, q.target);
   const batch = Math.max(q.limit + 1, 100);
   const found: AuditRecord[] = [];

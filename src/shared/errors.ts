@@ -6,6 +6,7 @@
 export const ERROR_CODES = [
   // request shape
   'INVALID_REQUEST',
+  'URI_TOO_LONG',
   'MALFORMED_JSON',
   'UNSUPPORTED_MEDIA_TYPE',
   'BODY_TOO_LARGE',

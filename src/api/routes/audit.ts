@@ -1,17 +1,19 @@
 /**
  * Reading the audit log over the API: query (admin), verify (admin), and one job's records
- * (its submitter or an admin). Reviewers read the trail of a promotion they may see through
+ * (its submitter or an admin; the submitter sees its own and the system's records, not what
+ * other keys did). Reviewers read the trail of a promotion they may see through
  * GET /v1/promotions/:id/audit (routes/promotions.ts).
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { AUDIT_ACTIONS, QUERY_MAX_LIMIT, queryAudit, type ActorFilter, type RedisAuditStore, type VerifyResult } from '../../audit/index.js';
+import { AUDIT_ACTIONS, QUERY_MAX_LIMIT, queryAudit, type ActorFilter, type AuditRecord, type RedisAuditStore, type VerifyResult } from '../../audit/index.js';
 import type { JobProducer } from '../../queue/index.js';
 import { AppError } from '../../shared/index.js';
-import { ANONYMOUS_KEY_ID } from '../audit-hook.js';
+import { ANONYMOUS_KEY_ID } from '../audit-event.js';
 import { requireRole } from '../auth.js';
 import { parseWith } from '../job-request-schema.js';
 import { JOB_ID, KEY_ID } from '../route-actions.js';
+import { mayReadJob } from './jobs.js';
 
 export interface AuditRoutesDeps {
   store: RedisAuditStore;
@@ -67,8 +69,10 @@ export function auditRoutes(app: FastifyInstance, deps: AuditRoutesDeps): void {
     if (!JOB_ID.test(id)) throw notFound();
     const job = await deps.producer.get(id);
     // an admin may read the records of a job whose record has expired (records outlive jobs)
-    if (job === undefined ? key.role !== 'admin' : job.ownerKeyId !== key.id && key.role !== 'admin') throw notFound();
-    const page = await queryAudit(deps.store, { target: id, order: 'asc', ...q });
+    if (job === undefined ? key.role !== 'admin' : !mayReadJob(key, job)) throw notFound();
+    // an owner sees what it did and what the system did (worker, CLI), not other keys' requests
+    const visible = key.role === 'admin' ? undefined : (r: AuditRecord) => r.actor.type !== 'key' || r.actor.keyId === key.id;
+    const page = await queryAudit(deps.store, { target: id, order: 'asc', ...q }, visible);
     if (job === undefined && page.records.length === 0) throw notFound();
     return { jobId: id, ...page };
   });

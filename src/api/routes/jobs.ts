@@ -1,10 +1,12 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { FileArtifactStore } from '../../artifacts/index.js';
+import type { ApiKeyInfo } from '../../credentials/index.js';
 import type { LoadedProfile } from '../../profiles/index.js';
 import { isTerminal, type JobProducer, type JobRecord } from '../../queue/index.js';
 import { AppError } from '../../shared/index.js';
 import { requireRole } from '../auth.js';
+import { checkPatch } from '../check-patch.js';
 import { parseJobRequest, parseWith } from '../job-request-schema.js';
 import { JOB_ID } from '../route-actions.js';
 
@@ -25,6 +27,7 @@ export function jobRoutes(app: FastifyInstance, deps: JobRoutesDeps): void {
     const key = requireRole(req, 'agent', 'admin');
     const waitS = parseWait(req, deps.maxWaitS);
     const input = parseJobRequest(req.body, deps.profiles, { key, knownTools: deps.knownTools });
+    if (input.patch !== undefined) await checkPatch(input.patch);
     let rec: JobRecord | undefined = await deps.producer.submit(key.id, input);
     if (waitS > 0) rec = (await deps.producer.waitForResult(rec.id, waitS * 1000)) ?? rec;
     return reply.status(isTerminal(rec.status) ? 200 : 202).send(view(rec));
@@ -85,8 +88,13 @@ async function ownedJob(req: FastifyRequest, producer: JobProducer): Promise<Job
   const notFound = () => new AppError('JOB_NOT_FOUND', 'no such job');
   if (!params.success) throw notFound();
   const rec = await producer.get(params.data.id);
-  if (rec === undefined || (rec.ownerKeyId !== key.id && key.role !== 'admin')) throw notFound();
+  if (rec === undefined || !mayReadJob(key, rec)) throw notFound();
   return rec;
+}
+
+/** Who may see a job (its routes, its audit trail): the key that submitted it, or an admin. */
+export function mayReadJob(key: Pick<ApiKeyInfo, 'id' | 'role'>, rec: Pick<JobRecord, 'ownerKeyId'>): boolean {
+  return rec.ownerKeyId === key.id || key.role === 'admin';
 }
 
 function parseWait(req: FastifyRequest, maxWaitS: number): number {

@@ -137,7 +137,7 @@ async function deciderKey(req: FastifyRequest, review: PromotionService, id: str
   return requireRole(req, 'reviewer');
 }
 
-function reviewerKey(key: ApiKeyInfo): ReviewerKey {
+export function reviewerKey(key: ApiKeyInfo): ReviewerKey {
   return { keyId: key.id, principal: key.owner, role: key.role, groups: key.groups };
 }
 
