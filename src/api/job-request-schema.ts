@@ -5,7 +5,7 @@
 import { posix } from 'node:path';
 import { z } from 'zod';
 import type { ApiKeyInfo } from '../credentials/index.js';
-import { LimitsSchema, tightenLimits, type LoadedProfile } from '../profiles/index.js';
+import { limitRangeIssue, LimitsSchema, tightenLimits, type LoadedProfile } from '../profiles/index.js';
 import type { JobFileInput, JobInput } from '../queue/index.js';
 import { AppError, invalidGlobReason } from '../shared/index.js';
 import { expandArchive } from './archive-input.js';
@@ -40,7 +40,7 @@ export const JobRequestSchema = z.strictObject({
     .regex(/^[A-Za-z0-9._:/#-]{1,128}$/, 'lineage: 1-128 of A-Z a-z 0-9 . _ : / # -')
     .optional(),
   env: z.record(z.string(), z.string()).default({}),
-  timeoutMs: z.number().int().positive().optional(),
+  timeoutMs: LimitsSchema.shape.timeoutMs.optional(),
   limits: LimitsSchema.partial().optional(),
 });
 export type JobRequest = z.infer<typeof JobRequestSchema>;
@@ -191,6 +191,10 @@ function checkFiles(files: z.infer<typeof FileSchema>[]): JobFileInput[] {
 export function zodToAppError(err: z.ZodError): AppError {
   const issue = err.issues[0];
   const path = issue?.path.join('.') ?? '';
+  const range = limitRangeIssue(issue);
+  if (range !== undefined) {
+    return new AppError('LIMIT_OUT_OF_RANGE', `${path}: ${issue?.message ?? 'out of range'}`, { details: { field: range.field, min: range.min, max: range.max } });
+  }
   if (issue?.code === 'unrecognized_keys') {
     const where = path === '' ? '' : ` in ${path}`;
     return new AppError('INVALID_REQUEST', `unknown field${issue.keys.length > 1 ? 's' : ''}${where}: ${issue.keys.join(', ')}`, { details: { field: issue.keys[0] } });

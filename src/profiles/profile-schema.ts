@@ -1,25 +1,50 @@
 import { z } from 'zod';
+import { LIMIT_RANGES, type LimitName } from '../shared/index.js';
 
-const positiveInt = z.number().int().positive();
+/** Details of a limit outside its range, carried on the zod issue so the API can answer with them. */
+export interface LimitRangeIssue {
+  readonly field: LimitName;
+  readonly min: number;
+  readonly max: number;
+}
+
+/**
+ * One limit's schema, from the one range table: the type (integers are refused, never rounded,
+ * where the engine needs them), then the range, whose issue carries `{ field, min, max }`.
+ */
+function limitSchema(name: LimitName) {
+  const r = LIMIT_RANGES[name];
+  const range: LimitRangeIssue = { field: name, min: r.min, max: r.max };
+  return (r.integer ? z.number().int() : z.number()).refine((v) => v >= r.min && v <= r.max, {
+    message: `must be between ${r.min} and ${r.max}`,
+    params: { limitRange: range },
+  });
+}
 
 export const LimitsSchema = z.strictObject({
-  timeoutMs: positiveInt.max(3_600_000),
-  memoryBytes: positiveInt.min(16 * 1024 * 1024),
-  cpus: z.number().positive().max(64),
-  pids: positiveInt.min(8).max(4096),
-  stdoutBytes: positiveInt,
-  stderrBytes: positiveInt,
-  scratchBytes: positiveInt,
-  tmpBytes: positiveInt,
-  shmBytes: positiveInt,
-  fileSizeBytes: positiveInt,
-  openFiles: positiveInt.min(16).max(65536),
+  timeoutMs: limitSchema('timeoutMs'),
+  memoryBytes: limitSchema('memoryBytes'),
+  cpus: limitSchema('cpus'),
+  pids: limitSchema('pids'),
+  stdoutBytes: limitSchema('stdoutBytes'),
+  stderrBytes: limitSchema('stderrBytes'),
+  scratchBytes: limitSchema('scratchBytes'),
+  tmpBytes: limitSchema('tmpBytes'),
+  shmBytes: limitSchema('shmBytes'),
+  fileSizeBytes: limitSchema('fileSizeBytes'),
+  openFiles: limitSchema('openFiles'),
   /** Caps on collected artifacts (files matching a job's `outputs`). */
-  artifactFiles: positiveInt.max(10_000),
-  artifactBytes: positiveInt,
-});
+  artifactFiles: limitSchema('artifactFiles'),
+  artifactBytes: limitSchema('artifactBytes'),
+} satisfies Record<LimitName, z.ZodType<number>>);
 export type Limits = z.infer<typeof LimitsSchema>;
 export const LIMIT_NAMES = Object.keys(LimitsSchema.shape) as (keyof Limits)[];
+
+/** The range a zod issue of a limit field carries, if it is one. */
+export function limitRangeIssue(issue: z.core.$ZodIssue | undefined): LimitRangeIssue | undefined {
+  if (issue?.code !== 'custom') return undefined;
+  return (issue.params as { limitRange?: LimitRangeIssue } | undefined)?.limitRange;
+}
 
 export const ProfileSchema = z.strictObject({
   name: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'lowercase letters, digits and dashes'),

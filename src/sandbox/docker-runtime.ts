@@ -9,6 +9,7 @@ import { AppError, type Logger } from '../shared/index.js';
 import { LABEL_DEPLOYMENT, LABEL_JOB, LABEL_MANAGED, LABEL_WORKER, type ContainerRuntime } from './container-runtime.js';
 import { collectFromTar } from './artifact-collector.js';
 import { tripwiresOfGid } from './tripwire-syscall.js';
+import { assertEngineLimits, type EngineFacts } from './engine-limits.js';
 import { collectExecOptions, containerOptions, runExecOptions } from './hardening.js';
 import { buildInputArchive } from './input-archive.js';
 import { FrameDemuxer, OutputCapture } from './output-capture.js';
@@ -41,6 +42,20 @@ export class DockerRuntime implements ContainerRuntime {
     }
   }
 
+  private engine: Promise<EngineFacts> | undefined;
+
+  /** The engine's CPU count, asked once (a failed ask is asked again next time). */
+  private engineFacts(): Promise<EngineFacts> {
+    this.engine ??= this.docker.info().then(
+      (info: { NCPU: number }) => ({ cpus: info.NCPU }),
+      (err: unknown) => {
+        this.engine = undefined;
+        throw new AppError('SANDBOX_UNAVAILABLE', `Docker engine not reachable at ${this.opts.socketPath}`, { retryable: true, cause: err });
+      },
+    );
+    return this.engine;
+  }
+
   async assertImage(imageId: string): Promise<void> {
     try {
       await this.docker.getImage(imageId).inspect();
@@ -53,10 +68,13 @@ export class DockerRuntime implements ContainerRuntime {
   async run(spec: SandboxSpec, runOpts: RunOptions = {}): Promise<SandboxResult> {
     const labels = { ...spec.labels, [LABEL_MANAGED]: 'true', [LABEL_DEPLOYMENT]: this.opts.deployment, [LABEL_JOB]: spec.jobId, [LABEL_WORKER]: this.opts.workerId };
     const log = this.opts.logger.child({ jobId: spec.jobId });
+    const options = containerOptions(spec, labels);
+    // no limit that the engine would read as "none" or refuse is ever sent
+    assertEngineLimits(options, await this.engineFacts());
     const input = await buildInputArchive(spec);
     let container: Docker.Container;
     try {
-      container = await this.docker.createContainer(containerOptions(spec, labels));
+      container = await this.docker.createContainer(options);
     } catch (err) {
       if (statusOf(err) === 404) throw new AppError('IMAGE_MISSING', `sandbox image ${spec.imageId} is not present (run: npm run setup)`, { retryable: true, cause: err });
       throw new AppError('SANDBOX_UNAVAILABLE', `container create failed: ${messageOf(err)}`, { retryable: true, cause: err });

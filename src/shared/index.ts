@@ -9,4 +9,5 @@ export { containProcessErrors, currentJobScope, runInJobScope, type ContainOptio
 export { compileGlob, invalidGlobReason, matchesAny, type GlobMatcher } from './glob.js';
 export { isGitName, SAFE_PATH_MAX_CHARS, SAFE_PATH_MAX_DEPTH, unsafePath, type SafePathOptions, type UnsafePath, type UnsafePathProblem } from './safe-path.js';
 export { guardRedis } from './redis-guard.js';
+export { LIMIT_RANGES, limitRangeProblem, PAGE_BYTES, type LimitName, type LimitRange } from './limit-ranges.js';
 export { redact, redactString, isSecretKey, REDACTED, MAX_STRING_LENGTH } from './redact.js';
