@@ -102,6 +102,27 @@ describe('API authentication and roles', () => {
       expectError(await t.request('GET', '/v1/profiles', k.key), 401, 'UNAUTHORIZED');
     });
 
+    it('DELETE /v1/keys/:id cancels the key’s queued jobs (issue 10): they never run, and the answer lists them', async () => {
+      const k = await t.key('agent');
+      const jobs = [await submit(k.key), await submit(k.key)];
+      const bystander = await submit(agent.key);
+      const del = await t.request('DELETE', `/v1/keys/${k.id}`, admin.key);
+      expect(del.status).toBe(200);
+      expect(del.body).toMatchObject({ id: k.id, revokedAt: expect.any(String), jobs: { killing: [], running: [] } });
+      expect([...del.body.jobs.cancelled].sort()).toEqual([...jobs].sort());
+      for (const id of jobs) {
+        const job = await t.request('GET', `/v1/jobs/${id}`, admin.key);
+        expect(job.body).toMatchObject({ status: 'cancelled', error: { code: 'KEY_REVOKED' } });
+        const cancels = (await t.request('GET', `/v1/audit?action=job.cancel&target=${id}`, admin.key)).body.records;
+        expect(cancels).toMatchObject([{ actor: { type: 'key', keyId: admin.id }, details: { reason: 'key revoked', keyId: k.id, killRunning: false } }]);
+      }
+      const revoke = (await t.request('GET', `/v1/audit?action=key.revoke&target=${k.id}`, admin.key)).body.records;
+      expect(revoke).toMatchObject([{ details: { killRunning: false, cancelled: 2, killing: 0, running: 0 } }]);
+      expect((await t.request('GET', `/v1/jobs/${bystander}`, agent.key)).body).toMatchObject({ status: 'queued' });
+      expectError(await t.request('DELETE', `/v1/keys/${k.id}?killRunning=maybe`, admin.key), 400, 'INVALID_REQUEST');
+      expect((await t.request('DELETE', `/v1/keys/${k.id}?killRunning=true`, admin.key)).body).toMatchObject({ jobs: { cancelled: [], killing: [], running: [] } });
+    });
+
     it('answers 404 KEY_NOT_FOUND when revoking a key that does not exist', async () => {
       expectError(await t.request('DELETE', `/v1/keys/key_${randomKeyId()}`, admin.key), 404, 'KEY_NOT_FOUND');
       expectError(await t.request('DELETE', '/v1/keys/not-a-key', admin.key), 404, 'KEY_NOT_FOUND');

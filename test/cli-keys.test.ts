@@ -5,10 +5,13 @@
 import type { Redis } from 'ioredis';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { queryAudit, RedisAuditStore } from '../src/audit/index.js';
 import { run } from '../src/cli/index.js';
 import { ApiKeyStore } from '../src/credentials/index.js';
+import { loadProfiles } from '../src/profiles/index.js';
+import { JobProducer, type JobInput } from '../src/queue/index.js';
 import { systemClock } from '../src/shared/index.js';
 import { deletePrefix, testRedis, TEST_REDIS_URL, uniquePrefix } from './helpers/redis.js';
 
@@ -122,6 +125,36 @@ describe('airlock keys (CLI)', () => {
     expect(await store.verify(key)).toBeUndefined();
     const row = (await cli('keys', 'list')).out.find((l) => l.startsWith(id));
     expect(row).toMatch(/\brevoked\b/);
+  });
+
+  it('keys revoke cancels the key’s queued jobs (a job.cancel record each) and leaves its running job; --kill-running kills it', async () => {
+    const shell = loadProfiles(resolve(import.meta.dirname, '../profiles')).get('shell')!;
+    const input: JobInput = { profile: 'shell', argv: ['true'], files: [], stdin: '', env: {}, limits: shell.profile.limits };
+    const producer = new JobProducer({ redis, prefix, attempts: 1, retryBackoffMs: 100, finishedTtlS: 600, clock: systemClock });
+    const audit = new RedisAuditStore({ redis, prefix, clock: systemClock });
+    try {
+      for (const killRunning of [false, true]) {
+        const { id } = await createKey('agent');
+        const running = (await producer.submit(id, input)).id;
+        const queued = [(await producer.submit(id, input)).id, (await producer.submit(id, input)).id];
+        await producer.store.start(running, 'w-cli-test', new Date().toISOString()); // as a worker would
+        const res = await cli('keys', 'revoke', id, ...(killRunning ? ['--kill-running'] : []));
+        expect(res.code, res.err.join('\n')).toBe(0);
+        const text = res.out.join('\n');
+        expect(text).toContain(`revoked ${id}`);
+        expect(text).toContain(killRunning ? '2 queued cancelled, 1 running killed, 0 running left' : '2 queued cancelled, 0 running killed, 1 running left');
+        for (const job of queued) {
+          expect(await producer.get(job)).toMatchObject({ status: 'cancelled', error: { code: 'KEY_REVOKED' } });
+          const cancels = (await queryAudit(audit, { action: 'job.cancel', target: job })).records;
+          expect(cancels).toMatchObject([{ actor: { type: 'system' }, details: { reason: 'key revoked', keyId: id } }]);
+        }
+        expect(await producer.get(running)).toMatchObject({ status: 'running', cancelRequested: killRunning });
+        const revoke = (await queryAudit(audit, { action: 'key.revoke', target: id })).records;
+        expect(revoke).toMatchObject([{ actor: { type: 'system' }, details: { killRunning, cancelled: 2 } }]);
+      }
+    } finally {
+      await producer.close();
+    }
   });
 
   it('keys revoke of an unknown id or without an id exits 1 with a message', async () => {

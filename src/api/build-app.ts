@@ -121,7 +121,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   // submissions are recorded the moment they are accepted (before any ?wait)
   const producer = audit?.auditSubmissions(deps.producer) ?? deps.producer;
   jobRoutes(app, { producer, profiles: deps.profiles, maxWaitS: deps.maxWaitS, artifacts: deps.artifacts, knownTools: new Set(deps.tools.map((t) => t.name)) });
-  keyRoutes(app, deps.keys);
+  keyRoutes(app, { keys: deps.keys, producer: deps.producer, credentials: deps.credentials, audit: deps.audit.store });
   credentialRoutes(app, { credentials: deps.credentials, keys: deps.keys, profiles: deps.profiles, tools: deps.tools, workers: deps.workers });
   profileRoutes(app, deps.profiles);
   auditRoutes(app, { store: deps.audit.store, verify: deps.audit.verify, producer: deps.producer });

@@ -2,11 +2,14 @@
  * `airlock` — the operator's command. Key management talks to Redis directly (the first
  * admin key has to come from somewhere); everything else goes through the composition root.
  */
+import type { Redis } from 'ioredis';
 import { capabilitiesCommand } from './capabilities-command.js';
 import { credentialsCommand } from './credentials-command.js';
 import { runSelftest } from './selftest.js';
-import { loadConfig } from '../config.js';
-import { ApiKeyStore, ROLES, type Role } from '../credentials/index.js';
+import { loadConfig, type Config } from '../config.js';
+import { RedisAuditStore } from '../audit/index.js';
+import { ApiKeyStore, JobCredentialVerifier, ROLES, type Role } from '../credentials/index.js';
+import { JobProducer, KeyRevocation } from '../queue/index.js';
 import { connectRedis, main as serve } from '../main.js';
 import { GROUP_NAME } from '../review/index.js';
 import { AppError, systemClock } from '../shared/index.js';
@@ -24,7 +27,9 @@ Usage:
                                         --tools: tools its jobs may be granted (default: none)
                                         --groups: reviewer groups (approval policy) the key belongs to
   airlock keys list                     list keys (ids, roles, owners; never the secrets)
-  airlock keys revoke KEY_ID            revoke a key; it gets 401 from then on
+  airlock keys revoke KEY_ID [--kill-running]
+                                        revoke a key: it gets 401 from then on, its queued jobs are cancelled and
+                                        its running jobs lose their credentials; --kill-running also kills them
   airlock audit verify [--pubkey FILE]  check the whole audit log (hash chain, segments, signed checkpoints);
                                         exit 0 only when intact, 3 with the first bad seq and the reason
   airlock audit pubkey                  print the public key that checkpoints are signed with (publish it)
@@ -126,6 +131,41 @@ export async function run(
   }
 }
 
+/** The same revocation as `DELETE /v1/keys/:id`, by the operator (actor `system`), with its own key.revoke record. */
+async function revokeKey(config: Config, redis: Redis, keys: ApiKeyStore, id: string, killRunning: boolean, out: (s: string) => void): Promise<number> {
+  const auditRedis = await connectRedis(config.audit.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
+  const producer = new JobProducer({
+    redis,
+    prefix: config.redis.prefix,
+    attempts: config.worker.attempts,
+    retryBackoffMs: config.worker.retryBackoffMs,
+    finishedTtlS: config.resultTtlS,
+    clock: systemClock,
+  });
+  try {
+    const audit = new RedisAuditStore({ redis: auditRedis, prefix: config.redis.prefix, clock: systemClock });
+    const credentials = new JobCredentialVerifier({ redis, prefix: config.redis.prefix, clock: systemClock, options: config.credentials.options });
+    const actor = { type: 'system' } as const;
+    const r = await new KeyRevocation({ keys, producer, credentials, audit }).revoke(id, { killRunning, actor });
+    await audit.append({
+      actor,
+      action: 'key.revoke',
+      target: id,
+      request: { method: 'CLI', route: 'airlock keys revoke' },
+      details: { killRunning, cancelled: r.cancelled.length, killing: r.killing.length, running: r.running.length, revokedTokenCount: r.tokensRevoked },
+    });
+    out(`revoked ${r.key.id} at ${r.key.revokedAt ?? ''}`);
+    out(`jobs: ${r.cancelled.length} queued cancelled, ${r.killing.length} running killed, ${r.running.length} running left to finish (without credentials)`);
+    for (const jobId of r.cancelled) out(`  cancelled ${jobId}`);
+    for (const jobId of r.killing) out(`  killing ${jobId}`);
+    for (const jobId of r.running) out(`  running ${jobId}`);
+    return 0;
+  } finally {
+    await producer.close();
+    auditRedis.disconnect();
+  }
+}
+
 async function keys(sub: string | undefined, arg: string | undefined, flags: Map<string, string>, out: (s: string) => void): Promise<number> {
   const config = loadConfig();
   const redis = await connectRedis(config.redis.url, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
@@ -181,10 +221,8 @@ async function keys(sub: string | undefined, arg: string | undefined, flags: Map
         return 0;
       }
       case 'revoke': {
-        if (arg === undefined) throw new AppError('INVALID_REQUEST', 'usage: airlock keys revoke KEY_ID');
-        const k = await store.revoke(arg);
-        out(`revoked ${k.id} at ${k.revokedAt ?? ''}`);
-        return 0;
+        if (arg === undefined) throw new AppError('INVALID_REQUEST', 'usage: airlock keys revoke KEY_ID [--kill-running]');
+        return await revokeKey(config, redis, store, arg, flags.has('kill-running'), out);
       }
       default:
         throw new AppError('INVALID_REQUEST', 'usage: airlock keys create|list|revoke');

@@ -1,6 +1,7 @@
 export { JobProducer, type JobProducerOptions } from './job-producer.js';
 export { defaultWorkerId, JobWorker, type JobWorkerOptions } from './job-worker.js';
-export { RedisJobStore, type CancelOutcome } from './job-store.js';
+export { KEY_REVOKED_ERROR, RedisJobStore, type CancelOutcome, type KeyRefusal, type StartOutcome } from './job-store.js';
+export { KeyRevocation, type KeyRevocationDeps, type KeyRevocationResult, type RevokeKeyOptions } from './key-revocation.js';
 export { WorkerRegistry, type WorkerBeat } from './worker-registry.js';
 export { JOB_STATUSES, isTerminal, type JobError, type JobFileInput, type JobInput, type JobRecord, type JobResult, type JobStatus, type TerminalStatus } from './job-types.js';
 export { JobGrants, type JobGrantsOptions, type OpenGrant } from './job-grants.js';

@@ -6,14 +6,14 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { AppError, newId, type Clock } from '../shared/index.js';
 import { RedisJobStore, type CancelOutcome } from './job-store.js';
-import { isTerminal, type JobInput, type JobRecord } from './job-types.js';
+import { isTerminal, type JobError, type JobInput, type JobRecord } from './job-types.js';
 import { JOBS_QUEUE, type QueuedJobData } from './queue-names.js';
 
 export interface JobProducerOptions {
   /** Connection for commands; `enableOfflineQueue: false` so a Redis outage fails fast. */
   redis: Redis;
-  /** A second connection, used only for SUBSCRIBE. */
-  subscriber: Redis;
+  /** A second connection, used only for SUBSCRIBE (waitForResult); absent: this producer cannot wait (e.g. the CLI). */
+  subscriber?: Redis;
   prefix: string;
   attempts: number;
   retryBackoffMs: number;
@@ -30,7 +30,7 @@ export class JobProducer {
   constructor(private readonly opts: JobProducerOptions) {
     this.store = new RedisJobStore(opts.redis, opts.prefix, opts.finishedTtlS);
     this.queue = new Queue<QueuedJobData>(JOBS_QUEUE, { connection: opts.redis, prefix: opts.prefix });
-    opts.subscriber.on('message', (channel: string, message: string) => {
+    opts.subscriber?.on('message', (channel: string, message: string) => {
       if (channel !== this.store.eventsChannel) return;
       const { id } = JSON.parse(message) as { id: string };
       for (const wake of this.waiters.get(id) ?? []) wake();
@@ -55,7 +55,7 @@ export class JobProducer {
       );
     } catch (err) {
       // never leave a record that no worker will ever pick up
-      await this.store.discard(id).catch(() => undefined);
+      await this.store.discard(id, ownerKeyId).catch(() => undefined);
       throw new AppError('REDIS_UNAVAILABLE', `could not enqueue the job: ${(err as Error).message}`, { retryable: true, cause: err });
     }
     return { id, status: 'queued', ownerKeyId, profile: input.profile, createdAt, attempts: 0, cancelRequested: false };
@@ -70,9 +70,12 @@ export class JobProducer {
     return this.store.get(id);
   }
 
-  /** Queued → cancelled now; running → the worker kills it (status `killed`). */
-  async cancel(id: string): Promise<CancelOutcome | undefined> {
-    const r = await this.store.cancel(id, new Date(this.opts.clock.now()).toISOString());
+  /**
+   * Queued → cancelled now; running → the worker kills it (status `killed`), unless `queuedOnly`.
+   * `error`: why, recorded on a job this call cancels.
+   */
+  async cancel(id: string, opts: { queuedOnly?: boolean; error?: JobError } = {}): Promise<CancelOutcome | undefined> {
+    const r = await this.store.cancel(id, new Date(this.opts.clock.now()).toISOString(), opts);
     if (r === 'did_cancel') {
       // best effort: a worker that still picks it up sees `cancelled` and skips it
       await this.queue.remove(id).catch(() => 0);
@@ -82,7 +85,9 @@ export class JobProducer {
 
   /** Resolves with the record once it is terminal, or as it is after `timeoutMs`. */
   async waitForResult(id: string, timeoutMs: number): Promise<JobRecord | undefined> {
-    this.subscribed ??= this.opts.subscriber.subscribe(this.store.eventsChannel);
+    const subscriber = this.opts.subscriber;
+    if (subscriber === undefined) throw new AppError('INTERNAL', 'this job producer has no subscriber connection and cannot wait for results');
+    this.subscribed ??= subscriber.subscribe(this.store.eventsChannel);
     await this.subscribed;
     let wake!: () => void;
     const woken = new Promise<void>((resolve) => (wake = resolve));

@@ -9,7 +9,7 @@ import type { Redis } from 'ioredis';
 import { hostname } from 'node:os';
 import { artifactDigest, type FileArtifactStore } from '../artifacts/index.js';
 import type { AuditEvent, AuditStore } from '../audit/index.js';
-import { CREDENTIAL_START_SLACK_MS } from '../credentials/index.js';
+import { ApiKeyStore, CREDENTIAL_START_SLACK_MS } from '../credentials/index.js';
 import { assessRun } from '../monitor/index.js';
 import type { LoadedProfile } from '../profiles/index.js';
 import { LABEL_JOB, LABEL_WORKER, packFiles, type ContainerRuntime, type SandboxResult } from '../sandbox/index.js';
@@ -17,7 +17,7 @@ import { AppError, isAppError, newId, sha256Hex, type Clock, type Logger } from 
 import { codeDigestOf } from './code-digest.js';
 import { buildSpec, statusOf, toJobResult, type StoredArtifacts } from './build-spec.js';
 import type { JobGrants, OpenGrant } from './job-grants.js';
-import { RedisJobStore } from './job-store.js';
+import { KEY_REVOKED_ERROR, RedisJobStore } from './job-store.js';
 import type { JobError, JobInput } from './job-types.js';
 import { JOBS_QUEUE, type QueuedJobData } from './queue-names.js';
 import type { WorkerRegistry } from './worker-registry.js';
@@ -61,6 +61,8 @@ export function defaultWorkerId(): string {
 export class JobWorker {
   readonly workerId: string;
   private readonly store: RedisJobStore;
+  /** Read-only use: a job's key is looked at once more just before its container starts. */
+  private readonly keys: ApiKeyStore;
   private readonly registry: WorkerRegistry;
   private readonly running = new Map<string, AbortController>();
   private worker: Worker<QueuedJobData> | undefined;
@@ -71,6 +73,7 @@ export class JobWorker {
   constructor(private readonly opts: JobWorkerOptions) {
     this.workerId = opts.workerId;
     this.store = new RedisJobStore(opts.redis, opts.prefix, opts.finishedTtlS);
+    this.keys = new ApiKeyStore(opts.redis, opts.prefix, opts.clock);
     this.registry = opts.registry;
     this.startedAt = new Date(opts.clock.now()).toISOString();
     this.log = opts.logger.child({ workerId: this.workerId });
@@ -149,13 +152,20 @@ export class JobWorker {
     const log = this.log.child({ jobId, attempt: job.attemptsMade + 1 });
     const abort = new AbortController();
     this.running.set(jobId, abort);
+    let ownerKeyId: string | undefined;
     try {
-      // the compare-and-set refuses a record that was cancelled, finished or expired meanwhile
+      // the compare-and-set refuses a record that was cancelled, finished or expired meanwhile,
+      // and cancels one whose API key is revoked or missing (read in the same script)
       const started = await this.store.start(jobId, this.workerId, new Date(this.opts.clock.now()).toISOString());
+      if (started.refused !== undefined) {
+        await this.auditKeyRefusal(jobId, started.refused, 'start');
+        return;
+      }
       if (!started.applied) return;
       // read after the transition: a cancel that landed before it set this flag
       const rec = await this.store.get(jobId);
       if (rec === undefined) return;
+      ownerKeyId = rec.ownerKeyId;
       if (rec.cancelRequested) abort.abort();
       // a previous attempt's container (worker crashed mid-job) must not outlive it; containers
       // are created only after start() counted the run, so a first run has none to look for
@@ -176,12 +186,14 @@ export class JobWorker {
       const codeDigest = codeDigestOf(input);
       const grant = await this.openGrant(jobId, rec.ownerKeyId, input, started.attempts);
       try {
-        await this.runAndFinish(jobId, input, profile, imageId, codeDigest, started.attempts, abort, log, grant);
+        await this.runAndFinish(jobId, rec.ownerKeyId, input, profile, imageId, codeDigest, started.attempts, abort, log, grant);
       } finally {
         await grant?.close();
       }
     } catch (err) {
-      await this.onError(job, err, log);
+      // the key was revoked after the start: the credential mint or the last look refused it, nothing ran
+      if (isAppError(err) && err.code === 'KEY_REVOKED' && ownerKeyId !== undefined) await this.cancelForKey(jobId, log);
+      else await this.onError(job, err, log);
     } finally {
       this.running.delete(jobId);
     }
@@ -209,6 +221,7 @@ export class JobWorker {
 
   private async runAndFinish(
     jobId: string,
+    ownerKeyId: string,
     input: JobInput,
     profile: LoadedProfile,
     imageId: string,
@@ -222,6 +235,9 @@ export class JobWorker {
       signal: abort.signal,
       // recorded before the container starts: a job that cannot be audited never runs
       onCreated: async (containerId) => {
+        // the last look at the key before the program runs: a revocation since the start wins
+        const keyState = await this.keys.state(ownerKeyId);
+        if (keyState !== 'active') throw new AppError('KEY_REVOKED', `job ${jobId}: its API key ${ownerKeyId} is ${keyState}`);
         await this.opts.audit.append(
           workerEvent(this.workerId, 'job.start', jobId, {
             request: {
@@ -291,6 +307,25 @@ export class JobWorker {
       },
       'job finished',
     );
+  }
+
+  /** A started job whose key was revoked before its program ran: running → cancelled (KEY_REVOKED), audited. */
+  private async cancelForKey(jobId: string, log: Logger): Promise<void> {
+    const r = await this.store.transition(jobId, ['running'], 'cancelled', { finishedAt: new Date(this.opts.clock.now()).toISOString(), error: JSON.stringify(KEY_REVOKED_ERROR) });
+    log.warn({ applied: r.applied }, 'API key revoked before the job ran; cancelled');
+    if (r.applied) await this.auditKeyRefusal(jobId, 'revoked', 'before the container started');
+  }
+
+  /** One job.cancel record by this worker for a job it refused to run because of its key. */
+  private async auditKeyRefusal(jobId: string, state: 'revoked' | 'missing', when: string): Promise<void> {
+    await this.opts.audit
+      .append(
+        workerEvent(this.workerId, 'job.cancel', jobId, {
+          outcome: { result: 'cancelled', error: KEY_REVOKED_ERROR.code },
+          details: { reason: state === 'missing' ? 'key missing' : 'key revoked', at: when },
+        }),
+      )
+      .catch((err: unknown) => this.log.error({ err, jobId }, 'could not audit a job refused for its key'));
   }
 
   private async onError(job: Job<QueuedJobData>, err: unknown, log: Logger): Promise<never> {

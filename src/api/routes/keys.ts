@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { ROLES, type ApiKeyStore } from '../../credentials/index.js';
+import { ROLES } from '../../credentials/index.js';
+import { KeyRevocation, type KeyRevocationDeps } from '../../queue/index.js';
 import { AppError } from '../../shared/index.js';
 import { GROUP_NAME } from '../../review/index.js';
 import { requireRole } from '../auth.js';
@@ -25,7 +26,12 @@ const CreateKeySchema = z.strictObject({
   groups: z.array(z.string().regex(GROUP_NAME)).max(32).optional(),
 });
 
-export function keyRoutes(app: FastifyInstance, keys: ApiKeyStore): void {
+/** `?killRunning=true`: also kill the key's running jobs (default: they finish, without credentials). */
+const RevokeQuerySchema = z.strictObject({ killRunning: z.stringbool().optional() });
+
+export function keyRoutes(app: FastifyInstance, deps: KeyRevocationDeps): void {
+  const { keys } = deps;
+  const revocation = new KeyRevocation(deps);
   app.post('/v1/keys', async (req, reply) => {
     requireRole(req, 'admin');
     const created = await keys.create(parseWith(CreateKeySchema, req.body));
@@ -37,10 +43,16 @@ export function keyRoutes(app: FastifyInstance, keys: ApiKeyStore): void {
     return { keys: await keys.list() };
   });
 
+  // revoking cancels the key's queued jobs and ends its running jobs' credentials (see KeyRevocation)
   app.delete('/v1/keys/:id', async (req) => {
-    requireRole(req, 'admin');
+    const admin = requireRole(req, 'admin');
     const id = (req.params as { id?: string }).id ?? '';
     if (!KEY_ID.test(id)) throw new AppError('KEY_NOT_FOUND', `no API key ${id}`);
-    return keys.revoke(id);
+    const killRunning = parseWith(RevokeQuerySchema, req.query).killRunning ?? false;
+    const r = await revocation.revoke(id, { killRunning, actor: { type: 'key', keyId: admin.id, role: admin.role } });
+    // the key.revoke record (written by the audit hook) says what the revocation did; each job has its own record
+    const note = { killRunning, cancelled: r.cancelled.length, killing: r.killing.length, running: r.running.length, revokedTokenCount: r.tokensRevoked };
+    if (req.auditState !== null) req.auditState.note = note;
+    return { ...r.key, jobs: { cancelled: r.cancelled, killing: r.killing, running: r.running } };
   });
 }
