@@ -12,6 +12,7 @@
 import type { Redis } from 'ioredis';
 import { apiKeyRedisKey } from '../credentials/index.js';
 import { guardRedis } from '../shared/index.js';
+import { decodeJobInput, encodeJobInput } from './job-input-codec.js';
 import { isTerminal, type JobError, type JobInput, type JobRecord, type JobResult, type JobStatus } from './job-types.js';
 
 /**
@@ -140,18 +141,26 @@ export class RedisJobStore {
   private inputKey(id: string): string {
     return `${this.prefix}:job:${id}:input`;
   }
+  private inputUsageKey(keyId: string): string {
+    return `${this.prefix}:key-usage:${keyId}`;
+  }
   private get keyJobsPrefix(): string {
     return `${this.prefix}:key-jobs:`;
   }
 
   async create(rec: { id: string; ownerKeyId: string; profile: string; createdAt: string }, input: JobInput): Promise<void> {
+    // stored compressed, raw bytes for base64 files: stored bytes ≈ received bytes (job-input-codec.ts)
+    const stored = await encodeJobInput(input);
     await guardRedis(() =>
       this.redis
         .multi()
         .hset(this.key(rec.id), { id: rec.id, status: 'queued', ownerKeyId: rec.ownerKeyId, profile: rec.profile, createdAt: rec.createdAt, attempts: '0', cancelRequested: '0' })
         .sadd(this.keyJobsPrefix + rec.ownerKeyId, rec.id)
-        .set(this.inputKey(rec.id), JSON.stringify(input))
+        .set(this.inputKey(rec.id), stored)
         .expire(this.inputKey(rec.id), this.finishedTtlS)
+        .hset(this.key(rec.id), 'inputBytes', String(stored.length))
+        .hincrby(this.inputUsageKey(rec.ownerKeyId), 'inputBytes', stored.length)
+        .hincrby(this.inputUsageKey(rec.ownerKeyId), 'inputs', 1)
         .exec(),
     );
   }
@@ -197,8 +206,17 @@ export class RedisJobStore {
   }
 
   async getInput(id: string): Promise<JobInput | undefined> {
-    const raw = await guardRedis(() => this.redis.get(this.inputKey(id)));
-    return raw === null ? undefined : (JSON.parse(raw) as JobInput);
+    const raw = await guardRedis(() => this.redis.getBuffer(this.inputKey(id)));
+    return raw === null ? undefined : decodeJobInput(raw);
+  }
+
+  /**
+   * Bytes of input stored: this job's, and every job's of its key since the key was created
+   * (`<prefix>:key-usage:<keyId>`, a counter a per-key quota can build on; job.submit records both).
+   */
+  async inputUsage(id: string, ownerKeyId: string): Promise<{ inputBytes: number; keyInputBytes: number; keyInputs: number }> {
+    const [job, usage] = await guardRedis(() => Promise.all([this.redis.hget(this.key(id), 'inputBytes'), this.redis.hgetall(this.inputUsageKey(ownerKeyId))]));
+    return { inputBytes: Number(job ?? 0), keyInputBytes: Number(usage['inputBytes'] ?? 0), keyInputs: Number(usage['inputs'] ?? 0) };
   }
 
   /** Compare-and-set. Returns whether it applied and the status the record now has. */
