@@ -108,14 +108,14 @@ describe('API authentication and roles', () => {
       const bystander = await submit(agent.key);
       const del = await t.request('DELETE', `/v1/keys/${k.id}`, admin.key);
       expect(del.status).toBe(200);
-      expect(del.body).toMatchObject({ id: k.id, revokedAt: expect.any(String), jobs: { killing: [], running: [] } });
-      expect([...del.body.jobs.cancelled].sort()).toEqual([...jobs].sort());
       for (const id of jobs) {
         const job = await t.request('GET', `/v1/jobs/${id}`, admin.key);
         expect(job.body).toMatchObject({ status: 'cancelled', error: { code: 'KEY_REVOKED' } });
         const cancels = (await t.request('GET', `/v1/audit?action=job.cancel&target=${id}`, admin.key)).body.records;
         expect(cancels).toMatchObject([{ actor: { type: 'key', keyId: admin.id }, details: { reason: 'key revoked', keyId: k.id, killRunning: false } }]);
       }
+      expect(del.body).toMatchObject({ id: k.id, revokedAt: expect.any(String), jobs: { killing: [], running: [] } });
+      expect([...del.body.jobs.cancelled].sort()).toEqual([...jobs].sort());
       const revoke = (await t.request('GET', `/v1/audit?action=key.revoke&target=${k.id}`, admin.key)).body.records;
       expect(revoke).toMatchObject([{ details: { killRunning: false, cancelled: 2, killing: 0, running: 0 } }]);
       expect((await t.request('GET', `/v1/jobs/${bystander}`, agent.key)).body).toMatchObject({ status: 'queued' });
