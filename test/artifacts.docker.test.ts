@@ -3,7 +3,6 @@
  * seccomp tripwire status. Hostile archive shapes live in redteam-archives.docker.test.ts.
  */
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pack } from 'tar-stream';
@@ -182,9 +181,8 @@ describe('seccomp tripwires', () => {
     const code = 'import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\nprint("before", flush=True)\nlibc.ptrace(0, 0, 0, 0)\nprint("after")\n';
     const job = await runJob(t, key, { runtime: 'python', files: [{ path: 'main.py', content: code }] });
     expect(job).toMatchObject({ status: 'policy_violation', exitCode: 159, stdout: 'before\n' });
-    // the kernel's record names the syscall where the worker can read it (root on the host, as
-    // here) — unless the kernel rate-limited it under a burst of kills from parallel suites
-    const confirmed = { syscall: 'ptrace', verified: true };
-    expect(existsSync('/dev/kmsg') ? [confirmed, { syscall: null, verified: false }] : [{ syscall: null, verified: false }]).toContainEqual(job.violation);
+    // the kernel's record names the syscall, however many kills parallel suites cause meanwhile
+    // (the worker reads the audit multicast, which the kernel feeds before its log's rate limit)
+    expect(job.violation).toEqual({ syscall: 'ptrace', verified: true });
   });
 });

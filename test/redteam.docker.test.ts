@@ -106,8 +106,50 @@ function hostConnect(port: number): Promise<string> {
 const tripwire = (name: string, marker: string) => async () => {
   const job = await run(name);
   expect(job).toMatchObject({ status: 'policy_violation', exitCode: 159, stdout: `${marker}\n` });
+  // the kernel's own record, whatever else the kernel logs at the time (see 'tripwire evidence')
+  expect(job.violation).toMatchObject({ verified: true });
   expect(job.stdout).not.toContain('ESCAPED');
 };
+
+/** The findings the worker recorded for a job (its job.finish audit record). */
+async function findingsOf(id: string): Promise<{ kind: string; severity: string }[]> {
+  const res = await t.request('GET', `/v1/jobs/${id}/audit?limit=100`, key);
+  expect(res.status).toBe(200);
+  const finish = (res.body.records as { action: string; details?: { findings?: { kind: string; severity: string }[] } }[]).find((r) => r.action === 'job.finish');
+  return finish?.details?.findings ?? [];
+}
+
+// Seccomp evidence comes from the kernel's audit records, read before the kernel log's host-wide
+// rate limit (10 per 5 s) drops them, and is looked for whatever the run's outcome.
+describe('tripwire evidence', () => {
+  it("one job tripping the policy in a loop does not hide another job's single violation", async () => {
+    const flooder = await startRunning(hostile('tripwire-flood.py', { timeoutMs: 15_000 }));
+    // let the flood run out the kernel log's budget before the victim trips
+    await new Promise((r) => setTimeout(r, 1500));
+    const victim = await run('tripwire-child.py');
+    expect(victim).toMatchObject({ status: 'policy_violation', exitCode: 0, violation: { syscall: 'ptrace', verified: true } });
+    expect(victim.stdout).toBe('REDTEAM tripwire in a child\nparent exits 0\n');
+    expect(await findingsOf(victim.id)).toContainEqual({ kind: 'policy_violation', severity: 'high' });
+    const flood = await finished(flooder);
+    expect(flood).toMatchObject({ status: 'policy_violation', violation: { syscall: 'ptrace', verified: true } });
+    expect(flood.stdout).toBe('REDTEAM tripwire flood\nkilled children: many\n');
+  });
+});
+
+describe.concurrent('tripwire evidence whatever the outcome', () => {
+  it('a child trips the policy, then the job times out: timeout, with the violation and a high finding', async () => {
+    const job = await run('tripwire-then-timeout.py', { timeoutMs: 2000 });
+    expect(job).toMatchObject({ status: 'timeout', stdout: 'REDTEAM tripwire then timeout\n', violation: { syscall: 'ptrace', verified: true } });
+    expect(await findingsOf(job.id)).toContainEqual({ kind: 'policy_violation', severity: 'high' });
+  });
+
+  it('a child trips the policy, then the job floods stdout: output_limit, with the violation and a high finding', async () => {
+    const job = await run('tripwire-then-output-limit.py', { limits: { stdoutBytes: 4096 } });
+    expect(job).toMatchObject({ status: 'output_limit', stdoutTruncated: true, violation: { syscall: 'ptrace', verified: true } });
+    expect(job.stdout.startsWith('REDTEAM tripwire then output limit\n')).toBe(true);
+    expect(await findingsOf(job.id)).toContainEqual({ kind: 'policy_violation', severity: 'high' });
+  });
+});
 
 describe.concurrent('escape', () => {
   it('unshare -U (util-linux) is killed by the tripwire: policy_violation', tripwire('unshare-cli.sh', 'REDTEAM unshare -U'));

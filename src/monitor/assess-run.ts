@@ -34,11 +34,12 @@ export interface RunFacts {
 
 export function assessRun(run: RunFacts): Finding[] {
   const findings: Finding[] = [];
-  if (run.outcome === 'policy_violation') {
+  // a tripwire counts whatever the run's end: a child may trip the policy, then the job time out
+  if (run.outcome === 'policy_violation' || run.violation !== undefined) {
     findings.push({
       kind: 'policy_violation',
       severity: 'high',
-      message: `the program tripped the sandbox policy${run.violation?.syscall ? ` (syscall ${run.violation.syscall})` : ''}`,
+      message: `the program tripped the sandbox policy${run.violation?.syscall ? ` (syscall ${run.violation.syscall})` : ''}${run.outcome === 'policy_violation' ? '' : `, then ended as ${run.outcome}`}`,
       details: { syscall: run.violation?.syscall ?? null, verified: run.violation?.verified ?? false },
     });
   }

@@ -4,20 +4,16 @@
  * inspect → remove (always, in finally). Stop/remove are idempotent: 304/404 are fine.
  */
 import Docker from 'dockerode';
-import { PassThrough, type Duplex, type Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import { AppError, type Logger } from '../shared/index.js';
 import { LABEL_DEPLOYMENT, LABEL_JOB, LABEL_MANAGED, LABEL_WORKER, type ContainerRuntime } from './container-runtime.js';
-import { collectFromTar } from './artifact-collector.js';
-import { tripwiresOfGid } from './tripwire-syscall.js';
+import { collectOutputs, collectionDeadlineMs } from './collect-outputs.js';
 import { assertEngineLimits, type EngineFacts } from './engine-limits.js';
-import { collectExecOptions, containerOptions, runExecOptions } from './hardening.js';
+import { containerOptions, runExecOptions } from './hardening.js';
 import { buildInputArchive } from './input-archive.js';
-import { FrameDemuxer, OutputCapture } from './output-capture.js';
+import { OutputCapture, streamEnded } from './output-capture.js';
 import type { RunOptions, SandboxOutcome, SandboxResult, SandboxSpec } from './sandbox-spec.js';
-
-/** 128 + SIGSYS: the seccomp policy's tripwires kill with SIGSYS. */
-const SIGSYS_EXIT = 159;
-const COLLECT_TIMEOUT_MS = 30_000;
+import { TripwireMonitor, withTripwires } from './tripwire-monitor.js';
 
 export interface DockerRuntimeOptions {
   socketPath: string;
@@ -25,21 +21,27 @@ export interface DockerRuntimeOptions {
   /** Names this deployment (the Redis prefix): the reaper only touches its own containers. */
   deployment: string;
   logger: Logger;
+  /** Seccomp kill evidence (default: a TripwireMonitor of this runtime's own). */
+  tripwires?: TripwireMonitor;
 }
 
 export class DockerRuntime implements ContainerRuntime {
   private readonly docker: Docker;
+  private readonly tripwires: TripwireMonitor;
 
   constructor(private readonly opts: DockerRuntimeOptions) {
     this.docker = new Docker({ socketPath: opts.socketPath });
+    this.tripwires = opts.tripwires ?? new TripwireMonitor({ logger: opts.logger });
   }
 
+  /** The engine and the tripwire channel: a worker that cannot see seccomp kills must not run jobs. */
   async ping(): Promise<void> {
     try {
       await this.docker.ping();
     } catch (err) {
       throw new AppError('SANDBOX_UNAVAILABLE', `Docker engine not reachable at ${this.opts.socketPath}`, { retryable: true, cause: err });
     }
+    await this.tripwires.ready();
   }
 
   private engine: Promise<EngineFacts> | undefined;
@@ -72,18 +74,29 @@ export class DockerRuntime implements ContainerRuntime {
     // no limit that the engine would read as "none" or refuse is ever sent
     assertEngineLimits(options, await this.engineFacts());
     const input = await buildInputArchive(spec);
-    let container: Docker.Container;
+    // watching starts before anything of the job exists, and ends after all of it is gone
+    const watch = await this.tripwires.watch(spec.gid);
     try {
-      container = await this.docker.createContainer(options);
-    } catch (err) {
-      if (statusOf(err) === 404) throw new AppError('IMAGE_MISSING', `sandbox image ${spec.imageId} is not present (run: npm run setup)`, { retryable: true, cause: err });
-      throw new AppError('SANDBOX_UNAVAILABLE', `container create failed: ${messageOf(err)}`, { retryable: true, cause: err });
-    }
-    try {
-      await runOpts.onCreated?.(container.id);
-      return await this.runCreated(container, spec, input, runOpts.signal, log);
+      let container: Docker.Container;
+      try {
+        container = await this.docker.createContainer(options);
+      } catch (err) {
+        if (statusOf(err) === 404) throw new AppError('IMAGE_MISSING', `sandbox image ${spec.imageId} is not present (run: npm run setup)`, { retryable: true, cause: err });
+        throw new AppError('SANDBOX_UNAVAILABLE', `container create failed: ${messageOf(err)}`, { retryable: true, cause: err });
+      }
+      let result: SandboxResult;
+      let removed: boolean;
+      try {
+        await runOpts.onCreated?.(container.id);
+        result = await this.runCreated(container, spec, input, runOpts.signal, log);
+      } finally {
+        removed = await this.remove(container.id, log);
+      }
+      // whatever the outcome (a child may trip the policy, then the job time out)
+      const evidence = removed ? await watch.settle() : { complete: false as const, reason: 'the container could not be removed' };
+      return withTripwires(result, evidence);
     } finally {
-      await this.remove(container.id, log);
+      watch.close();
     }
   }
 
@@ -129,9 +142,7 @@ export class DockerRuntime implements ContainerRuntime {
       clearTimeout(timer);
       const exitCode = await this.execExitCode(exec);
 
-      const tripwires = killReason === undefined ? await this.tripwires(spec.gid, exitCode) : { readable: false, syscalls: [] };
-      const violation = policyViolation(exitCode, tripwires);
-      const outcome = await this.decideOutcome(container, killReason, exitCode, capture.launcherStatus, startedAtMs, violation !== undefined);
+      const outcome = await this.decideOutcome(container, killReason, exitCode, capture.launcherStatus, startedAtMs);
       if (outcome === 'input_failed') {
         if (!(await this.isRunning(container.id))) {
           throw new AppError('SANDBOX_UNAVAILABLE', 'the sandbox container stopped before the command started', { retryable: true });
@@ -139,8 +150,10 @@ export class DockerRuntime implements ContainerRuntime {
         throw new AppError('SANDBOX_INPUT_FAILED', `sandbox launcher could not unpack the input: ${capture.stdout.toBuffer().toString('utf8').slice(0, 500)}`);
       }
       const patchMessage = outcome === 'patch_failed' ? capture.stdout.toBuffer().toString('utf8') : undefined;
-      const ranToEnd = outcome === 'exited' || outcome === 'policy_violation';
-      const collected = ranToEnd && (spec.outputs?.length ?? 0) > 0 ? await this.collect(container, spec, log) : { artifacts: [], rejected: [] };
+      const collected =
+        outcome === 'exited' && (spec.outputs?.length ?? 0) > 0
+          ? await collectOutputs(container, spec, collectionDeadlineMs(startedAtMs, spec.limits.timeoutMs, Date.now()), log)
+          : { artifacts: [], rejected: [] };
       return {
         outcome,
         exitCode: outcome === 'patch_failed' ? null : exitCode,
@@ -155,7 +168,6 @@ export class DockerRuntime implements ContainerRuntime {
         startedAt: new Date(startedAtMs).toISOString(),
         finishedAt: new Date(finishedAtMs).toISOString(),
         ...(patchMessage !== undefined ? { patchMessage } : {}),
-        ...(outcome === 'policy_violation' && violation !== undefined ? { violation } : {}),
         artifacts: collected.artifacts,
         artifactsRejected: collected.rejected,
       };
@@ -192,16 +204,6 @@ export class DockerRuntime implements ContainerRuntime {
     };
   }
 
-  /** The kernel logs a seccomp kill asynchronously: after an exit of 159, give its record a moment to land. */
-  private async tripwires(gid: number, exitCode: number | null): Promise<{ readable: boolean; syscalls: string[] }> {
-    let t = tripwiresOfGid(gid);
-    for (let i = 0; i < 5 && t.readable && t.syscalls.length === 0 && exitCode === SIGSYS_EXIT; i++) {
-      await delay(50 * (i + 1));
-      t = tripwiresOfGid(gid);
-    }
-    return t;
-  }
-
   /** The engine's record of the exec's exit; it may lag the stream's end by a few ms. */
   private async execExitCode(exec: Docker.Exec): Promise<number | null> {
     for (let i = 0; i < 50; i++) {
@@ -218,15 +220,14 @@ export class DockerRuntime implements ContainerRuntime {
     exitCode: number | null,
     launcher: OutputCapture['launcherStatus'],
     startedAtMs: number,
-    violated: boolean,
-  ): Promise<SandboxOutcome | 'input_failed'> {
+  ): Promise<'exited' | SandboxOutcome | 'input_failed'> {
     // our own kill explains the exit first
     if (killReason !== undefined) return killReason;
     if (launcher === 'patch_failed') return 'patch_failed';
     // an OOM kill: exit code alone lies (sandbox-facts), so ask the engine
     if ((exitCode === 137 || exitCode === null) && (await this.oomSince(container.id, startedAtMs))) return 'oom';
     if (launcher !== 'ok') return 'input_failed';
-    if (violated) return 'policy_violation';
+    // a tripwire turns `exited` into policy_violation once its evidence is in (withTripwires)
     return 'exited';
   }
 
@@ -244,51 +245,32 @@ export class DockerRuntime implements ContainerRuntime {
     return state.OOMKilled;
   }
 
-  /** Streams /work out through the collector exec and parses it strictly. */
-  private async collect(container: Docker.Container, spec: SandboxSpec, log: Logger) {
-    const exec = await container.exec(collectExecOptions(spec));
-    const stream = await exec.start({ hijack: true, stdin: false });
-    const tar = new PassThrough();
-    // bounded: /work is a tmpfs of scratchBytes; anything beyond that plus tar overhead is refused
-    const maxBytes = spec.limits.scratchBytes + 1024 * 1024;
-    let seen = 0;
-    const demux = new FrameDemuxer((id, payload) => {
-      if (id !== 1) return;
-      seen += payload.length;
-      if (seen > maxBytes) {
-        stream.destroy();
-        tar.destroy(new AppError('INTERNAL', 'artifact stream exceeded the scratch size'));
-        return;
-      }
-      tar.write(payload);
-    });
-    const ended = streamEnded(stream, (chunk) => demux.write(chunk)).then(() => tar.end());
-    const timer = setTimeout(() => stream.destroy(), COLLECT_TIMEOUT_MS);
+  /** Force-remove with volumes (every process of the job is dead when it returns true); a container that is already gone is not an error. */
+  private async remove(id: string, log: Logger): Promise<boolean> {
     try {
-      const [collected] = await Promise.all([
-        collectFromTar(tar, spec.outputs ?? [], { artifactFiles: spec.limits.artifactFiles, artifactBytes: spec.limits.artifactBytes }),
-        ended,
-      ]);
-      return collected;
+      await this.docker.getContainer(id).remove({ force: true, v: true });
+      return true;
     } catch (err) {
-      log.warn({ err, containerId: container.id }, 'artifact collection failed');
-      return { artifacts: [], rejected: [{ path: '*', reason: 'not_collected' as const }] };
-    } finally {
-      clearTimeout(timer);
+      const status = statusOf(err);
+      if (status === 404) return true;
+      // 409 "removal already in progress" — the engine finishes it (wait: the caller counts on it)
+      if (status === 409) return this.gone(id);
+      log.error({ err, containerId: id }, 'container remove failed; the reaper will retry');
+      return false;
     }
   }
 
-  /** Force-remove with volumes; a container that is already gone is not an error. */
-  private async remove(id: string, log: Logger): Promise<void> {
-    try {
-      await this.docker.getContainer(id).remove({ force: true, v: true });
-    } catch (err) {
-      const status = statusOf(err);
-      if (status === 404) return;
-      // 409 "removal already in progress" — the engine finishes it
-      if (status === 409) return;
-      log.error({ err, containerId: id }, 'container remove failed; the reaper will retry');
+  /** Waits (up to ~5 s) until the engine no longer knows the container. */
+  private async gone(id: string): Promise<boolean> {
+    for (let i = 0; i < 50; i++) {
+      try {
+        await this.docker.getContainer(id).inspect();
+      } catch (err) {
+        if (statusOf(err) === 404) return true;
+      }
+      await delay(100);
     }
+    return false;
   }
 
   async listManaged(labelFilter: Readonly<Record<string, string>> = {}): Promise<{ id: string; labels: Record<string, string> }[]> {
@@ -315,28 +297,6 @@ function statusOf(err: unknown): number | undefined {
 
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
-}
-
-/**
- * A tripwire counts when the kernel recorded a seccomp kill for the job's gid (any of its
- * processes, whatever the exit code: a child's violation is not hidden by its parent), or when
- * the command died of SIGSYS (exit 159). The kernel rate-limits those records, so a missing one
- * proves nothing: exit 159 alone still counts, marked unverified. Faking it only makes a job
- * look worse; missing a real one could let it pass as clean.
- */
-function policyViolation(exitCode: number | null, t: { readable: boolean; syscalls: string[] }): { syscall: string | null; verified: boolean } | undefined {
-  if (t.syscalls.length > 0) return { syscall: t.syscalls[0] ?? null, verified: true };
-  return exitCode === SIGSYS_EXIT ? { syscall: null, verified: false } : undefined;
-}
-
-/** Resolves when the hijacked stream ends, feeding each chunk to `onData`. */
-function streamEnded(stream: Duplex, onData: (chunk: Buffer) => void): Promise<void> {
-  return new Promise<void>((resolve) => {
-    stream.on('data', onData);
-    stream.on('end', resolve);
-    stream.on('close', resolve);
-    stream.on('error', () => resolve());
-  });
 }
 
 function delay(ms: number): Promise<void> {

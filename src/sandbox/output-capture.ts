@@ -8,6 +8,8 @@
  * written before any user code runs, so it is parsed out and never counted as output.
  */
 
+import type { Duplex } from 'node:stream';
+
 const HEADER_PREFIX = Buffer.from('\0AIRLOCK ');
 const MAX_HEADER_BYTES = 64;
 
@@ -111,4 +113,14 @@ export class OutputCapture {
   private onData(target: CappedBuffer, payload: Buffer): void {
     if (target.push(payload)) this.onOverflow();
   }
+}
+
+/** Resolves when a hijacked exec stream ends, feeding each chunk to `onData`. */
+export function streamEnded(stream: Duplex, onData: (chunk: Buffer) => void): Promise<void> {
+  return new Promise<void>((resolve) => {
+    stream.on('data', onData);
+    stream.on('end', resolve);
+    stream.on('close', resolve);
+    stream.on('error', () => resolve());
+  });
 }

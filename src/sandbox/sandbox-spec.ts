@@ -94,8 +94,9 @@ export interface SandboxResult {
   /** Launcher message when the patch did not apply. */
   readonly patchMessage?: string;
   /**
-   * For policy_violation: the syscall that tripped the policy, and whether the kernel's record
-   * confirmed it (false: only the exit code said so, the kernel log was not readable).
+   * A seccomp tripwire in any of the job's processes: set for policy_violation, and also for a
+   * run that then ended by a host kill (timeout, output_limit, oom, killed). `syscall` names
+   * the call the kernel recorded (`verified`); exit 159 with no kernel record is unverified.
    */
   readonly violation?: { readonly syscall: string | null; readonly verified: boolean };
   /** Files matching the spec's outputs, sorted by path (empty when none were declared). */

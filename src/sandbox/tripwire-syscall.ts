@@ -1,11 +1,7 @@
 /**
- * Seccomp tripwires, confirmed by the kernel. Each kill is logged as
- * `audit: type=1326 … uid=… gid=<gid> … pid=… sig=31 … syscall=<nr>`. Every job runs with a
- * primary gid of its own, so a record with the job's gid is this job's — whichever of its
- * processes tripped — and an `exit 159` with no such record is just an exit code. Readable
- * where the worker can read the kernel log (root on the host); otherwise unknown.
+ * Names for the syscalls the strict policy kills on, as the kernel's seccomp records number
+ * them (tripwire-monitor.ts reads the records).
  */
-import { closeSync, constants, openSync, readSync } from 'node:fs';
 
 /** x86-64 numbers of the syscalls the strict policy kills on. */
 const X86_64_NAMES: Readonly<Record<number, string>> = {
@@ -43,38 +39,4 @@ const X86_64_NAMES: Readonly<Record<number, string>> = {
 
 export function syscallName(nr: number): string {
   return X86_64_NAMES[nr] ?? `syscall ${nr}`;
-}
-
-/**
- * `readable: false` when the kernel log cannot be read; otherwise the syscalls the kernel
- * killed processes of gid `gid` for (oldest first; empty when none).
- */
-export function tripwiresOfGid(gid: number, kmsgPath = '/dev/kmsg'): { readable: boolean; syscalls: string[] } {
-  if (!Number.isInteger(gid) || gid <= 0) return { readable: false, syscalls: [] };
-  let fd: number;
-  try {
-    fd = openSync(kmsgPath, constants.O_RDONLY | constants.O_NONBLOCK);
-  } catch {
-    return { readable: false, syscalls: [] };
-  }
-  const pattern = new RegExp(`type=1326 .*\\bgid=${gid} .*\\bsig=31 .*\\bsyscall=(\\d+)`, 'g');
-  const syscalls: string[] = [];
-  const buf = Buffer.alloc(8192);
-  try {
-    // /dev/kmsg returns one record per read, oldest first, then EAGAIN
-    for (let i = 0; i < 100_000; i++) {
-      let n: number;
-      try {
-        n = readSync(fd, buf, 0, buf.length, null);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EPIPE') continue; // records overwritten meanwhile
-        break;
-      }
-      if (n <= 0) break;
-      for (const m of buf.toString('utf8', 0, n).matchAll(pattern)) syscalls.push(syscallName(Number(m[1])));
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return { readable: true, syscalls };
 }

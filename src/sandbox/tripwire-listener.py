@@ -1,0 +1,174 @@
+"""Airlock's tripwire channel: the kernel's seccomp kill records (audit type 1326), read from
+the audit netlink multicast group, for the worker (tripwire-monitor.ts spawns this, one per
+worker process, as root on the host: binding the group needs CAP_AUDIT_READ).
+
+Why this and not the kernel log: every audit record is multicast BEFORE the printk rate limit
+(10 per 5 s, host-wide) decides whether it reaches the kernel log, so one job tripping the
+policy in a loop cannot hide another job's record. Measured on the 2-core test machine: two
+containers each forking children that trip ptrace as fast as they could (6,976 kills in 8 s)
+plus one job tripping once: all 6,977 records arrived here; the kernel log showed 10 of them
+and not the single one. A loss on this socket (receive buffer overrun) is reported by the
+kernel as ENOBUFS, and records it dropped before the multicast are counted in its `lost`
+counter: both are reported (`L`), never silent.
+
+Protocol, one line each way:
+  stdin   W <gid>   watch records of processes with this gid (acknowledged with `w <gid>`)
+          F <gid>   forget it
+          B <n>     barrier: answered with `B <n>` once every record the kernel queued before
+                    it has been reported (see below)
+  stdout  R                  ready
+          E <message>        fatal: the channel cannot be opened (the process exits)
+          S <gid> <syscall>  a seccomp kill of a process with a watched gid
+          L <why>            records may have been lost
+The barrier: a child of this process enters seccomp strict mode and makes a forbidden syscall.
+The kernel kills it and queues its record (type 1326, this child's pid, uid 0) in the same
+FIFO as every job's records, so once it comes back every earlier record has been seen. It
+costs a fork (~5 ms) and shows in the host's kernel log (rate-limited) as a kill of python3.
+EOF on stdin (the worker is gone) ends this process.
+"""
+
+import ctypes
+import errno
+import os
+import select
+import socket
+import struct
+import sys
+
+NETLINK_AUDIT = 9
+AUDIT_NLGRP_READLOG = 1
+AUDIT_GET = 1000
+AUDIT_SECCOMP = 1326
+SO_RCVBUFFORCE = 33
+PR_SET_SECCOMP = 22
+SECCOMP_MODE_STRICT = 1
+HEADER = struct.Struct("=IHHII")
+
+
+def say(line):
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def fields(text):
+    """key=value tokens of an audit record. Untrusted strings (comm, exe) are quoted or
+    hex-encoded by the kernel and never contain a space, so a job cannot forge a field."""
+    out = {}
+    for token in text.split(" "):
+        key, sep, value = token.partition("=")
+        if sep and key not in out:
+            out[key] = value
+    return out
+
+
+def kernel_lost():
+    """The kernel's count of audit records it dropped (AUDIT_GET), or None when unreadable."""
+    try:
+        with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_AUDIT) as s:
+            s.settimeout(2)
+            s.bind((0, 0))
+            s.sendto(HEADER.pack(HEADER.size, AUDIT_GET, 1, 1, 0), (0, 0))
+            for _ in range(4):
+                data = s.recv(65536)
+                length, kind = struct.unpack_from("=IH", data, 0)
+                if kind == AUDIT_GET:
+                    # struct audit_status: mask, enabled, failure, pid, rate_limit, backlog_limit, lost
+                    return struct.unpack_from("=7I", data, HEADER.size)[6]
+                if kind == 2 and struct.unpack_from("=i", data, HEADER.size)[0] != 0:
+                    return None
+    except OSError:
+        return None
+    return None
+
+
+def open_channel():
+    logged = open("/proc/sys/kernel/seccomp/actions_logged").read().split()
+    for action in ("kill_process", "kill_thread"):
+        if action not in logged:
+            raise OSError(f"kernel.seccomp.actions_logged lacks {action}: seccomp kills are not recorded")
+    sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_AUDIT)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 32 << 20)
+    except OSError:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 << 20)
+    sock.bind((0, AUDIT_NLGRP_READLOG))
+    return sock
+
+
+def barrier_child(libc):
+    """Forks a child that dies in seccomp strict mode; returns its pid."""
+    pid = os.fork()
+    if pid == 0:
+        libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT, 0, 0, 0)
+        os.getppid()  # not read/write/exit: SIGKILL and a record
+        os._exit(0)
+    os.waitpid(pid, 0)
+    return pid
+
+
+def main():
+    try:
+        sock = open_channel()
+    except OSError as e:
+        say(f"E {e}")
+        return 2
+    lost = kernel_lost()
+    if lost is None:
+        say("E cannot read the kernel's audit status (AUDIT_GET needs CAP_AUDIT_CONTROL)")
+        return 2
+    libc = ctypes.CDLL(None, use_errno=True)
+    watched = set()
+    barriers = {}  # child pid -> barrier token
+    stdin = sys.stdin.buffer
+    pending = b""
+    say("R")
+    while True:
+        readable, _, _ = select.select([sock, stdin], [], [])
+        if sock in readable:
+            try:
+                data = sock.recv(1 << 20)
+            except OSError as e:
+                if e.errno != errno.ENOBUFS:
+                    raise
+                say("L the audit socket overran")
+                continue
+            offset = 0
+            while offset + HEADER.size <= len(data):
+                length, kind, _, _, _ = HEADER.unpack_from(data, offset)
+                if length < HEADER.size:
+                    break
+                if kind == AUDIT_SECCOMP:
+                    f = fields(data[offset + HEADER.size : offset + length].decode("utf-8", "replace"))
+                    gid = f.get("gid")
+                    if gid in watched:
+                        say(f"S {gid} {f.get('syscall', '?')}")
+                    elif f.get("uid") == "0" and f.get("pid", "").isdigit() and int(f["pid"]) in barriers:
+                        token = barriers.pop(int(f["pid"]))
+                        now = kernel_lost()
+                        if now is None or now != lost:
+                            say("L the kernel dropped audit records")
+                            lost = now if now is not None else lost
+                        say(f"B {token}")
+                offset += (length + 3) & ~3
+        if stdin in readable:
+            chunk = os.read(stdin.fileno(), 65536)
+            if not chunk:
+                return 0
+            pending += chunk
+            while b"\n" in pending:
+                line, pending = pending.split(b"\n", 1)
+                parts = line.decode().split()
+                if len(parts) != 2:
+                    continue
+                cmd, arg = parts
+                if cmd == "W":
+                    watched.add(arg)
+                    say(f"w {arg}")
+                elif cmd == "F":
+                    watched.discard(arg)
+                elif cmd == "B":
+                    barriers[barrier_child(libc)] = arg
+
+
+if __name__ == "__main__":
+    sys.exit(main())
