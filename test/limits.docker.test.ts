@@ -1,7 +1,7 @@
 /**
  * Limits on the real engine (issue 10, breach 1): a job at every floor at once and a job at every
- * ceiling start, and the container carries exactly those limits (read inside it);
- * a profile asking for more
+ * ceiling start, and the container carries exactly those limits (read inside it); a job whose
+ * input exactly fits scratchBytes, memoryBytes and fileSizeBytes runs; a profile asking for more
  * CPUs than the engine has is refused before create (it used to end SANDBOX_UNAVAILABLE after
  * retries, the engine naming the host). The per-field table is test/limits.redis.test.ts.
  */
@@ -9,7 +9,7 @@ import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { LIMIT_NAMES } from '../src/profiles/index.js';
+import { LAUNCHER_MEMORY_BYTES, LIMIT_NAMES } from '../src/profiles/index.js';
 import { LIMIT_RANGES } from '../src/shared/index.js';
 import { docker, runJob, startTestAirlock, type TestAirlock } from './helpers/airlock.js';
 
@@ -85,5 +85,17 @@ describe('the extremes start on the real engine and limit', () => {
     expect({ status: job.status, attempts: job.attempts, code: job.error?.code }).toEqual({ status: 'error', attempts: 1, code: 'INTERNAL' });
     expect(job.error.message).toContain('refusing to create the container: NanoCpus');
     expect(job.error.message).not.toMatch(/\/sys\/fs\/cgroup|Range of CPUs/);
+  });
+});
+
+describe('an input that exactly fits its limits runs', () => {
+  it('4 MiB of files and 5000 bytes of stdin with scratchBytes, memoryBytes and fileSizeBytes at what the API computes', async () => {
+    const files = [0, 1, 2, 3].map((i) => ({ path: `d/f${i}`, content: Buffer.alloc(MiB, i).toString('base64'), encoding: 'base64' }));
+    const scratchBytes = 4 * MiB + 2 * 4096;
+    const limits = { scratchBytes, memoryBytes: scratchBytes + LAUNCHER_MEMORY_BYTES, fileSizeBytes: MiB };
+    // one byte less of any is refused at submit (test/limits.redis.test.ts); at exactly this, tar unpacks it all
+    const job = await runJob(t, key, { runtime: 'shell', command: 'wc -c d/f3; wc -c; set -- $(df -B1 /work | tail -1); echo $3', files, stdin: 'x'.repeat(5000), limits });
+    expect({ status: job.status, error: job.error }).toEqual({ status: 'succeeded', error: undefined });
+    expect(job.stdout).toBe(`${MiB} d/f3\n5000\n${scratchBytes}\n`);
   });
 });

@@ -1,5 +1,5 @@
 /**
- * Limits at the API (issue 10, breach 1): every
+ * Limits at the API (issue 10, breach 1 and "client mistakes reported as our failures"): every
  * limit field at 0, the smallest positive float, just under the engine's floor, the floor, the
  * ceiling and just over it, over the live HTTP API (API role only: accepted jobs stay queued).
  * A profile at the table's ceilings makes the ceiling itself acceptable. Refusals are 400 with
@@ -100,5 +100,33 @@ describe('the reported breach', () => {
     });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: { code: string; field: string } }).error).toMatchObject({ code: 'INVALID_REQUEST', field: 'limits.memoryBytes' });
+  });
+});
+
+describe('a limit too small for the job’s own input is refused at submit (it ended as an infrastructure error)', () => {
+  const sized = (bytes: number, name: string) => ({ path: name, content: Buffer.alloc(bytes, 'a').toString('base64'), encoding: 'base64' });
+  // 4096 + 4097 + 10000 bytes and 5000 bytes of stdin: 1 + 2 + 3 + 2 pages in /work
+  const input = { runtime: 'shell', command: 'true', files: [sized(4096, 'a'), sized(4097, 'b'), sized(10000, 'd/e')], stdin: 'x'.repeat(5000) };
+  const needed = 8 * 4096;
+
+  it('scratchBytes: the input needs N bytes in whole pages; one byte less is refused naming the field and the range', async () => {
+    const ok = await t.request('POST', '/v1/jobs', key, { ...input, limits: { scratchBytes: needed } });
+    expect(ok.status).toBe(202);
+    const res = await t.request('POST', '/v1/jobs', key, { ...input, limits: { scratchBytes: needed - 1 } });
+    expect({ status: res.status, error: res.body.error }).toEqual({
+      status: 400,
+      error: { code: 'LIMIT_OUT_OF_RANGE', message: expect.stringContaining('scratchBytes 32767 is too small'), field: 'scratchBytes', min: needed, max: 64 * MiB },
+    });
+  });
+
+  it('fileSizeBytes below the largest input file (tar died of SIGXFSZ)', async () => {
+    const res = await t.request('POST', '/v1/jobs', key, { ...input, limits: { fileSizeBytes: 9999 } });
+    expect({ status: res.status, error: res.body.error }).toMatchObject({ status: 400, error: { code: 'LIMIT_OUT_OF_RANGE', field: 'fileSizeBytes', min: 10000 } });
+  });
+
+  it('memoryBytes below the input’s pages plus the launcher (tar was OOM-killed)', async () => {
+    const big = { runtime: 'shell', command: 'true', files: [0, 1, 2, 3].map((i) => sized(MiB, `f${i}`)) };
+    const res = await t.request('POST', '/v1/jobs', key, { ...big, limits: { memoryBytes: 6 * MiB } });
+    expect({ status: res.status, error: res.body.error }).toMatchObject({ status: 400, error: { code: 'LIMIT_OUT_OF_RANGE', field: 'memoryBytes', min: 7 * MiB, max: 256 * MiB } });
   });
 });

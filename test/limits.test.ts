@@ -1,12 +1,13 @@
 /**
  * Limits (issue 10, breach 1): one range table for every limit, used by the profile schema and
- * the API; the engine fields derived from limits asserted before create. Pure: the real-engine side is test/limits.docker.test.ts.
+ * the API; the engine fields derived from limits asserted before create; a job's input must fit
+ * the limits it runs under. Pure: the real-engine side is test/limits.docker.test.ts.
  */
 import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LIMIT_NAMES, loadProfiles, type Limits } from '../src/profiles/index.js';
+import { checkInputFits, inputNeeds, LAUNCHER_MEMORY_BYTES, LIMIT_NAMES, loadProfiles, type Limits } from '../src/profiles/index.js';
 import { assertEngineLimits, containerOptions, type SandboxSpec } from '../src/sandbox/index.js';
 import { AppError, LIMIT_RANGES } from '../src/shared/index.js';
 
@@ -179,5 +180,43 @@ describe('assertEngineLimits over containerOptions()', () => {
     ],
   ])('refuses %s', (_, change, field) => {
     expect(verdict(edit(change))).toEqual({ code: 'INTERNAL', retryable: false, message: expect.stringContaining(`refusing to create the container: ${field}`) });
+  });
+});
+
+describe('a job’s input must fit its limits', () => {
+  it('counts whole 4 KiB pages per file, stdin and patch (measured with df in the tmpfs)', () => {
+    // files of 1, 4096, 4097 and 10000 bytes and 5000 bytes of stdin: df showed 9 pages (36864 bytes)
+    expect(inputNeeds({ fileBytes: [1, 4096, 4097, 10000], stdinBytes: 5000 })).toEqual({
+      scratchBytes: 36864,
+      memoryBytes: 36864 + LAUNCHER_MEMORY_BYTES,
+      fileSizeBytes: 10000,
+    });
+    // empty files and stdin take no page; a patch travels with the host's reading of it (at most twice its size)
+    expect(inputNeeds({ fileBytes: [0, 0], stdinBytes: 0 }).scratchBytes).toBe(0);
+    expect(inputNeeds({ fileBytes: [], stdinBytes: 0, patchBytes: 5000 })).toMatchObject({ scratchBytes: 2 * 4096 + 3 * 4096, fileSizeBytes: 10000 });
+  });
+
+  const fits = (limits: Partial<Limits>, fileBytes: number[], profile: Partial<Limits> = {}) => {
+    const base = { ...shell.profile.limits, ...profile };
+    try {
+      checkInputFits('shell', base, { ...base, ...limits }, { fileBytes, stdinBytes: 0 });
+      return 'fits';
+    } catch (err) {
+      return { code: (err as AppError).code, details: (err as AppError).details };
+    }
+  };
+
+  it('a limit lowered below the input is the caller’s error, naming the field and the range that would work', () => {
+    expect(fits({ scratchBytes: 3 * 4096 }, [4096, 4097])).toBe('fits');
+    expect(fits({ scratchBytes: 3 * 4096 - 1 }, [4096, 4097])).toEqual({ code: 'LIMIT_OUT_OF_RANGE', details: { field: 'scratchBytes', min: 3 * 4096, max: 64 * MiB } });
+    expect(fits({ fileSizeBytes: 4097 }, [4096, 4097])).toBe('fits');
+    expect(fits({ fileSizeBytes: 4096 }, [4096, 4097])).toEqual({ code: 'LIMIT_OUT_OF_RANGE', details: { field: 'fileSizeBytes', min: 4097, max: 32 * MiB } });
+    const needs = 4 * MiB + LAUNCHER_MEMORY_BYTES;
+    expect(fits({ memoryBytes: needs }, [MiB, MiB, MiB, MiB])).toBe('fits');
+    expect(fits({ memoryBytes: needs - 1 }, [MiB, MiB, MiB, MiB])).toEqual({ code: 'LIMIT_OUT_OF_RANGE', details: { field: 'memoryBytes', min: needs, max: 256 * MiB } });
+  });
+
+  it('an input larger than the profile’s own limit is INPUT_TOO_LARGE', () => {
+    expect(fits({}, [MiB, MiB], { scratchBytes: MiB })).toEqual({ code: 'INPUT_TOO_LARGE', details: { cap: 'scratchBytes', field: 'scratchBytes', min: 2 * MiB, max: MiB } });
   });
 });

@@ -5,7 +5,7 @@
 import { posix } from 'node:path';
 import { z } from 'zod';
 import type { ApiKeyInfo } from '../credentials/index.js';
-import { limitRangeIssue, LimitsSchema, tightenLimits, type LoadedProfile } from '../profiles/index.js';
+import { checkInputFits, limitRangeIssue, LimitsSchema, tightenLimits, type LoadedProfile } from '../profiles/index.js';
 import type { JobFileInput, JobInput } from '../queue/index.js';
 import { AppError, invalidGlobReason } from '../shared/index.js';
 import { expandArchive } from './archive-input.js';
@@ -115,6 +115,11 @@ export function parseJobRequest(body: unknown, profiles: ReadonlyMap<string, Loa
   }
 
   const limits = tightenLimits(profile.name, profile.limits, { ...req.limits, ...(req.timeoutMs !== undefined ? { timeoutMs: req.timeoutMs } : {}) });
+  checkInputFits(profile.name, profile.limits, limits, {
+    fileBytes: files.map((f) => Buffer.byteLength(f.content, f.encoding)),
+    stdinBytes: Buffer.byteLength(req.stdin),
+    ...(req.patch !== undefined ? { patchBytes: Buffer.byteLength(req.patch) } : {}),
+  });
   return {
     profile: profile.name,
     argv,
