@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ToolGateway, parseTools, resolveToolSecrets, type Tool } from '../src/gateway/index.js';
+import { DEFAULT_FORWARD_HEADERS, ToolGateway, parseTools, resolveToolSecrets, type Tool } from '../src/gateway/index.js';
 import { pathSegments, prefixSegments, splitTarget, withinPrefixes } from '../src/gateway/request-target.js';
 import { AppError } from '../src/shared/index.js';
 import { configError } from './helpers/config-error.js';
@@ -9,7 +9,14 @@ const good = { name: 'staging', type: 'http', origin: 'https://staging.example.c
 describe('tool configuration', () => {
   it('applies defaults', () => {
     const [tool] = parseTools([good]);
-    expect(tool).toEqual({ ...good, injectHeaders: {}, maxRequestBytes: 1024 * 1024, maxResponseBytes: 4 * 1024 * 1024, timeoutMs: 10_000 });
+    expect(tool).toEqual({
+      ...good,
+      injectHeaders: {},
+      forwardHeaders: [...DEFAULT_FORWARD_HEADERS],
+      maxRequestBytes: 1024 * 1024,
+      maxResponseBytes: 4 * 1024 * 1024,
+      timeoutMs: 10_000,
+    });
     expect(parseTools([{ ...good, origin: 'http://127.0.0.1:8081' }])[0]!.origin).toBe('http://127.0.0.1:8081');
   });
 
@@ -39,6 +46,23 @@ describe('tool configuration', () => {
     expect(message).toContain('tool "Bad Name": name:');
     expect(message).toContain('tool "staging": name: defined more than once');
     expect(configError(() => parseTools({ tools: [] }))).toContain('JSON array');
+  });
+
+  it('refuses a tool that lists an override, credential or framing header to forward, naming the tool and the header', () => {
+    const overrides = ['X-HTTP-Method-Override', 'X-Method-Override', 'X-Original-URL', 'X-Rewrite-URL', 'X-Host', 'True-Client-IP', 'X-Forwarded-For', 'Forwarded'];
+    const message = configError(() =>
+      parseTools([
+        { ...good, forwardHeaders: ['Accept', ...overrides] },
+        { ...good, name: 'owned', forwardHeaders: ['Authorization', 'cookie', 'Host', 'Content-Length', 'Transfer-Encoding', 'Proxy-Authorization'] },
+        { ...good, name: 'bad-name', forwardHeaders: ['X Bad'] },
+      ]),
+    );
+    overrides.forEach((h, i) => expect(message).toContain(`tool "staging": forwardHeaders.${i + 1}: ${h} is a method, URL, host or client override and is never forwarded`));
+    for (const h of ['Authorization', 'cookie', 'Host', 'Content-Length', 'Transfer-Encoding']) expect(message).toContain(`${h} is set or stripped by the gateway`);
+    expect(message).toContain('tool "owned": forwardHeaders.5: Proxy-Authorization is a method, URL, host or client override');
+    expect(message).toContain('tool "bad-name": forwardHeaders.0: must be an HTTP header name');
+    expect(message).not.toContain('forwardHeaders.0: Accept');
+    expect(parseTools([{ ...good, forwardHeaders: ['Accept', 'X-Trace-Id', 'accept'] }])[0]!.forwardHeaders).toEqual(['accept', 'x-trace-id']);
   });
 
   it('resolves every injected secret at start-up and names missing ones without any value', () => {

@@ -190,6 +190,8 @@ describe('granted-tools gateway', () => {
         methods: ['GET', 'POST'],
         pathPrefixes: ['/fixtures/'],
         injectHeaders: { 'X-Api-Key': { secret: 'STAGING_KEY' } },
+        // an allow-list (issue 10): x-custom is forwarded because it is listed, x-hop although listed is dropped by Connection
+        forwardHeaders: ['Content-Type', 'X-Custom', 'X-Hop'],
         maxRequestBytes: 1024,
         maxResponseBytes: 64 * 1024,
         timeoutMs: 500,

@@ -3,3 +3,4 @@ export { ToolGateway, type ToolGatewayOptions, type RunningToolGateway, type Gat
 export { ToolSchema, InjectHeaderSchema, TOOL_METHODS, MIN_SECRET_CHARS, parseTools, resolveToolSecrets, type Tool, type ToolMethod, type SecretResolver } from './tool-schema.js';
 export { GATEWAY_ERROR_CODES, GATEWAY_STATUS, GatewayRefusal, type GatewayErrorCode } from './gateway-errors.js';
 export { gatewayCallAuditEvent } from './gateway-audit.js';
+export { DEFAULT_FORWARD_HEADERS } from './forward-headers.js';

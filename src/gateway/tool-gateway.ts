@@ -90,6 +90,8 @@ export class ToolGateway {
   private readonly tools: ReadonlyMap<string, Tool>;
   private readonly injected: Map<string, ReadonlyMap<string, { value: string; secret: string }>>;
   private readonly mask: SecretMask;
+  /** Per tool: the job's request headers it forwards. */
+  private readonly forwarded: ReadonlyMap<string, ReadonlySet<string>>;
   private readonly maxConcurrentCalls: number;
   private readonly verifyTimeoutMs: number;
   private started = false;
@@ -101,6 +103,7 @@ export class ToolGateway {
     this.tools = new Map(opts.tools.map((t) => [t.name, t]));
     if (this.tools.size !== opts.tools.length) throw new AppError('CONFIG_INVALID', 'invalid tools configuration: a tool name is used twice');
     this.injected = resolveToolSecrets(opts.tools, opts.resolveSecret);
+    this.forwarded = new Map(opts.tools.map((t) => [t.name, new Set(t.forwardHeaders)]));
     this.mask = new SecretMask([...this.injected.values()].flatMap((headers) => [...headers.values()].flatMap(({ value, secret }) => [value, secret])));
     this.maxConcurrentCalls = opts.maxConcurrentCalls ?? 8;
     this.verifyTimeoutMs = opts.verifyTimeoutMs ?? 5000;
@@ -250,7 +253,7 @@ export class ToolGateway {
       origin,
       pathAndQuery: `${target.path}${target.query}`,
       method,
-      headers: upstreamRequestHeaders(req.rawHeaders, injected),
+      headers: upstreamRequestHeaders(req.rawHeaders, this.forwarded.get(name) ?? new Set(), injected),
       body,
       timeoutMs: tool.timeoutMs,
       maxResponseBytes: tool.maxResponseBytes,

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { AppError } from '../shared/index.js';
+import { DEFAULT_FORWARD_HEADERS, unforwardableReason } from './forward-headers.js';
 import { prefixSegments } from './request-target.js';
 
 export const TOOL_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
@@ -36,8 +37,10 @@ function exactOrigin(value: string): boolean {
   }
 }
 
+const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/;
+
 function headerNameProblem(name: string): string | undefined {
-  if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/.test(name)) return 'must be an HTTP header name';
+  if (!HEADER_NAME.test(name)) return 'must be an HTTP header name';
   if (FORBIDDEN_INJECT_HEADERS.has(name.toLowerCase())) return 'is a header the gateway sets itself';
   return undefined;
 }
@@ -75,6 +78,20 @@ export const ToolSchema = z.strictObject({
       { when: () => true },
     ) // names are checked even when a value is wrong too
     .default({}),
+  /** Headers of the job's request passed on to the upstream (case-insensitive); the override family is refused. */
+  forwardHeaders: z
+    .array(
+      z
+        .string()
+        .regex(HEADER_NAME, 'must be an HTTP header name')
+        .superRefine((name, ctx) => {
+          const why = unforwardableReason(name);
+          if (why !== undefined) ctx.addIssue({ code: 'custom', message: `${name} ${why}` });
+        }),
+    )
+    .max(64)
+    .default([...DEFAULT_FORWARD_HEADERS])
+    .transform((names) => [...new Set(names.map((n) => n.toLowerCase()))]),
   maxRequestBytes: z
     .number()
     .int()
