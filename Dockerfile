@@ -1,6 +1,8 @@
 # The Airlock service image (API and worker) for docker-compose.yml. The sandbox images
 # are separate (images/, built by scripts/build-images.sh on the worker's engine).
 FROM node:20-bookworm-slim
+# git reads every job patch (API, worker, review gate) and runs the git staging target
+RUN apt-get update && apt-get install -y --no-install-recommends git && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund || npm install --omit=dev --no-audit --no-fund

@@ -22,7 +22,8 @@ need=()
 command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v mmdebstrap >/dev/null 2>&1 || need+=(mmdebstrap)
-command -v git >/dev/null 2>&1 || need+=(git) # the git staging target
+command -v git >/dev/null 2>&1 || need+=(git) # every job patch is read with git; the git staging target
+command -v patch >/dev/null 2>&1 || need+=(patch) # test/patch-paths.test.ts replays the launcher's GNU patch check
 # the worker's seccomp tripwire channel (src/sandbox/tripwire-listener.py; ctypes is in Debian's python3)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 if [ ${#need[@]} -gt 0 ]; then

@@ -4,6 +4,7 @@ export { newId, idPattern } from './ids.js';
 export { canonicalJson } from './canonical-json.js';
 export { sha256Hex } from './digest.js';
 export { GitCommandError, gitRunner, type GitRunner, type GitRunOptions } from './git-runner.js';
+export { irregularChanges, readPatch, REGULAR_FILE_MODE, type PatchFile, type PatchView } from './read-patch.js';
 export { createLogger, REDACT_PATHS, type Logger } from './logger.js';
 export { containProcessErrors, currentJobScope, runInJobScope, type ContainOptions, type JobComponentScope } from './contain-errors.js';
 export { compileGlob, invalidGlobReason, matchesAny, type GlobMatcher } from './glob.js';

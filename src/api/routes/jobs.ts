@@ -6,6 +6,7 @@ import type { LoadedProfile } from '../../profiles/index.js';
 import { isTerminal, type JobProducer, type JobRecord } from '../../queue/index.js';
 import { AppError } from '../../shared/index.js';
 import { requireRole } from '../auth.js';
+import { checkPatch } from '../check-patch.js';
 import { parseJobRequest, parseWith } from '../job-request-schema.js';
 import { JOB_ID } from '../route-actions.js';
 
@@ -26,6 +27,7 @@ export function jobRoutes(app: FastifyInstance, deps: JobRoutesDeps): void {
     const key = requireRole(req, 'agent', 'admin');
     const waitS = parseWait(req, deps.maxWaitS);
     const input = parseJobRequest(req.body, deps.profiles, { key, knownTools: deps.knownTools });
+    if (input.patch !== undefined) await checkPatch(input.patch);
     let rec: JobRecord | undefined = await deps.producer.submit(key.id, input);
     if (waitS > 0) rec = (await deps.producer.waitForResult(rec.id, waitS * 1000)) ?? rec;
     return reply.status(isTerminal(rec.status) ? 200 : 202).send(view(rec));
