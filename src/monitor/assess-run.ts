@@ -1,25 +1,12 @@
 /**
  * Findings from one finished run: facts a reviewer must see before a result goes anywhere.
- * Pure and cheap, so the worker computes them for every job and stores them with the result.
+ * The worker computes them for every job and stores them with the result. A patch's files
+ * are git's reading of it (shared/read-patch), the one the review gate and the git target use.
  */
-import type { SandboxResult } from '../sandbox/index.js';
+import { PATCH_REFUSED_PREFIX, type SandboxResult } from '../sandbox/index.js';
+import { irregularChanges, isAppError, readPatch, type PatchView } from '../shared/index.js';
 import type { Finding } from './finding.js';
-
-/**
- * Paths whose change alters how code is built, tested or deployed (or hooks into git):
- * a patch or artifact touching them can turn staging into a foothold.
- */
-const SENSITIVE_PATHS: readonly RegExp[] = [
-  /^\.github\//,
-  /^\.gitlab-ci\.ya?ml$/,
-  /^\.circleci\//,
-  /^\.ci\//,
-  /(^|\/)Jenkinsfile$/,
-  /^\.buildkite\//,
-  /(^|\/)\.git\//,
-  /(^|\/)\.gitmodules$/,
-  /(^|\/)\.npmrc$/,
-];
+import { DEFAULT_SENSITIVE_PATH_RULES, pathFindings, type SensitivePathRules } from './sensitive-paths.js';
 
 export interface RunFacts {
   readonly outcome: SandboxResult['outcome'];
@@ -30,9 +17,11 @@ export interface RunFacts {
   readonly artifactsRejected: number;
   /** The job's patch, if it had one. */
   readonly patch?: string;
+  /** The launcher's message when the patch was not applied. */
+  readonly patchMessage?: string;
 }
 
-export function assessRun(run: RunFacts): Finding[] {
+export async function assessRun(run: RunFacts, rules: SensitivePathRules = DEFAULT_SENSITIVE_PATH_RULES): Promise<Finding[]> {
   const findings: Finding[] = [];
   // a tripwire counts whatever the run's end: a child may trip the policy, then the job time out
   if (run.outcome === 'policy_violation' || run.violation !== undefined) {
@@ -43,13 +32,20 @@ export function assessRun(run: RunFacts): Finding[] {
       details: { syscall: run.violation?.syscall ?? null, verified: run.violation?.verified ?? false },
     });
   }
-  const touched = [...new Set([...patchPaths(run.patch ?? ''), ...run.artifactPaths])].filter((p) => SENSITIVE_PATHS.some((re) => re.test(p))).sort();
-  if (touched.length > 0) {
+  const patch = run.patch === undefined ? undefined : await patchFacts(run.patch);
+  if (run.outcome === 'patch_failed' && run.patchMessage?.startsWith(PATCH_REFUSED_PREFIX)) {
+    findings.push({ kind: 'patch_refused', severity: 'high', message: run.patchMessage.split('\n')[0]!.slice(0, 500) });
+  } else if (patch?.unreadable !== undefined) {
+    findings.push({ kind: 'patch_refused', severity: 'high', message: patch.unreadable.slice(0, 500) });
+  }
+  findings.push(...pathFindings(new Set([...(patch?.view?.paths ?? []), ...run.artifactPaths]), rules, { automatic: false }));
+  const irregular = patch?.view === undefined ? [] : irregularChanges(patch.view);
+  if (irregular.length > 0) {
     findings.push({
-      kind: 'ci_config_change',
+      kind: 'patch_file_mode',
       severity: 'high',
-      message: `changes build, CI or git configuration: ${touched.slice(0, 5).join(', ')}`,
-      details: { paths: touched.slice(0, 50) },
+      message: `the patch ${irregular.slice(0, 3).join('; ')} (promotions carry regular files only)`,
+      details: { changes: irregular.slice(0, 50) },
     });
   }
   if (run.artifactsRejected > 0) {
@@ -61,13 +57,12 @@ export function assessRun(run: RunFacts): Finding[] {
   return findings;
 }
 
-/** Paths a unified diff touches (both sides of renames), without the a/ b/ prefixes. */
-export function patchPaths(patch: string): string[] {
-  const out = new Set<string>();
-  for (const line of patch.split('\n')) {
-    const m = /^(?:\+\+\+|---) (?:[ab]\/)?(\S+)/.exec(line) ?? /^diff --git a\/(\S+) b\/(\S+)/.exec(line);
-    if (m === null) continue;
-    for (const p of m.slice(1)) if (p !== undefined && p !== '/dev/null') out.add(p);
+/** git's reading of the patch, or why git cannot read it (itself a high finding). */
+async function patchFacts(patch: string): Promise<{ view?: PatchView; unreadable?: string }> {
+  try {
+    return { view: await readPatch(patch) };
+  } catch (err) {
+    if (isAppError(err) && err.code === 'INVALID_PATCH') return { unreadable: err.message };
+    throw err;
   }
-  return [...out];
 }

@@ -259,7 +259,7 @@ export class JobWorker {
     });
     const status = statusOf(result);
     const stored = await this.storeArtifacts(result);
-    const findings = assessRun({
+    const findings = await assessRun({
       outcome: result.outcome,
       ...(result.violation !== undefined ? { violation: result.violation } : {}),
       stdoutTruncated: result.stdoutTruncated,
@@ -267,6 +267,7 @@ export class JobWorker {
       artifactPaths: stored.entries.map((e) => e.path),
       artifactsRejected: result.artifactsRejected.length,
       ...(input.patch !== undefined ? { patch: input.patch } : {}),
+      ...(result.patchMessage !== undefined ? { patchMessage: result.patchMessage } : {}),
     });
     const jobResult = toJobResult(result, profile, imageId, stored, codeDigest, findings);
     // the record of what ran is written before the result becomes visible

@@ -1,4 +1,5 @@
 import { pack } from 'tar-stream';
+import { patchCheckEntry } from './patch-check.js';
 import type { SandboxFile } from './sandbox-spec.js';
 
 /** Directory inside /work where the launcher finds stdin and the patch; removed before the command runs. */
@@ -35,10 +36,16 @@ export function packFiles(files: readonly { path: string; content: Uint8Array }[
  * Paths were validated by the API; the launcher extracts as the sandbox user into
  * a tmpfs, so even a hostile name could only land inside the sandbox.
  */
-export function buildInputArchive(input: { files: readonly SandboxFile[]; stdin: Uint8Array; patch?: string }): Promise<Buffer> {
+export async function buildInputArchive(input: { files: readonly SandboxFile[]; stdin: Uint8Array; patch?: string }): Promise<Buffer> {
   return packEntries([
     ...input.files.map((f) => ({ path: f.path, content: f.content, mode: f.mode ?? 0o644 })),
     { path: `${CONTROL_DIR}/stdin`, content: input.stdin, mode: 0o600 },
-    ...(input.patch !== undefined ? [{ path: `${CONTROL_DIR}/patch`, content: Buffer.from(input.patch, 'utf8'), mode: 0o600 }] : []),
+    // with the patch, git's reading of it: the launcher refuses a patch GNU patch reads otherwise
+    ...(input.patch !== undefined
+      ? [
+          { path: `${CONTROL_DIR}/patch`, content: Buffer.from(input.patch, 'utf8'), mode: 0o600 },
+          { ...(await patchCheckEntry(input.patch, CONTROL_DIR)), mode: 0o600 },
+        ]
+      : []),
   ]);
 }

@@ -134,6 +134,8 @@ export function view(rec: JobRecord) {
           artifacts: r.artifacts,
           artifactDigest: r.artifactDigest,
           artifactsRejected: r.artifactsRejected,
+          // the monitor's findings: what a promotion's review will be shown
+          findings: r.findings,
         }
       : {}),
     ...(rec.error ? { error: rec.error } : {}),
