@@ -1,5 +1,6 @@
 /** The approval policy file: validated at start-up, every problem named at once; what each target requires. */
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_SENSITIVE_PATHS, pathFindings } from '../src/monitor/index.js';
 import { parseApprovalPolicy, requirementFor } from '../src/review/index.js';
 import { configError } from './helpers/config-error.js';
 
@@ -61,5 +62,54 @@ describe('approval policy', () => {
     expect(requirementFor(p, auto, true)).toEqual({ approvals: 1, groups: ['sec'], requireGroup: 'sec', basis: 'high_risk' });
     expect(requirementFor(p, two, false)).toEqual({ approvals: 2, groups: ['ops'], requireGroup: null, basis: 'policy' });
     expect(requirementFor(p, two, true)).toEqual({ approvals: 2, groups: ['ops', 'sec'], requireGroup: 'sec', basis: 'high_risk' });
+  });
+
+  it('carries the sensitive-path list: a default covering the CI systems, git hooks and package config, root dotfiles denied on automatic targets', () => {
+    const p = parseApprovalPolicy({ version: '1', targets: {} });
+    expect(p.sensitivePaths).toEqual({ paths: [...DEFAULT_SENSITIVE_PATHS], allowRootDotfiles: [] });
+    const covered = [
+      '.github/workflows/ci.yml',
+      '.gitlab-ci.yml',
+      '.gitlab/ci/x.yml',
+      '.circleci/config.yml',
+      '.buildkite/pipeline.yml',
+      'Jenkinsfile',
+      '.travis.yml',
+      'azure-pipelines.yml',
+      'bitbucket-pipelines.yml',
+      '.drone.yml',
+      '.gitmodules',
+      '.gitattributes',
+      '.husky/pre-commit',
+      '.pre-commit-config.yaml',
+      '.npmrc',
+      '.yarnrc.yml',
+    ];
+    for (const path of covered)
+      expect(pathFindings([path], p.sensitivePaths, { automatic: false }), path).toEqual([expect.objectContaining({ kind: 'ci_config_change', severity: 'high' })]);
+    // any other root dotfile: never automatic, unless the policy allows it
+    expect(pathFindings(['.editorconfig'], p.sensitivePaths, { automatic: true })).toEqual([expect.objectContaining({ kind: 'root_dotfile_change', severity: 'high' })]);
+    expect(pathFindings(['.editorconfig'], p.sensitivePaths, { automatic: false })).toEqual([expect.objectContaining({ kind: 'root_dotfile_change', severity: 'medium' })]);
+  });
+
+  it('an operator may replace the list and allow root dotfiles; a bad glob is named by path; the digest follows', () => {
+    const base = { version: '1', targets: {} };
+    const custom = parseApprovalPolicy({ ...base, sensitivePaths: { paths: ['deploy/**', 'Makefile'], allowRootDotfiles: ['.editorconfig'] } });
+    expect(pathFindings(['deploy/prod.sh', 'Makefile', '.github/x.yml'], custom.sensitivePaths, { automatic: false })).toEqual([
+      expect.objectContaining({ kind: 'ci_config_change', details: { paths: ['Makefile', 'deploy/prod.sh'] } }),
+      expect.objectContaining({ kind: 'root_dotfile_change' }),
+    ]);
+    expect(pathFindings(['.editorconfig'], custom.sensitivePaths, { automatic: true })).toEqual([]);
+    expect(custom.digest).not.toBe(parseApprovalPolicy(base).digest);
+    const msg = problems({ ...base, sensitivePaths: { paths: ['ok/**', '../up'], allowRootDotfiles: ['a/**b'], extra: 1 } });
+    expect(msg).toContain('sensitivePaths.paths.1');
+    expect(msg).toContain('sensitivePaths.allowRootDotfiles.0');
+    expect(msg).toContain('extra');
+  });
+
+  it('a target may name the groups whose keys may request promotions to it', () => {
+    const p = parseApprovalPolicy({ version: '1', targets: { prod: { target: dirTarget, approval: { mode: 'auto' }, requesters: ['release'] } } });
+    expect(p.targets.get('prod')?.requesters).toEqual(['release']);
+    expect(problems({ version: '1', targets: { prod: { target: dirTarget, approval: { mode: 'auto' }, requesters: [] } } })).toContain('targets.prod.requesters');
   });
 });

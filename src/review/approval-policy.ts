@@ -5,7 +5,8 @@
  * version and digest are recorded on every promotion request.
  */
 import { z } from 'zod';
-import { AppError, canonicalJson, sha256Hex } from '../shared/index.js';
+import { DEFAULT_SENSITIVE_PATHS, type SensitivePathRules } from '../monitor/index.js';
+import { AppError, canonicalJson, invalidGlobReason, sha256Hex } from '../shared/index.js';
 import type { Requirement } from './promotion-types.js';
 import { GROUP_NAME } from './promotion-types.js';
 import { SecretName, TargetConfigSchema } from './targets/target-config.js';
@@ -27,6 +28,8 @@ const TargetPolicySchema = z
   .strictObject({
     target: TargetConfigSchema,
     approval: ApprovalSchema,
+    /** Groups whose keys may request promotions to this target (an admin always may); absent: any agent key. */
+    requesters: z.array(Group).min(1).max(16).optional(),
     reviewTimeoutMs: z
       .number()
       .int()
@@ -46,12 +49,33 @@ const TargetPolicySchema = z
     message: 'must be shorter than reviewTimeoutMs (escalate before the review expires)',
   });
 
+const Glob = z
+  .string()
+  .min(1)
+  .max(200)
+  .superRefine((g, ctx) => {
+    const why = invalidGlobReason(g);
+    if (why !== undefined) ctx.addIssue({ code: 'custom', message: why });
+  });
+
+/** Which paths make a result high risk: the monitor's list and matcher, read with these rules by the review gate. */
+const SensitivePathsSchema = z.strictObject({
+  /** Sensitive on every target (replaces the default list: keep what you still want of it). */
+  paths: z
+    .array(Glob)
+    .max(1000)
+    .default(() => [...DEFAULT_SENSITIVE_PATHS]),
+  /** Root dotfiles an automatic target may still promote without the security group. */
+  allowRootDotfiles: z.array(Glob).max(200).default([]),
+});
+
 export const ApprovalPolicySchema = z.strictObject({
   version: z.string().min(1).max(64),
   /** Reviewers of this group must approve any high-risk result (policy_violation, high findings). */
   securityGroup: Group.default('security'),
   /** A signed POST on every state change (chat, ticketing). */
   notifications: SignedHookSchema.optional(),
+  sensitivePaths: SensitivePathsSchema.default(() => ({ paths: [...DEFAULT_SENSITIVE_PATHS], allowRootDotfiles: [] })),
   targets: z.record(z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/, 'a target name is [a-z][a-z0-9_-]{0,63}'), TargetPolicySchema),
 });
 
@@ -63,6 +87,7 @@ export interface ApprovalPolicy {
   readonly digest: string;
   readonly securityGroup: string;
   readonly notifications: z.infer<typeof SignedHookSchema> | undefined;
+  readonly sensitivePaths: SensitivePathRules;
   readonly targets: ReadonlyMap<string, TargetPolicy>;
 }
 
@@ -79,6 +104,7 @@ export function parseApprovalPolicy(raw: unknown, source = 'approval policy'): A
     digest: sha256Hex(canonicalJson(p)),
     securityGroup: p.securityGroup,
     notifications: p.notifications,
+    sensitivePaths: p.sensitivePaths,
     targets: new Map(Object.entries(p.targets)),
   };
 }

@@ -4,12 +4,13 @@
  * the webhooks wait in the outbox, which `PromotionOutbox` drains in order.
  */
 import type { FileArtifactStore } from '../artifacts/index.js';
-import { riskOf, type Finding } from '../monitor/index.js';
+import { riskOf } from '../monitor/index.js';
 import { AppError, newId, sha256Hex, type Clock, type Logger } from '../shared/index.js';
-import { requirementFor, type ApprovalPolicy } from './approval-policy.js';
+import { requirementFor, type ApprovalPolicy, type TargetPolicy } from './approval-policy.js';
 import type { PromotableJob } from './promotable-job.js';
 import type { ApplyResult, PromotionApplier } from './promotion-applier.js';
 import type { PromotionOutbox } from './promotion-outbox.js';
+import { promotionFindings } from './promotion-risk.js';
 import type { ActorJson, PromotionDoc, PromotionStore } from './promotion-store.js';
 import { PROMOTION_STATES, type Decision, type Promotion, type PromotionState, type ReviewerKey } from './promotion-types.js';
 import { canSee, eligibleGroups, isPartyTo, selfApprovalForbidden } from './review-visibility.js';
@@ -52,14 +53,7 @@ export class PromotionService {
   }
 
   async request(job: PromotableJob, body: { target: string; note?: string }, requester: ReviewerKey): Promise<Promotion> {
-    const targetPolicy = this.opts.policy.targets.get(body.target);
-    if (targetPolicy === undefined) {
-      const known = [...this.opts.policy.targets.keys()];
-      throw new AppError(
-        'TARGET_NOT_FOUND',
-        `no promotion target ${JSON.stringify(body.target)}; configured: ${known.length > 0 ? known.join(', ') : 'none (set AIRLOCK_REVIEW_POLICY_FILE)'}`,
-      );
-    }
+    const targetPolicy = this.targetFor(body.target, requester);
     const r = job.result;
     if (!PROMOTABLE_JOB_STATES.has(job.status) || r === undefined) {
       throw new AppError('NOT_PROMOTABLE', `job ${job.id} is ${job.status}; only a succeeded job (or, through the security group, a policy_violation) can be promoted`);
@@ -68,8 +62,8 @@ export class PromotionService {
     const patch = job.input?.patch;
     const kind = r.artifactDigest !== null && r.artifacts.length > 0 ? 'artifacts' : patch !== undefined && patch !== '' ? 'patch' : null;
     if (kind === null) throw new AppError('NOT_PROMOTABLE', `job ${job.id} has neither artifacts nor a patch: nothing to promote`);
+    const findings = await promotionFindings(job, kind, this.opts.policy, targetPolicy);
     const patchSha256 = patch !== undefined && patch !== '' ? await this.opts.artifacts.put(Buffer.from(patch, 'utf8')) : null;
-    const findings = findingsOf(job);
     const risk = riskOf(findings);
     const requirement = requirementFor(this.opts.policy, targetPolicy, risk === 'high');
     const now = this.opts.clock.now();
@@ -190,6 +184,18 @@ export class PromotionService {
         break;
     }
     return { promotion: await this.mustGet(id), outcome: r.outcome, approvals: r.approvals };
+  }
+
+  /**
+   * The target's policy, when the key may request promotions to it. An unknown target and one
+   * the key may not use get the same answer; only an admin, who may use every target, hears the list.
+   */
+  private targetFor(name: string, key: ReviewerKey): TargetPolicy {
+    const t = this.opts.policy.targets.get(name);
+    if (t !== undefined && (key.role === 'admin' || t.requesters === undefined || key.groups.some((g) => t.requesters!.includes(g)))) return t;
+    const known = [...this.opts.policy.targets.keys()];
+    const list = key.role !== 'admin' ? '' : `; configured: ${known.length > 0 ? known.join(', ') : 'none (set AIRLOCK_REVIEW_POLICY_FILE)'}`;
+    throw new AppError('TARGET_NOT_FOUND', `no promotion target ${JSON.stringify(name.slice(0, 64))} this key may use${list}`);
   }
 
   /** An admin sends a failed promotion back to be applied again (same binding, same digest check). */
@@ -323,13 +329,4 @@ export function actorOf(key: ReviewerKey): ActorJson {
 
 function expiredError(p: Promotion): AppError {
   return new AppError('PROMOTION_EXPIRED', `promotion ${p.id} expired at ${p.deadlineAt} without quorum; request a new promotion`);
-}
-
-/** The monitor's findings, plus the job's own status: a policy violation is high risk even when no finding says so. */
-function findingsOf(job: PromotableJob): Finding[] {
-  const findings = [...(job.result?.findings ?? [])];
-  if (job.status === 'policy_violation' && !findings.some((f) => f.kind === 'policy_violation')) {
-    findings.push({ kind: 'policy_violation', severity: 'high', message: 'the job ended in policy_violation', details: { syscall: job.result?.violation?.syscall ?? null } });
-  }
-  return findings;
 }

@@ -86,6 +86,7 @@ export class GitTarget implements StagingTarget {
       if (payload.files.length > 0) await this.stageFiles(git, home, payload.files);
       else if (payload.patch !== null) await this.stagePatch(git, payload.patch);
       const tree = (await git(['write-tree'])).trim();
+      if (payload.files.length === 0 && payload.patch !== null) await this.checkPatchedModes(git, base, tree);
       const parents = base === undefined ? [] : ['-p', base];
       // commit-tree records the promotion even when the tree did not change
       const commit = (await git(['commit-tree', tree, ...parents, '-F', '-'], { input: promotionCommitMessage(payload), env: AUTHOR_ENV })).trim();
@@ -131,6 +132,32 @@ export class GitTarget implements StagingTarget {
         retryable: false,
         cause: err,
       });
+    }
+  }
+
+  /**
+   * What the patch left where it changed the tree must be a regular file, as every artifact is:
+   * no symlink, gitlink or new executable (git apply honours the patch's modes). Changing the
+   * content of a file that already was executable keeps its mode.
+   */
+  private async checkPatchedModes(git: GitRunner, base: string | undefined, tree: string): Promise<void> {
+    const from = base ?? (await git(['hash-object', '-t', 'tree', '/dev/null'])).trim();
+    // -z records: ":<old mode> <new mode> <old id> <new id> <status>\0<path>\0"
+    const parts = (await git(['diff-tree', '-r', '-z', '--no-renames', from, tree])).split('\0');
+    const refused: string[] = [];
+    for (let i = 0; i + 1 < parts.length; i += 2) {
+      const [oldMode, newMode] = parts[i]!.slice(1).split(' ');
+      if (newMode === '000000' || newMode === '100644' || (newMode === '100755' && oldMode === '100755')) continue;
+      refused.push(`${parts[i + 1]!.slice(0, 200)} (mode ${newMode ?? '?'})`);
+    }
+    if (refused.length > 0) {
+      throw new AppError(
+        'PROMOTION_APPLY_FAILED',
+        `git target ${this.name}: the job's patch leaves non-regular files: ${refused.slice(0, 5).join(', ')}; promotions carry regular files only`,
+        {
+          retryable: false,
+        },
+      );
     }
   }
 }
