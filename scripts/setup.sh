@@ -3,7 +3,8 @@
 #   1. Debian packages: docker.io, redis-server, mmdebstrap, git, python3 (installed only if missing)
 #   2. dockerd, started when no engine answers
 #   3. Redis: the embedded default — when AIRLOCK_REDIS_URL is unset and nothing answers on
-#      127.0.0.1:6379, a private redis-server with AOF persistence under the data folder
+#      127.0.0.1:6379, a private redis-server with AOF persistence under the data folder,
+#      capped at AIRLOCK_REDIS_MAXMEMORY (default 1gb, `noeviction`)
 #   4. npm ci, when node_modules is missing or older than package-lock.json
 #   5. the sandbox images, when missing or their recipe changed
 # When everything is there it only checks, in a few seconds.
@@ -55,12 +56,26 @@ redis_up() { # $1 host, $2 port: true when PING gets +PONG
   reply=$(timeout 2 bash -c "exec 3<>/dev/tcp/$1/$2 && printf 'PING\r\n' >&3 && head -c 5 <&3" 2>/dev/null || true)
   [ "$reply" = "+PONG" ]
 }
+# A cap, so a flood of stored inputs or records fills Redis, not the host: at the cap every write
+# fails (noeviction: nothing is silently dropped) and the API refuses what it cannot record (503).
+maxmemory=${AIRLOCK_REDIS_MAXMEMORY:-1gb}
+[[ "$maxmemory" =~ ^[0-9]+([kKmMgG][bB]?)?$ ]] || die "AIRLOCK_REDIS_MAXMEMORY=$maxmemory: give bytes or a size like 512mb or 2gb"
+redis_config_set() { # $1 port, $2 name, $3 value: CONFIG SET over RESP; true on +OK
+  local reply
+  reply=$(timeout 2 bash -c 'exec 3<>/dev/tcp/127.0.0.1/$0 && printf "*4\r\n\$6\r\nCONFIG\r\n\$3\r\nSET\r\n\$%d\r\n%s\r\n\$%d\r\n%s\r\n" ${#1} "$1" ${#2} "$2" >&3 && head -c 3 <&3' "$1" "$2" "$3" 2>/dev/null || true)
+  [ "$reply" = "+OK" ]
+}
 if [ -z "${AIRLOCK_REDIS_URL:-}" ]; then
+  pid_alive() { [ -f "$data/redis/redis.pid" ] && kill -0 "$(cat "$data/redis/redis.pid")" 2>/dev/null; }
+  if redis_up 127.0.0.1 6379 && pid_alive; then
+    # ours, already running: apply the cap (a changed AIRLOCK_REDIS_MAXMEMORY takes effect now)
+    redis_config_set 6379 maxmemory "$maxmemory" || die "could not set maxmemory $maxmemory on the embedded Redis; see $data/redis/redis.log"
+  fi
   if ! redis_up 127.0.0.1 6379; then
     mkdir -p "$data/redis"
     say "starting the embedded Redis on 127.0.0.1:6379 (AOF in $data/redis)"
     redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --protected-mode yes \
-      --dir "$data/redis" --appendonly yes --appendfsync everysec --maxmemory-policy noeviction \
+      --dir "$data/redis" --appendonly yes --appendfsync everysec --maxmemory "$maxmemory" --maxmemory-policy noeviction \
       --pidfile "$data/redis/redis.pid" --logfile "$data/redis/redis.log" >/dev/null
     for _ in $(seq 1 40); do redis_up 127.0.0.1 6379 && break; sleep 0.25; done
     redis_up 127.0.0.1 6379 || die "redis-server did not come up; see $data/redis/redis.log"

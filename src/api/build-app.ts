@@ -117,7 +117,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     req.apiKey = await authenticate(req, deps.keys);
   });
 
-  healthRoutes(app, { redis: deps.redis, workers: deps.workers });
+  healthRoutes(app, { redis: deps.redis, auditRedis: deps.audit.store.redis, workers: deps.workers, logger: deps.logger });
   // submissions are recorded the moment they are accepted (before any ?wait)
   const producer = audit?.auditSubmissions(deps.producer) ?? deps.producer;
   jobRoutes(app, { producer, profiles: deps.profiles, maxWaitS: deps.maxWaitS, artifacts: deps.artifacts, knownTools: new Set(deps.tools.map((t) => t.name)) });
