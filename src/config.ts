@@ -44,6 +44,8 @@ export const ConfigSchema = z.object({
   AIRLOCK_TOOLS_FILE: z.string().min(1).optional(),
   AIRLOCK_TOOL_SECRETS_FILE: z.string().min(1).optional(),
   AIRLOCK_GATEWAY_DIR: z.string().min(1).optional(),
+  AIRLOCK_GATEWAY_CALLS_PER_S: int(20, 1, 10_000),
+  AIRLOCK_GATEWAY_CALL_BURST: int(40, 1, 100_000),
   AIRLOCK_JOB_TOKEN_KEY_DIR: z.string().min(1).optional(),
   AIRLOCK_JOB_TOKEN_ISSUER: z.string().min(1).optional(),
   AIRLOCK_JOB_TOKEN_AUDIENCE: z.string().min(1).optional(),
@@ -151,6 +153,8 @@ export interface Config {
     readonly envSecrets: Readonly<Record<string, string>>;
     /** Per-job folders holding the gateway socket and the token, mounted read-only into the job. */
     readonly gatewayDir: string;
+    /** Tool calls each job's gateway takes in (a token bucket per job); beyond it the job gets 429. */
+    readonly callRate: { readonly perSecond: number; readonly burst: number };
   };
   readonly credentials: { readonly keyDir: string; readonly options: JobCredentialOptions };
   readonly review: {
@@ -214,6 +218,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
           .map(([k, v]) => [k.slice('AIRLOCK_SECRET_'.length), v]),
       ),
       gatewayDir: resolve(cwd, e.AIRLOCK_GATEWAY_DIR ?? join(e.AIRLOCK_DATA_DIR, 'gateway')),
+      callRate: { perSecond: e.AIRLOCK_GATEWAY_CALLS_PER_S, burst: e.AIRLOCK_GATEWAY_CALL_BURST },
     },
     credentials: { keyDir: resolve(cwd, e.AIRLOCK_JOB_TOKEN_KEY_DIR ?? join(e.AIRLOCK_DATA_DIR, 'job-keys')), options: credentialOptions },
     review: {

@@ -94,7 +94,7 @@ async function openGrants(
 ): Promise<JobGrants> {
   resolveToolSecrets(tools, resolveSecret);
   const issuer = await JobCredentialIssuer.open({ redis, prefix: config.redis.prefix, clock, options: config.credentials.options, keyDir: config.credentials.keyDir });
-  return new JobGrants({ issuer, tools, resolveSecret, gatewayDir: config.tools.gatewayDir, audit, workerId, logger });
+  return new JobGrants({ issuer, tools, resolveSecret, gatewayDir: config.tools.gatewayDir, audit, workerId, logger, callRate: config.tools.callRate });
 }
 
 export async function startAirlock(config: Config, opts: StartOptions = {}): Promise<Airlock> {

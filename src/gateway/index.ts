@@ -2,5 +2,6 @@
 export { ToolGateway, type ToolGatewayOptions, type RunningToolGateway, type GatewayCallReport } from './tool-gateway.js';
 export { ToolSchema, InjectHeaderSchema, TOOL_METHODS, MIN_SECRET_CHARS, parseTools, resolveToolSecrets, type Tool, type ToolMethod, type SecretResolver } from './tool-schema.js';
 export { GATEWAY_ERROR_CODES, GATEWAY_STATUS, GatewayRefusal, type GatewayErrorCode } from './gateway-errors.js';
-export { gatewayCallAuditEvent } from './gateway-audit.js';
+export { gatewayCallAuditEvent, refusedCallsAuditEvent, GatewayAuditRecorder, type GatewayAuditEvent, type GatewayAuditRecorderOptions } from './gateway-audit.js';
+export { DEFAULT_CALL_RATE, type CallRate } from './call-rate.js';
 export { DEFAULT_FORWARD_HEADERS } from './forward-headers.js';

@@ -2,23 +2,27 @@
  * The granted-tools gateway: the sandbox's only channel out. One instance serves one job on
  * a Unix socket; the job calls `METHOD /tools/<tool>/<path>?<query>` with
  * `Authorization: Bearer <its job token>` and the call is forwarded to the tool's origin
- * with the tool's secrets injected. Checks, in order: credential (valid, active, this job's),
- * tool granted, tool known, method, path prefix, request size; then the upstream call with
- * its timeout, response cap and redirect rule. Every call, allowed or refused, is reported
- * once through `onCall`; reports and responses never carry the token or a secret.
+ * with the tool's secrets injected and only the request headers it allows. Checks, in order:
+ * the job's call rate, credential (valid, active, this job's), tool granted, tool known,
+ * method, path prefix, request size; then the upstream call with its timeout, response cap
+ * and redirect rule. Every call, allowed or refused, is reported once through `onCall`
+ * (GatewayAuditRecorder turns reports into records); reports and responses never carry the
+ * token or a secret, and nothing an upstream sends escapes as an exception.
  */
-import { createServer, validateHeaderName, validateHeaderValue, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { JobCredentialVerifier } from '../credentials/index.js';
 import { AppError, runInJobScope } from '../shared/index.js';
-import { jobResponseHeaders, upstreamRequestHeaders } from './forward-headers.js';
+import { upstreamRequestHeaders } from './forward-headers.js';
 import { GatewayRefusal, type GatewayErrorCode } from './gateway-errors.js';
 import { bearerToken, readBoundedBody } from './job-request.js';
 import { pathSegments, splitTarget, withinPrefixes } from './request-target.js';
 import { SecretMask } from './secret-mask.js';
 import { listenOnSocket, removeSocket } from './socket-listen.js';
 import { resolveToolSecrets, type SecretResolver, type Tool } from './tool-schema.js';
-import { callUpstream, isFinalStatus } from './upstream-call.js';
+import { callUpstream } from './upstream-call.js';
+import { refusalReply, upstreamReply, writable, type Reply } from './gateway-reply.js';
+import { DEFAULT_CALL_RATE, TokenBucket, type CallRate } from './call-rate.js';
 
 /** One tool call as the worker records it (audit action `gateway.call`). */
 export interface GatewayCallReport {
@@ -40,6 +44,8 @@ export interface GatewayCallReport {
   readonly jti: string | null;
   /** Why it was refused, for our records only (e.g. `revoked`, `other_job`, `dot segment`). */
   readonly reason?: string;
+  /** The call went out to the tool's upstream (whatever came back); false: refused before that. */
+  readonly forwarded: boolean;
 }
 
 export interface ToolGatewayOptions {
@@ -59,6 +65,10 @@ export interface ToolGatewayOptions {
   readonly maxConcurrentCalls?: number;
   /** Bound on the credential check (Redis) per call (default 5000). */
   readonly verifyTimeoutMs?: number;
+  /** Calls this job may make, counted before any other check; beyond it `rate_limited` (default DEFAULT_CALL_RATE). */
+  readonly callRate?: CallRate;
+  /** Clock of the rate limit (default performance.now). */
+  readonly nowMs?: () => number;
 }
 
 export interface RunningToolGateway {
@@ -72,14 +82,7 @@ interface CallState {
   url: string | null;
   jti: string | null;
   requestBytes: number;
-}
-
-interface Reply {
-  readonly status: number;
-  readonly headers: OutgoingHttpHeaders;
-  readonly body: Buffer;
-  readonly outcome: GatewayCallReport['outcome'];
-  readonly reason?: string;
+  forwarded: boolean;
 }
 
 const MAX_REPORT_URL_CHARS = 2048;
@@ -94,6 +97,8 @@ export class ToolGateway {
   private readonly forwarded: ReadonlyMap<string, ReadonlySet<string>>;
   private readonly maxConcurrentCalls: number;
   private readonly verifyTimeoutMs: number;
+  private readonly calls: TokenBucket;
+  private readonly callRate: CallRate;
   private started = false;
   private inFlight = 0;
 
@@ -107,6 +112,8 @@ export class ToolGateway {
     this.mask = new SecretMask([...this.injected.values()].flatMap((headers) => [...headers.values()].flatMap(({ value, secret }) => [value, secret])));
     this.maxConcurrentCalls = opts.maxConcurrentCalls ?? 8;
     this.verifyTimeoutMs = opts.verifyTimeoutMs ?? 5000;
+    this.callRate = opts.callRate ?? DEFAULT_CALL_RATE;
+    this.calls = new TokenBucket(this.callRate, opts.nowMs ?? (() => performance.now()));
   }
 
   /**
@@ -151,7 +158,7 @@ export class ToolGateway {
 
   private async handle(req: IncomingMessage, res: ServerResponse, closing: AbortSignal): Promise<void> {
     const started = performance.now();
-    const call: CallState = { tool: null, url: null, jti: null, requestBytes: 0 };
+    const call: CallState = { tool: null, url: null, jti: null, requestBytes: 0, forwarded: false };
     const token = bearerToken(req.headers.authorization);
     let reply: Reply;
     let counted = false;
@@ -180,6 +187,7 @@ export class ToolGateway {
       outcome: reply.outcome,
       jti: call.jti,
       ...(reply.reason === undefined ? {} : { reason: this.mask.text(reply.reason, token) }),
+      forwarded: call.forwarded,
     };
     const reported = this.report(report);
     try {
@@ -204,6 +212,15 @@ export class ToolGateway {
   }
 
   private async process(req: IncomingMessage, call: CallState, token: string | undefined, closing: AbortSignal, admit: () => void): Promise<Reply> {
+    // 0. the job's call rate, before anything costs more than a counter
+    const waitMs = this.calls.take();
+    if (waitMs > 0) {
+      const { perSecond, burst } = this.callRate;
+      throw new GatewayRefusal('rate_limited', `at most ${perSecond} tool calls per second (bursts of ${burst}); retry later`, undefined, {
+        'retry-after': String(Math.ceil(waitMs / 1000)),
+      });
+    }
+
     // 1. credential: valid, active, and this job's
     if (token === undefined) throw credentialInvalid('missing bearer token');
     const verified = await withTimeout(this.opts.verifier.verify(token, this.opts.audience === undefined ? {} : { audience: this.opts.audience }), this.verifyTimeoutMs);
@@ -249,6 +266,7 @@ export class ToolGateway {
     // 5. upstream
     const origin = new URL(tool.origin);
     const injected = this.injected.get(name) ?? new Map<string, { value: string; secret: string }>();
+    call.forwarded = true;
     const result = await callUpstream({
       origin,
       pathAndQuery: `${target.path}${target.query}`,
@@ -259,84 +277,13 @@ export class ToolGateway {
       maxResponseBytes: tool.maxResponseBytes,
       signal: closing,
     });
-    const mask = (s: string): string => this.mask.text(s);
-    switch (result.kind) {
-      case 'timeout':
-        throw new GatewayRefusal('upstream_timeout', `tool "${name}" did not answer within ${tool.timeoutMs} ms`);
-      case 'too_large':
-        throw new GatewayRefusal('response_too_large', `the response of tool "${name}" exceeds ${tool.maxResponseBytes} bytes`, `at least ${result.bytes} bytes`);
-      case 'unreachable':
-        throw new GatewayRefusal('upstream_unreachable', `tool "${name}" could not be reached`, mask(result.detail));
-      case 'bad_response':
-        throw new GatewayRefusal('upstream_bad_response', `tool "${name}" answered with a response the gateway does not pass on`, mask(result.detail));
-      case 'aborted':
-        throw new GatewayRefusal('gateway_unavailable', 'the gateway is shutting down', 'closing');
-      case 'redirect': {
-        let to: URL;
-        try {
-          to = new URL(result.location, `${tool.origin}${target.path}`);
-        } catch {
-          throw new GatewayRefusal('redirect_refused', `tool "${name}" answered with an unusable redirect`, 'bad location');
-        }
-        if (to.origin !== tool.origin) {
-          throw new GatewayRefusal('redirect_refused', `tool "${name}" redirected to another origin; redirects are never followed`, 'other origin');
-        }
-        // same origin: passed back (not followed), pointing through the gateway again
-        const headers = jobResponseHeaders(result.rawHeaders, mask);
-        headers['location'] = mask(`/tools/${name}${to.pathname}${to.search}`);
-        headers['content-length'] = '0';
-        return { status: result.status, headers, body: Buffer.alloc(0), outcome: 'allowed' };
-      }
-      case 'response': {
-        const headers = jobResponseHeaders(result.rawHeaders, mask);
-        const out = this.mask.body(result.body);
-        if (method === 'HEAD') {
-          const declared = result.rawHeaders.findIndex((h, i) => i % 2 === 0 && h.toLowerCase() === 'content-length');
-          if (declared >= 0) headers['content-length'] = result.rawHeaders[declared + 1];
-        } else if (result.status !== 204 && result.status !== 304) headers['content-length'] = String(out.length);
-        return { status: result.status, headers, body: method === 'HEAD' ? Buffer.alloc(0) : out, outcome: 'allowed' };
-      }
-    }
+    return upstreamReply(result, { name, tool, path: target.path, method, mask: this.mask });
   }
 }
 
 function credentialInvalid(reason: string): GatewayRefusal {
   // one message whatever the reason: the job never learns why
   return new GatewayRefusal('credential_invalid', 'a valid job credential is required: Authorization: Bearer <job token>', reason);
-}
-
-function refusalReply(refusal: GatewayRefusal): Reply {
-  const body = Buffer.from(JSON.stringify({ error: { code: refusal.code, message: refusal.message } }));
-  return {
-    status: refusal.status,
-    headers: {
-      'content-type': 'application/json; charset=utf-8',
-      'cache-control': 'no-store',
-      'content-length': String(body.length),
-      ...refusal.headers,
-    },
-    body,
-    outcome: refusal.code,
-    ...(refusal.reason === undefined ? {} : { reason: refusal.reason }),
-  };
-}
-
-/**
- * The reply as it may be written: a final status and headers Node will send. Anything else
- * (an upstream's status or header that slipped through) becomes upstream_bad_response, so
- * writeHead never throws.
- */
-function writable(reply: Reply): Reply {
-  if (!isFinalStatus(reply.status)) return refusalReply(new GatewayRefusal('upstream_bad_response', 'the tool answered with an unusable status', `status ${reply.status}`));
-  try {
-    for (const [name, value] of Object.entries(reply.headers)) {
-      validateHeaderName(name);
-      if (value !== undefined) for (const v of Array.isArray(value) ? value : [value]) validateHeaderValue(name, String(v));
-    }
-    return reply;
-  } catch {
-    return refusalReply(new GatewayRefusal('upstream_bad_response', 'the tool answered with an unusable header', 'invalid header'));
-  }
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {

@@ -13,7 +13,7 @@ import { chmod, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AuditStore } from '../audit/index.js';
 import type { JobCredentialIssuer, MintedCredential } from '../credentials/index.js';
-import { gatewayCallAuditEvent, ToolGateway, type SecretResolver, type Tool } from '../gateway/index.js';
+import { GatewayAuditRecorder, ToolGateway, type CallRate, type SecretResolver, type Tool } from '../gateway/index.js';
 import { AppError, isAppError, type Logger } from '../shared/index.js';
 import { workerEvent } from './worker-event.js';
 
@@ -29,6 +29,8 @@ export interface JobGrantsOptions {
   audit: AuditStore;
   workerId: string;
   logger: Logger;
+  /** Tool calls each job may make (default: the gateway's). */
+  callRate?: CallRate;
 }
 
 export interface OpenGrant {
@@ -76,6 +78,13 @@ export class JobGrants {
     let timer: NodeJS.Timeout | undefined;
     const dir = join(this.opts.gatewayDir, `${job.jobId}-${job.attempt}`);
     let gateway: Awaited<ReturnType<ToolGateway['start']>> | undefined;
+    // forwarded calls one record each, refused calls one summary per window
+    const calls = new GatewayAuditRecorder({
+      jobId: job.jobId,
+      workerId: this.opts.workerId,
+      append: (event) => this.opts.audit.append(event),
+      onError: (err) => this.opts.logger.error({ err, jobId: job.jobId }, 'could not audit gateway calls'),
+    });
 
     const refreshOnce = async (): Promise<boolean> => {
       if (closed || !refreshing) return false;
@@ -116,6 +125,7 @@ export class JobGrants {
         .append(workerEvent(this.opts.workerId, 'credential.revoke', job.jobId, { details: { jti: first.jti, jtis: [...jtis], revoked } }))
         .catch((err: unknown) => this.opts.logger.error({ err, jobId: job.jobId }, 'could not audit a credential revoke'));
       await gateway?.close();
+      await calls.close();
       await rm(dir, { recursive: true, force: true });
     };
     try {
@@ -129,7 +139,8 @@ export class JobGrants {
         verifier: this.opts.issuer,
         tools,
         resolveSecret: this.opts.resolveSecret,
-        onCall: (report) => this.opts.audit.append(gatewayCallAuditEvent(report, this.opts.workerId)).then(() => undefined),
+        onCall: (report) => calls.record(report),
+        ...(this.opts.callRate === undefined ? {} : { callRate: this.opts.callRate }),
         onError: (err) => this.opts.logger.warn({ err, jobId: job.jobId }, 'gateway error'),
       }).start(join(dir, 'gateway.sock'));
       timer = setInterval(() => void refresh(), Math.floor(this.opts.issuer.options.tokenLifetimeMs / 3));

@@ -1,0 +1,38 @@
+/**
+ * A token bucket per job: how many tool calls the gateway takes in, counted before anything
+ * else is done for a call (even a credential check costs a Redis read). Over the rate the job
+ * gets 429 rate_limited with Retry-After.
+ */
+export interface CallRate {
+  /** Sustained calls per second. */
+  readonly perSecond: number;
+  /** Calls that may arrive at once after a quiet spell. */
+  readonly burst: number;
+}
+
+export const DEFAULT_CALL_RATE: CallRate = Object.freeze({ perSecond: 20, burst: 40 });
+
+export class TokenBucket {
+  private tokens: number;
+  private lastMs: number;
+
+  constructor(
+    private readonly rate: CallRate,
+    private readonly now: () => number,
+  ) {
+    this.tokens = rate.burst;
+    this.lastMs = now();
+  }
+
+  /** Takes one call's token: 0 when taken, otherwise the ms until one is available. */
+  take(): number {
+    const nowMs = this.now();
+    this.tokens = Math.min(this.rate.burst, this.tokens + (Math.max(0, nowMs - this.lastMs) * this.rate.perSecond) / 1000);
+    this.lastMs = nowMs;
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      return 0;
+    }
+    return Math.ceil(((1 - this.tokens) * 1000) / this.rate.perSecond);
+  }
+}
