@@ -56,6 +56,8 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 export interface GrantContext {
   readonly key: Pick<ApiKeyInfo, 'id' | 'profiles' | 'tools'>;
   readonly knownTools: ReadonlySet<string>;
+  /** Receives why each tool was refused, for the operators' record only: the caller gets one answer whatever the reason. */
+  readonly onToolsRefused?: (refused: readonly { tool: string; reason: string }[]) => void;
 }
 
 export function parseJobRequest(body: unknown, profiles: ReadonlyMap<string, LoadedProfile>, grant: GrantContext): JobInput {
@@ -134,7 +136,12 @@ export function parseJobRequest(body: unknown, profiles: ReadonlyMap<string, Loa
   };
 }
 
-/** The requested tools, each granted by the profile and the key, or a 403 naming every refusal. */
+/**
+ * The requested tools, each granted by the profile and the key, or a 403 naming every refused
+ * tool. The answer is the same whether a tool is not configured, not grantable on the profile
+ * or not granted to the key, so a caller cannot probe which tools exist; the precise reason
+ * goes to `onToolsRefused` (the request's audit record).
+ */
 function grantTools(requested: readonly string[], profileName: string, profileTools: readonly string[], grant: GrantContext): string[] {
   const refused: { tool: string; reason: string }[] = [];
   for (const tool of new Set(requested)) {
@@ -143,7 +150,11 @@ function grantTools(requested: readonly string[], profileName: string, profileTo
     else if (!grant.key.tools.includes(tool)) refused.push({ tool, reason: `not granted to key ${grant.key.id}` });
   }
   if (refused.length > 0) {
-    throw new AppError('TOOL_NOT_GRANTED', `tools refused: ${refused.map((r) => `${r.tool} (${r.reason})`).join('; ')}`, { details: { refused } });
+    grant.onToolsRefused?.(refused);
+    const reason = `not granted to key ${grant.key.id} on profile ${profileName}`;
+    throw new AppError('TOOL_NOT_GRANTED', `tools refused: ${refused.map((r) => r.tool).join(', ')} (${reason})`, {
+      details: { refused: refused.map(({ tool }) => ({ tool, reason })) },
+    });
   }
   return [...new Set(requested)].sort();
 }

@@ -26,7 +26,14 @@ export function jobRoutes(app: FastifyInstance, deps: JobRoutesDeps): void {
   app.post('/v1/jobs', async (req, reply) => {
     const key = requireRole(req, 'agent', 'admin');
     const waitS = parseWait(req, deps.maxWaitS);
-    const input = parseJobRequest(req.body, deps.profiles, { key, knownTools: deps.knownTools });
+    const input = parseJobRequest(req.body, deps.profiles, {
+      key,
+      knownTools: deps.knownTools,
+      // why each tool was refused is for the operators' record; the caller gets one answer
+      onToolsRefused: (refused) => {
+        if (req.auditState !== null) req.auditState.note = { toolsRefused: refused };
+      },
+    });
     if (input.patch !== undefined) await checkPatch(input.patch);
     let rec: JobRecord | undefined = await deps.producer.submit(key.id, input);
     if (waitS > 0) rec = (await deps.producer.waitForResult(rec.id, waitS * 1000)) ?? rec;
