@@ -9,76 +9,13 @@
  * string cost 70–118 ms per request).
  */
 
+import { isHarmlessName, looksRandom } from './secret-names.js';
+import { ALNUM, ALNUM_DASH, AUTH_VALUE, B64, B64URL, NAME, PEM_LABEL, SCHEME, Splicer, UPPER_NUM, WORD, has, isSpace, runEnd, runUntil, wordStart } from './text-scan.js';
+
 export const REDACTED = '[redacted]';
 
 /** Longer strings are cut before masking: audit records describe events, they do not carry payloads. */
 export const MAX_STRING_LENGTH = 4096;
-
-// character classes, one bit each, for the 128 ASCII codes (anything else is in none of them)
-const WORD = 1; // [A-Za-z0-9_]
-const B64URL = 2; // [A-Za-z0-9_-]
-const NAME = 4; // [A-Za-z0-9_.-]
-const B64 = 8; // [A-Za-z0-9+/_-]
-const AUTH_VALUE = 16; // [A-Za-z0-9._~+/=-]
-const SCHEME = 32; // [A-Za-z0-9+.-]
-const UPPER_NUM = 64; // [A-Z0-9]
-const ALNUM = 128; // [A-Za-z0-9]
-const ALNUM_DASH = 256; // [A-Za-z0-9-]
-const PEM_LABEL = 512; // [A-Z0-9 ]
-
-const CLASSES = (() => {
-  const t = new Uint16Array(128);
-  const add = (chars: string, bits: number) => {
-    for (const ch of chars) t[ch.charCodeAt(0)]! |= bits;
-  };
-  const upper = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
-  const alnum = `${upper}${upper.toLowerCase()}0123456789`;
-  add(alnum, WORD | B64URL | NAME | B64 | AUTH_VALUE | SCHEME | ALNUM | ALNUM_DASH);
-  add(`${upper}0123456789`, UPPER_NUM | PEM_LABEL);
-  add('_', WORD | B64URL | NAME | B64);
-  add('-', B64URL | NAME | B64 | AUTH_VALUE | SCHEME | ALNUM_DASH);
-  add('.', NAME | AUTH_VALUE | SCHEME);
-  add('+', B64 | AUTH_VALUE | SCHEME);
-  add('/', B64 | AUTH_VALUE);
-  add('~=', AUTH_VALUE);
-  add(' ', PEM_LABEL);
-  return t;
-})();
-
-const has = (s: string, i: number, cls: number): boolean => {
-  const c = s.charCodeAt(i);
-  return c < 128 && (CLASSES[c]! & cls) !== 0;
-};
-
-/** First index at or after `from` (and before `limit`) whose character is not in `cls`. */
-function runEnd(s: string, from: number, cls: number, limit = s.length): number {
-  let i = from;
-  while (i < limit && has(s, i, cls)) i += 1;
-  return i;
-}
-
-function isSpace(s: string, i: number): boolean {
-  const c = s.charCodeAt(i);
-  if (c === 32 || (c >= 9 && c <= 13)) return true;
-  return c >= 0xa0 && (c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff);
-}
-
-/** A regex `\b` before a word character at i: the start of the text or a non-word character before it. */
-const wordStart = (s: string, i: number) => i === 0 || !has(s, i - 1, WORD);
-
-/** Collects the output of one pass: copies the text between replacements. */
-class Splicer {
-  private out = '';
-  private last = 0;
-  constructor(private readonly s: string) {}
-  replace(from: number, to: number, text: string): void {
-    this.out += this.s.slice(this.last, from) + text;
-    this.last = to;
-  }
-  done(): string {
-    return this.last === 0 ? this.s : this.out + this.s.slice(this.last);
-  }
-}
 
 const kind = (k: string) => () => `[redacted:${k}]`;
 
@@ -278,13 +215,6 @@ function hasSchemeBefore(s: string, k: number): boolean {
   return ok;
 }
 
-/** First index at or after `from` holding whitespace or one of `stops`. */
-function runUntil(s: string, from: number, stops: string): number {
-  let i = from;
-  while (i < s.length && !isSpace(s, i) && !stops.includes(s.charAt(i))) i += 1;
-  return i;
-}
-
 // A name containing one of these, then = or :, then a value: `PASSWORD=x`, `"api_key": "x"`, `?token=x`.
 const SECRET_WORDS = [
   'password',
@@ -407,62 +337,4 @@ export function redactString(value: string): string {
   }
   for (const pass of PASSES) out = pass(out);
   return out + note;
-}
-
-// Names whose values are digests or ids, not secrets: their last word (camelCase split like snake_case).
-const HARMLESS_LAST_WORDS = new Set(['id', 'ids', 'md5', 'digest', 'hash', 'checksum', 'etag', 'commit', 'integrity', 'path', 'url', 'uri', 'dir', 'file']);
-/** Only after an `_` (`secret_name`, `tokenCount`): a name alone (`name`, `count`) may still hold a secret. */
-const HARMLESS_SUFFIXES = new Set(['name', 'count']);
-const MAX_NAME_CHARS = 256;
-
-/** `imageDigest`, `BUILD_SHA256`, `file.path`, `tokenCount`: a name whose value is not a secret. */
-export function isHarmlessName(head: string): boolean {
-  // the name is the last word of the head, without the quotes, spaces, = or : after it
-  let end = head.length;
-  while (end > 0 && (`"'=:`.includes(head.charAt(end - 1)) || isSpace(head, end - 1))) end -= 1;
-  let start = end;
-  while (start > 0 && end - start < MAX_NAME_CHARS && !isSpace(head, start - 1)) start -= 1;
-  const name = head.slice(start, end);
-  if (/^(?:sha\d*|md5|blake\w*)$/i.test(name)) return true;
-  // the last word: back to a separator, or to a lower-case letter or digit before an upper-case one
-  let w = name.length;
-  while (w > 0 && has(name, w - 1, ALNUM) && !(w < name.length && isUpper(name, w) && !isUpper(name, w - 1))) w -= 1;
-  const last = name.slice(w).toLowerCase();
-  const separator = w === 0 ? '' : has(name, w - 1, ALNUM) ? '_' : name.charAt(w - 1);
-  if ((w === 0 || '_.-'.includes(separator)) && (HARMLESS_LAST_WORDS.has(last) || /^sha\d*$/.test(last))) return true;
-  return separator === '_' && HARMLESS_SUFFIXES.has(last);
-}
-
-const isUpper = (s: string, i: number) => {
-  const c = s.charCodeAt(i);
-  return c >= 0x41 && c <= 0x5a;
-};
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** A whole value that is one long random run: `{ RANDOM_SEED: 'q8Zr…' }` is `RANDOM_SEED=q8Zr…` as an object. */
-export function isRandomRun(value: string): boolean {
-  if (value.length < 32) return false;
-  let end = runEnd(value, 0, B64);
-  const run = end;
-  while (end < value.length && end - run < 2 && value.charCodeAt(end) === 0x3d) end += 1;
-  return run >= 32 && end === value.length && looksRandom(value);
-}
-
-/** Random-looking: not a path, not a UUID, and at least 3 bits of entropy per character. */
-function looksRandom(value: string): boolean {
-  if (UUID.test(value)) return false;
-  if (value.startsWith('/') || value.startsWith('./') || value.split('/').length > 3) return false;
-  return shannonBitsPerChar(value) >= 3;
-}
-
-function shannonBitsPerChar(value: string): number {
-  const counts = new Map<string, number>();
-  for (const ch of value) counts.set(ch, (counts.get(ch) ?? 0) + 1);
-  let bits = 0;
-  for (const n of counts.values()) {
-    const p = n / value.length;
-    bits -= p * Math.log2(p);
-  }
-  return bits;
 }

@@ -6,7 +6,8 @@
  * secret-looking keys are masked whole, and secret-looking substrings are masked inside every
  * string (redact-text.ts). Returns a new, JSON-safe value; never mutates its input.
  */
-import { REDACTED, isHarmlessName, isRandomRun, redactString } from './redact-text.js';
+import { REDACTED, redactString } from './redact-text.js';
+import { isHarmlessName, isRandomRun } from './secret-names.js';
 
 export { REDACTED, MAX_STRING_LENGTH, redactString } from './redact-text.js';
 
