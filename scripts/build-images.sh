@@ -21,19 +21,20 @@ build_one() {
   trap 'rm -rf "$ctx"' RETURN
   local pkgs
   pkgs=$(paste -sd, "$root/images/$name/packages")
-  # essential variant + the listed packages; drop docs/locales; strip setuid/setgid
-  # bits; add the unprivileged sandbox user (uid/gid 10001).
+  # essential variant + the listed packages; drop docs/locales; strip setuid/setgid bits;
+  # add the init user (10002). Jobs run as ids of their own, named at container start: the
+  # base passwd/group move to /usr/share/airlock and /etc/passwd, /etc/group link to the
+  # per-container tmpfs /etc/airlock that the init user fills (images/airlock-init idle).
   mmdebstrap --quiet --variant=essential --include="$pkgs" \
     --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
     --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/info/*' \
     --customize-hook='find "$1" -xdev -perm /6000 -type f -exec chmod ug-s {} +' \
-    --customize-hook='echo "sandbox:x:10001:10001:airlock sandbox:/work:/usr/sbin/nologin" >> "$1/etc/passwd"' \
-    --customize-hook='echo "sandbox:x:10001:" >> "$1/etc/group"' \
     --customize-hook='echo "airlock-init:x:10002:10002:airlock init:/nonexistent:/usr/sbin/nologin" >> "$1/etc/passwd"' \
     --customize-hook='echo "airlock-init:x:10002:" >> "$1/etc/group"' \
-    --customize-hook='mkdir -p "$1/work" && chown 10001:10001 "$1/work"' \
+    --customize-hook='mkdir -p "$1/work"' \
     --customize-hook='grep -q myhostname "$1/etc/nsswitch.conf" || sed -i "s/^hosts:.*/hosts: files myhostname dns/" "$1/etc/nsswitch.conf"' \
     --customize-hook='rm -rf "$1/var/cache/apt" "$1/var/lib/apt/lists"' \
+    --customize-hook='mkdir -p "$1/usr/share/airlock" "$1/etc/airlock" && mv "$1/etc/passwd" "$1/etc/group" "$1/usr/share/airlock/" && ln -s airlock/passwd "$1/etc/passwd" && ln -s airlock/group "$1/etc/group"' \
     "$suite" "$ctx/rootfs.tar"
   cp "$root/images/$name/Dockerfile" "$root/images/airlock-init" "$ctx/"
   DOCKER_BUILDKIT=0 docker build --quiet --label "airlock.recipe=$hash" --label "airlock.runtime=$name" \

@@ -122,7 +122,11 @@ describe('isolation', () => {
   it('runs as a non-root user with no capabilities, no new privileges and seccomp filtering', async () => {
     const job = await runJob(t, key, sh('cat /proc/self/status; id -u'));
     const field = (name: string) => new RegExp(`^${name}:\\s*(.+)$`, 'm').exec(job.stdout)?.[1]?.trim();
-    expect(field('Uid')?.split(/\s+/)).toEqual(['10001', '10001', '10001', '10001']);
+    // a uid of the job's own (issue 10: one uid for every tenant shared per-user kernel limits)
+    const uid = field('Uid')?.split(/\s+/)[0] ?? '';
+    expect(field('Uid')?.split(/\s+/)).toEqual([uid, uid, uid, uid]);
+    expect(Number(uid)).toBeGreaterThanOrEqual(200_000);
+    expect(field('Gid')?.split(/\s+/)).toEqual([uid, uid, uid, uid]);
     for (const cap of ['CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb']) expect(field(cap)).toBe('0000000000000000');
     expect(field('NoNewPrivs')).toBe('1');
     expect(field('Seccomp')).toBe('2');

@@ -6,12 +6,12 @@
  * whole file stays fast.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { hostname } from 'node:os';
 import { extname } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runJob, startTestAirlock, type TestAirlock } from './helpers/airlock.js';
+import { docker, runJob, startTestAirlock, type TestAirlock } from './helpers/airlock.js';
 
 const MiB = 1024 * 1024;
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -121,6 +121,42 @@ async function findingsOf(id: string): Promise<{ kind: string; severity: string 
 
 // Seccomp evidence comes from the kernel's audit records, read before the kernel log's host-wide
 // rate limit (10 per 5 s) drops them, and is looked for whatever the run's outcome.
+/** inotify instances held by the processes of a job's container (counted by the host, in /proc). */
+async function inotifyInstances(jobId: string): Promise<number> {
+  let n = 0;
+  for (const c of await t.containers(jobId)) {
+    // 409 until the container runs
+    const top = await docker
+      .getContainer(c.Id)
+      .top()
+      .catch(() => ({ Titles: ['PID'], Processes: [] as string[][] }));
+    const pidColumn = top.Titles.indexOf('PID');
+    for (const row of top.Processes) {
+      const fdDir = `/proc/${row[pidColumn]}/fd`;
+      try {
+        for (const fd of readdirSync(fdDir)) if (readlinkSync(`${fdDir}/${fd}`) === 'anon_inode:inotify') n += 1;
+      } catch {
+        // the process is gone
+      }
+    }
+  }
+  return n;
+}
+
+// Per-user kernel limits (inotify instances, user watches, RLIMIT_NPROC's count) are per uid,
+// host-wide: each job runs as a uid of its own, so one job cannot use them up for another.
+describe('a uid of its own per job', () => {
+  it('a job holding every inotify instance its uid may have does not starve a concurrent job', async () => {
+    const hog = await startRunning(hostile('inotify-hog.py', { timeoutMs: 30_000 }));
+    for (let i = 0; i < 200 && (await inotifyInstances(hog)) < 100; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await inotifyInstances(hog)).toBeGreaterThanOrEqual(100);
+    const victim = await run('inotify-one.py');
+    expect(victim).toMatchObject({ status: 'succeeded', stdout: 'REDTEAM inotify one: ok\n' });
+    expect((await t.request('DELETE', `/v1/jobs/${hog}`, key)).status).toBe(202);
+    expect(await finished(hog)).toMatchObject({ status: 'killed', stdout: 'REDTEAM inotify hog: all\n' });
+  });
+});
+
 describe('tripwire evidence', () => {
   it("one job tripping the policy in a loop does not hide another job's single violation", async () => {
     const flooder = await startRunning(hostile('tripwire-flood.py', { timeoutMs: 15_000 }));
@@ -223,6 +259,29 @@ describe.concurrent('escape', () => {
     expect(job.stdout).toContain('denied /proc/kmsg\n');
     expect(job.stdout).toContain('no /dev/kmsg\n');
     expect(job.stdout).not.toContain('ESCAPED');
+  });
+
+  // What stays visible is documented in the README's threat table: the overlay root's
+  // /var/lib/docker layer paths, and the engine's own binds of /etc/hostname (with the container
+  // id) and docker-init (Docker 20.10 always adds both), on the host's block device.
+  it("the host's boot id and kernel command line are masked; mountinfo shows only the engine's unavoidable host paths", async () => {
+    const job = await run('host-fingerprint.sh');
+    expect(job.status).toBe('succeeded');
+    expect(job.stdout).toContain('boot_id: \n');
+    expect(job.stdout).toContain('cmdline: \n');
+    expect(job.stdout).toContain('uuid: 37 bytes\n');
+    expect(job.stdout).not.toContain(readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim());
+    expect(job.stdout).not.toContain(readFileSync('/proc/cmdline', 'utf8').trim());
+    // mountinfo: `id parent major:minor root mountpoint options [tags] - fstype source superoptions`
+    const mounts = job.stdout
+      .split('\n')
+      .filter((l: string) => / - /.test(l))
+      .map((l: string) => {
+        const [before, after] = l.split(' - ');
+        return { root: before!.split(' ')[3], at: before!.split(' ')[4], fstype: after!.split(' ')[0] };
+      });
+    const fromHostDisk = mounts.filter((m: { fstype: string }) => !['overlay', 'proc', 'tmpfs', 'devpts', 'sysfs', 'cgroup', 'cgroup2', 'mqueue'].includes(m.fstype));
+    expect(fromHostDisk.map((m: { at: string }) => m.at).sort()).toEqual(['/etc/hostname', '/usr/sbin/docker-init']);
   });
 
   it("the host's runtime binaries and the engine's bind mounts cannot be overwritten (CVE-2019-5736 style)", async () => {

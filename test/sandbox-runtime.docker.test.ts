@@ -4,7 +4,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadProfiles } from '../src/profiles/index.js';
-import { DockerRuntime, jobGid, loadImageCatalog, MASKED_PATHS, type SandboxSpec } from '../src/sandbox/index.js';
+import { DockerRuntime, jobIds, loadImageCatalog, MASKED_PATHS, type SandboxSpec } from '../src/sandbox/index.js';
 import { createLogger } from '../src/shared/index.js';
 import { docker, TEST_LABEL } from './helpers/airlock.js';
 import { randomBytes } from 'node:crypto';
@@ -19,7 +19,7 @@ const images = loadImageCatalog(process.env['AIRLOCK_DATA_DIR'] ?? resolve(impor
 const spec = (argv: string[], jobId = `job_${randomBytes(6).toString('hex')}`): SandboxSpec => ({
   jobId,
   imageId: images.get('shell')!,
-  gid: jobGid(),
+  ...jobIds(),
   argv,
   files: [],
   stdin: new Uint8Array(),
@@ -37,7 +37,8 @@ afterAll(async () => {
 describe('DockerRuntime', () => {
   it('creates containers with the hardened configuration', async () => {
     let inspected: Awaited<ReturnType<ReturnType<typeof docker.getContainer>['inspect']>> | undefined;
-    const result = await runtime.run(spec(['sh', '-c', 'sleep 0.5']), {
+    const s = spec(['sh', '-c', 'sleep 0.5']);
+    const result = await runtime.run(s, {
       onCreated: (id) => {
         void docker
           .getContainer(id)
@@ -59,9 +60,14 @@ describe('DockerRuntime', () => {
     expect(hc['PidsLimit']).toBe(profile.profile.limits.pids);
     expect(hc['Binds'] ?? []).toEqual([]);
     expect(hc['MaskedPaths']).toEqual(expect.arrayContaining(MASKED_PATHS));
-    expect(Object.keys(hc['Tmpfs'] as object).sort()).toEqual(['/tmp', '/work']);
+    expect(hc['MaskedPaths']).toEqual(expect.arrayContaining(['/proc/sys/kernel/random/boot_id', '/proc/cmdline']));
+    // /etc/airlock: the job's passwd and group entries, written by the init user (issue 10: a uid per job)
+    expect(Object.keys(hc['Tmpfs'] as object).sort()).toEqual(['/etc/airlock', '/tmp', '/work']);
     expect((hc['Tmpfs'] as Record<string, string>)['/work']).toMatch(/noexec.*nosuid.*nodev/);
-    // PID 1 idles as the init user; the job's command runs as an exec as uid 10001 (jobs.docker.test)
+    expect((hc['Tmpfs'] as Record<string, string>)['/work']).toContain(`uid=${s.uid},gid=${s.gid},mode=0700`);
+    expect((hc['Tmpfs'] as Record<string, string>)['/etc/airlock']).toMatch(/uid=10002,gid=10002,mode=0755/);
+    expect(inspected!.Config.Cmd).toEqual(['idle', String(s.uid), String(s.gid)]);
+    // PID 1 idles as the init user; the job's command runs as an exec as a uid of its own (jobs.docker.test)
     expect(inspected!.Config.User).toBe('10002:10002');
     expect(inspected!.Config.Image).toBe(images.get('shell'));
   });

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config.js';
 import { loadProfiles, type LoadedProfile } from '../profiles/index.js';
-import { DockerRuntime, jobGid, loadImageCatalog, type SandboxResult } from '../sandbox/index.js';
+import { DockerRuntime, jobIds, loadImageCatalog, type SandboxResult } from '../sandbox/index.js';
 import { createLogger } from '../shared/index.js';
 
 interface Case {
@@ -122,7 +122,7 @@ export async function runSelftest(config: Config, print: (line: string) => void)
           const r = await runtime.run({
             jobId: `job_selftest${runId}${rows.length}`,
             imageId,
-            gid: jobGid(),
+            ...jobIds(),
             argv: c.argv,
             files: Object.entries(c.files ?? {}).map(([path, content]) => ({ path, content: Buffer.from(content) })),
             stdin: new Uint8Array(),

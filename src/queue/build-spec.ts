@@ -1,7 +1,7 @@
 /** Turns a stored job input into what the sandbox runs, and a sandbox result into a job result. */
 import type { Finding } from '../monitor/index.js';
 import type { LoadedProfile } from '../profiles/index.js';
-import { jobGid, type SandboxResult, type SandboxSpec } from '../sandbox/index.js';
+import { jobIds, type SandboxResult, type SandboxSpec } from '../sandbox/index.js';
 import type { ArtifactRef } from '../artifacts/index.js';
 import type { JobInput, JobResult, TerminalStatus } from './job-types.js';
 
@@ -9,7 +9,8 @@ export function buildSpec(jobId: string, input: JobInput, profile: LoadedProfile
   return {
     jobId,
     imageId,
-    gid: jobGid(),
+    // ids of the job's own: its uid and gid are nobody else's
+    ...jobIds(),
     argv: input.argv,
     files: input.files.map((f) => ({ path: f.path, content: Buffer.from(f.content, f.encoding), ...(f.executable ? { mode: 0o755 } : {}) })),
     stdin: Buffer.from(input.stdin, 'utf8'),

@@ -6,8 +6,13 @@
 import { randomInt } from 'node:crypto';
 import type { SandboxSpec } from './sandbox-spec.js';
 
-export const SANDBOX_UID = 10001;
 export const WORK_DIR = '/work';
+/**
+ * A tmpfs the init user fills at start with the job's passwd and group entries (the images'
+ * /etc/passwd and /etc/group link here), so a uid of the job's own still has a name
+ * (`whoami`, Node's os.userInfo(), Python's pwd): per container, and not writable by the job.
+ */
+export const ID_DIR = '/etc/airlock';
 /** Where a job granted tools finds `token` and `gateway.sock`. */
 export const RUN_DIR = '/run/airlock';
 
@@ -29,6 +34,9 @@ export const MASKED_PATHS = [
   '/proc/vmallocinfo',
   '/proc/slabinfo',
   '/sys/kernel',
+  // host fingerprints: the host's boot id (stable until it reboots) and its kernel command line
+  '/proc/sys/kernel/random/boot_id',
+  '/proc/cmdline',
 ];
 
 export const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
@@ -52,7 +60,7 @@ export interface ContainerCreateOptions {
 
 /**
  * The container idles as the init user; the job's command runs as an exec (the engine
- * reports its exit code, so the job cannot forge it), as the sandbox user.
+ * reports its exit code, so the job cannot forge it), as the job's own uid and gid.
  */
 export function containerOptions(spec: SandboxSpec, labels: Record<string, string>): ContainerCreateOptions {
   const l = spec.limits;
@@ -60,7 +68,7 @@ export function containerOptions(spec: SandboxSpec, labels: Record<string, strin
   return {
     Image: spec.imageId,
     Entrypoint: [LAUNCHER],
-    Cmd: ['idle'],
+    Cmd: ['idle', String(spec.uid), String(spec.gid)],
     User: `${INIT_UID}:${INIT_UID}`,
     WorkingDir: WORK_DIR,
     Env: [],
@@ -77,8 +85,9 @@ export function containerOptions(spec: SandboxSpec, labels: Record<string, strin
       ReadonlyRootfs: true,
       // tmpfs pages count against the memory limit, so scratch is bounded twice
       Tmpfs: {
-        [WORK_DIR]: `${tmpfsOpts},size=${l.scratchBytes},uid=${SANDBOX_UID},gid=${spec.gid},mode=0700`,
+        [WORK_DIR]: `${tmpfsOpts},size=${l.scratchBytes},uid=${spec.uid},gid=${spec.gid},mode=0700`,
         '/tmp': `${tmpfsOpts},size=${l.tmpBytes},mode=1777`,
+        [ID_DIR]: `${tmpfsOpts},size=${ID_DIR_BYTES},uid=${INIT_UID},gid=${INIT_UID},mode=0755`,
       },
       CapDrop: ['ALL'],
       SecurityOpt: ['no-new-privileges', `seccomp=${spec.seccompJson}`],
@@ -111,14 +120,13 @@ export function containerOptions(spec: SandboxSpec, labels: Record<string, strin
 }
 
 /**
- * The job's command: unpack input from stdin, then exec argv, as the sandbox user with the
- * job's own gid. The job's env travels as NAME=VALUE arguments applied only at the final
+ * The job's command: unpack input from stdin, then exec argv, as the job's own uid and gid. The job's env travels as NAME=VALUE arguments applied only at the final
  * exec: the launcher, tar and patch run with the fixed environment below.
  */
 export function runExecOptions(spec: SandboxSpec) {
   return {
     Cmd: [LAUNCHER, 'run', ...Object.entries(spec.env).map(([k, v]) => `${k}=${v}`), ...spec.argv],
-    User: `${SANDBOX_UID}:${spec.gid}`,
+    User: `${spec.uid}:${spec.gid}`,
     WorkingDir: WORK_DIR,
     Env: ['PATH=/usr/local/bin:/usr/bin:/bin', 'HOME=/work', 'LANG=C.UTF-8'],
     AttachStdin: true,
@@ -128,11 +136,11 @@ export function runExecOptions(spec: SandboxSpec) {
   };
 }
 
-/** After the command: stop the job's leftovers and stream /work out as a tar. */
+/** After the command: stop the job's leftovers (every process of its uid) and stream /work out as a tar. */
 export function collectExecOptions(spec: SandboxSpec) {
   return {
     Cmd: [LAUNCHER, 'collect'],
-    User: `${SANDBOX_UID}:${spec.gid}`,
+    User: `${spec.uid}:${spec.gid}`,
     WorkingDir: WORK_DIR,
     Env: ['PATH=/usr/local/bin:/usr/bin:/bin', 'LANG=C.UTF-8'],
     AttachStdout: true,
@@ -142,11 +150,18 @@ export function collectExecOptions(spec: SandboxSpec) {
 }
 
 /**
- * A primary gid of the job's own. The kernel's seccomp kill record carries the gid, so a
- * tripwire is attributed to exactly this job — also when a child process trips it.
+ * A uid and primary gid of the job's own (one random number for both, never the init user's).
+ * The uid keeps per-user kernel limits per job (inotify instances and watches, user
+ * namespaces' counts, RLIMIT_NPROC's count): one job cannot exhaust them for another, nor use
+ * them as a covert channel; the collector's `kill -1` reaches only this job's processes; and
+ * the kernel's seccomp kill record carries the ids, so a tripwire is attributed to exactly
+ * this job, also when a child process trips it.
  */
-export function jobGid(): number {
-  return JOB_GID_BASE + randomInt(JOB_GID_SPAN);
+export function jobIds(): { uid: number; gid: number } {
+  const id = JOB_ID_BASE + randomInt(JOB_ID_SPAN);
+  return { uid: id, gid: id };
 }
-export const JOB_GID_BASE = 200_000;
-export const JOB_GID_SPAN = 1_000_000_000;
+export const JOB_ID_BASE = 200_000;
+export const JOB_ID_SPAN = 1_000_000_000;
+/** Room for the passwd and group files the init user writes (a few hundred bytes). */
+const ID_DIR_BYTES = 64 * 1024;

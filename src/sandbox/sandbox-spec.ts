@@ -31,7 +31,8 @@ export interface SandboxSpec {
   readonly jobId: string;
   /** Image ID (sha256:…) — never a mutable tag. */
   readonly imageId: string;
-  /** The job's own primary gid (see hardening.jobGid): attributes seccomp kills to this job. */
+  /** The job's own uid and primary gid (see hardening.jobIds): per-user kernel limits are per job, and seccomp kills are attributed to it. */
+  readonly uid: number;
   readonly gid: number;
   /** argv handed to the image's launcher after the input is unpacked. */
   readonly argv: readonly string[];
