@@ -4,6 +4,7 @@
  * ../shared/docs/sandbox-facts.md.
  */
 import { randomInt } from 'node:crypto';
+import { SAFE_PATH_MAX_DEPTH } from '../shared/index.js';
 import type { SandboxSpec } from './sandbox-spec.js';
 
 export const WORK_DIR = '/work';
@@ -136,10 +137,14 @@ export function runExecOptions(spec: SandboxSpec) {
   };
 }
 
-/** After the command: stop the job's leftovers (every process of its uid) and stream /work out as a tar. */
+/**
+ * After the command: stop the job's leftovers (every process of its uid) and stream /work out
+ * as a tar, one level deeper than a safe path may be (so what is too deep is seen and reported,
+ * and nothing below it is ever read).
+ */
 export function collectExecOptions(spec: SandboxSpec) {
   return {
-    Cmd: [LAUNCHER, 'collect'],
+    Cmd: [LAUNCHER, 'collect', String(SAFE_PATH_MAX_DEPTH + 1)],
     User: `${spec.uid}:${spec.gid}`,
     WorkingDir: WORK_DIR,
     Env: ['PATH=/usr/local/bin:/usr/bin:/bin', 'LANG=C.UTF-8'],
