@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config.js';
 import { loadProfiles, type LoadedProfile } from '../profiles/index.js';
-import { DockerRuntime, jobIds, loadImageCatalog, type SandboxResult } from '../sandbox/index.js';
+import { DockerRuntime, JOB_ID_BASE, jobIds, loadImageCatalog, type SandboxResult } from '../sandbox/index.js';
 import { createLogger } from '../shared/index.js';
 
 interface Case {
@@ -37,8 +37,16 @@ export const SELFTEST_CASES: readonly Case[] = [
     name: 'non-root, no capabilities',
     profile: 'shell',
     argv: ['sh', '-c', 'grep -E "^(Uid|CapEff|NoNewPrivs|Seccomp):" /proc/self/status | tr -s "\\t " " "'],
-    expected: 'Uid: 10001 10001 10001 10001|CapEff: 0000000000000000|NoNewPrivs: 1|Seccomp: 2',
-    check: (r) => out(r).split('\n').join('|'),
+    expected: "Uid: the job's own ×4|CapEff: 0000000000000000|NoNewPrivs: 1|Seccomp: 2",
+    // each job runs as a uid of its own (random, from JOB_ID_BASE up)
+    check: (r) =>
+      out(r)
+        .split('\n')
+        .map((l) => {
+          const uid = /^Uid: (\d+) \1 \1 \1$/.exec(l)?.[1];
+          return uid !== undefined && Number(uid) >= JOB_ID_BASE ? "Uid: the job's own ×4" : l;
+        })
+        .join('|'),
   },
   {
     name: 'no network (TCP connect)',

@@ -5,6 +5,6 @@ export { assertEngineLimits, type EngineFacts } from './engine-limits.js';
 export { packFiles } from './input-archive.js';
 export { PATCH_REFUSED_PREFIX } from './patch-check.js';
 export { collectFromTar, safeEntryPath } from './artifact-collector.js';
-export { containerOptions, INIT_UID, jobIds, MASKED_PATHS, READONLY_PATHS, WORK_DIR } from './hardening.js';
+export { containerOptions, INIT_UID, JOB_ID_BASE, jobIds, MASKED_PATHS, READONLY_PATHS, WORK_DIR } from './hardening.js';
 export type { CollectedArtifact, RejectedArtifact, RunOptions, SandboxFile, SandboxLimits, SandboxOutcome, SandboxResult, SandboxSpec } from './sandbox-spec.js';
 export { loadImageCatalog } from './image-catalog.js';
