@@ -170,6 +170,7 @@ export async function startAirlock(config: Config, opts: StartOptions = {}): Pro
       await worker?.close();
       blocking.disconnect();
       sub.disconnect();
+      runtime.close();
     });
   }
 

@@ -58,6 +58,11 @@ export class DockerRuntime implements ContainerRuntime {
     return this.engine;
   }
 
+  /** Ends what this runtime started (its tripwire listener); containers are the reaper's. */
+  close(): void {
+    if (this.opts.tripwires === undefined) this.tripwires.close();
+  }
+
   async assertImage(imageId: string): Promise<void> {
     try {
       await this.docker.getImage(imageId).inspect();
