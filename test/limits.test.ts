@@ -79,6 +79,7 @@ describe('profiles: a limit the engine would not honour stops start-up, naming t
 const spec = (limits: Partial<Record<keyof Limits, number>>): SandboxSpec => ({
   jobId: 'job_limits',
   imageId: 'sha256:0',
+  uid: 200_001,
   gid: 200_001,
   argv: ['true'],
   files: [],
