@@ -56,6 +56,8 @@ describe('the extremes start on the real engine and limit', () => {
       `[ "$(cat /sys/fs/cgroup/memory/memory.limit_in_bytes)" = ${6 * MiB} ] || exit 12`,
       `[ "$(cat /sys/fs/cgroup/pids/pids.max)" = 8 ] || exit 13`,
       `[ "$(ulimit -n)" = 16 ] || exit 14`,
+      // fsize in 512-byte blocks: one page, which our own init's writes must fit under too
+      `[ "$(ulimit -f)" = 8 ] || exit 17`,
       'set -- $(df -B1 /work | tail -1); [ "$2" = 4096 ] || exit 15',
       'set -- $(df -B1 /dev/shm | tail -1); [ "$2" = 4096 ] || exit 16',
     ].join('; ');

@@ -23,6 +23,7 @@
  *   inherited by containerd and runc, which cannot raise it) start fails with "error setting
  *   rlimit type 7: operation not permitted": 20000 runs, 20001 and the old ceiling 65536 fail.
  * - fsize (bytes): 1 lets a file grow to 1 byte, then SIGXFSZ. 0 is not "unlimited" but -1 is.
+ *   The floor is a page: our own init writes ~1.4 KiB under the same limit (see fileSizeBytes).
  * - tmpfs size and ShmSize: the kernel rounds up to whole 4 KiB pages (size=1 gives 4096 bytes,
  *   and stops writes there). tmpfs size=0 is NO limit; ShmSize 0 is the engine default (64 MiB).
  * Ceilings that are our choice (no engine bound below them) are noted as such.
@@ -60,8 +61,12 @@ export const LIMIT_RANGES = {
   scratchBytes: int(PAGE_BYTES, TiB),
   tmpBytes: int(PAGE_BYTES, TiB),
   shmBytes: int(PAGE_BYTES, TiB),
-  /** RLIMIT_FSIZE in bytes. */
-  fileSizeBytes: int(1, TiB),
+  /**
+   * RLIMIT_FSIZE in bytes. It binds every process of the container, the init user too: the
+   * idle launcher writes the container's user database (~1 KiB) under it, so the floor is one
+   * page (measured: at 1 byte the init shell died of SIGXFSZ and the container stopped).
+   */
+  fileSizeBytes: int(PAGE_BYTES, TiB),
   /** runc and the launcher need 12; the engine's ceiling is dockerd's own hard limit (20000 here). */
   openFiles: int(16, 20_000),
   /** Caps on collected artifacts; ceilings: our choice. */
