@@ -1,10 +1,9 @@
+import { z } from 'zod';
 import { canonicalJson, sha256Hex } from '../shared/index.js';
 
-export interface ArtifactRef {
-  readonly path: string;
-  readonly bytes: number;
-  readonly sha256: string;
-}
+/** One stored artifact as a job result lists it. */
+export const ArtifactRefSchema = z.object({ path: z.string(), bytes: z.number().int().nonnegative(), sha256: z.string() }).readonly();
+export type ArtifactRef = z.infer<typeof ArtifactRefSchema>;
 
 /** One digest over the whole set: sha256 of the canonical JSON of the path-sorted list. */
 export function artifactDigest(entries: readonly ArtifactRef[]): string {

@@ -1,2 +1,2 @@
 export { FileArtifactStore } from './artifact-store.js';
-export { artifactDigest, type ArtifactRef } from './artifact-digest.js';
+export { artifactDigest, ArtifactRefSchema, type ArtifactRef } from './artifact-digest.js';

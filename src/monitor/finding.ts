@@ -1,14 +1,20 @@
 /** What the monitor concluded about one run. Review reads `severity`: a `high` finding is never auto-promoted. */
+import { z } from 'zod';
+
 export const SEVERITIES = ['low', 'medium', 'high'] as const;
 export type Severity = (typeof SEVERITIES)[number];
 
-export interface Finding {
-  /** Stable kind, e.g. `policy_violation`, `ci_config_change`. */
-  readonly kind: string;
-  readonly severity: Severity;
-  readonly message: string;
-  readonly details?: Readonly<Record<string, unknown>>;
-}
+/** A finding as a job result stores it (the queue's JobResultSchema and review's schemas build on this). */
+export const FindingSchema = z
+  .object({
+    /** Stable kind, e.g. `policy_violation`, `ci_config_change`. */
+    kind: z.string(),
+    severity: z.enum(SEVERITIES),
+    message: z.string(),
+    details: z.record(z.string(), z.unknown()).readonly().optional(),
+  })
+  .readonly();
+export type Finding = z.infer<typeof FindingSchema>;
 
 /** The highest severity among the findings, `none` when there are none. */
 export function riskOf(findings: readonly Finding[]): Severity | 'none' {

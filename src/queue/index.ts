@@ -3,6 +3,17 @@ export { defaultWorkerId, JobWorker, type JobWorkerOptions } from './job-worker.
 export { KEY_REVOKED_ERROR, RedisJobStore, type CancelOutcome, type KeyRefusal, type StartOutcome } from './job-store.js';
 export { KeyRevocation, type KeyRevocationDeps, type KeyRevocationResult, type RevokeKeyOptions } from './key-revocation.js';
 export { WorkerRegistry, type WorkerBeat } from './worker-registry.js';
-export { JOB_STATUSES, isTerminal, type JobError, type JobFileInput, type JobInput, type JobRecord, type JobResult, type JobStatus, type TerminalStatus } from './job-types.js';
+export { JOB_STATUSES, isTerminal, type JobError, type JobFileInput, type JobInput, type JobRecord, type JobStatus, type TerminalStatus } from './job-types.js';
 export { JobGrants, type JobGrantsOptions, type OpenGrant } from './job-grants.js';
 export { codeDigestOf } from './code-digest.js';
+export {
+  JobResultSchema,
+  JobResultViewSchema,
+  jobFinishAudit,
+  resultView,
+  toJobResult,
+  type JobResult,
+  type JobResultView,
+  type RunTrace,
+  type StoredArtifacts,
+} from './job-result.js';

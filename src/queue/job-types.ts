@@ -1,6 +1,8 @@
-import type { ArtifactRef } from '../artifacts/index.js';
-import type { Finding } from '../monitor/index.js';
 import type { Limits } from '../profiles/index.js';
+import type { JobResult } from './job-result.js';
+
+/** The result's shape is JobResultSchema's (job-result.ts). */
+export type { JobResult } from './job-result.js';
 
 export const JOB_STATUSES = [
   'queued',
@@ -44,35 +46,6 @@ export interface JobInput {
   readonly lineage?: string;
   readonly env: Readonly<Record<string, string>>;
   readonly limits: Limits;
-}
-
-export interface JobResult {
-  readonly exitCode: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-  readonly stdoutEncoding: 'utf8' | 'base64';
-  readonly stderrEncoding: 'utf8' | 'base64';
-  readonly stdoutBytes: number;
-  readonly stderrBytes: number;
-  readonly stdoutTruncated: boolean;
-  readonly stderrTruncated: boolean;
-  readonly durationMs: number;
-  readonly imageDigest: string;
-  readonly profile: string;
-  readonly profileDigest: string;
-  readonly seccompDigest: string;
-  readonly patchMessage?: string;
-  readonly violation?: { readonly syscall: string | null; readonly verified: boolean };
-  /** Collected files, sorted by path; `artifactDigest` covers the whole set. */
-  readonly artifacts: readonly ArtifactRef[];
-  readonly artifactDigest: string | null;
-  /** sha256 of a tar of all artifacts, kept in the artifact store (GET …/artifacts.tar). */
-  readonly artifactsTarSha256: string | null;
-  readonly artifactsRejected: readonly { path: string; reason: string }[];
-  /** sha256 of what ran (argv, files, patch): the digest job.submit and job.start record. */
-  readonly codeDigest: string;
-  /** The monitor's findings about this run (high ones keep a result from automatic promotion). */
-  readonly findings: readonly Finding[];
 }
 
 export interface JobError {

@@ -13,9 +13,10 @@ import { ApiKeyStore, CREDENTIAL_START_SLACK_MS } from '../credentials/index.js'
 import { assessRun } from '../monitor/index.js';
 import type { LoadedProfile } from '../profiles/index.js';
 import { LABEL_JOB, LABEL_WORKER, packFiles, type ContainerRuntime, type SandboxResult } from '../sandbox/index.js';
-import { AppError, isAppError, newId, sha256Hex, type Clock, type Logger } from '../shared/index.js';
+import { AppError, isAppError, newId, type Clock, type Logger } from '../shared/index.js';
 import { codeDigestOf } from './code-digest.js';
-import { buildSpec, statusOf, toJobResult, type StoredArtifacts } from './build-spec.js';
+import { buildSpec, statusOf } from './build-spec.js';
+import { jobFinishAudit, toJobResult, type StoredArtifacts } from './job-result.js';
 import type { JobGrants, OpenGrant } from './job-grants.js';
 import { KEY_REVOKED_ERROR, RedisJobStore } from './job-store.js';
 import type { JobError, JobInput } from './job-types.js';
@@ -271,30 +272,7 @@ export class JobWorker {
     });
     const jobResult = toJobResult(result, profile, imageId, stored, codeDigest, findings);
     // the record of what ran is written before the result becomes visible
-    await this.appendFinish(
-      workerEvent(this.workerId, 'job.finish', jobId, {
-        outcome: { result: status },
-        durationMs: result.durationMs,
-        bytes: {
-          request: 0,
-          response: result.stdoutBytes + result.stderrBytes,
-        },
-        details: {
-          containerId: result.containerId,
-          exitCode: result.exitCode,
-          stdoutBytes: result.stdoutBytes,
-          stderrBytes: result.stderrBytes,
-          stdoutSha256: sha256Hex(result.stdout),
-          stderrSha256: sha256Hex(result.stderr),
-          stdoutTruncated: result.stdoutTruncated,
-          stderrTruncated: result.stderrTruncated,
-          artifactDigest: stored.digest,
-          artifacts: stored.entries.length,
-          artifactsRejected: result.artifactsRejected,
-          findings: findings.map((f) => ({ kind: f.kind, severity: f.severity })),
-        },
-      }),
-    );
+    await this.appendFinish(workerEvent(this.workerId, 'job.finish', jobId, jobFinishAudit(status, jobResult, result)));
     await this.store.finish(jobId, status, {
       result: jobResult,
       finishedAt: result.finishedAt,

@@ -4,7 +4,7 @@ export { openReview, loadApprovalPolicyFile, type OpenReviewOptions } from './op
 export { PromotionService, isPromotionState } from './promotion-service.js';
 export { selfApprovalForbidden } from './review-visibility.js';
 export { PATCH_FILE_NAME } from './promotion-applier.js';
-export type { PromotableJob } from './promotable-job.js';
+export { PromotableResultSchema, JobSnapshotSchema, jobSnapshot, type PromotableJob, type PromotableResult, type JobSnapshot } from './promotable-job.js';
 export {
   PROMOTION_STATES,
   FINAL_STATES,

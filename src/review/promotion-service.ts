@@ -7,7 +7,7 @@ import type { FileArtifactStore } from '../artifacts/index.js';
 import { riskOf } from '../monitor/index.js';
 import { AppError, newId, sha256Hex, type Clock, type Logger } from '../shared/index.js';
 import { requirementFor, type ApprovalPolicy, type TargetPolicy } from './approval-policy.js';
-import type { PromotableJob } from './promotable-job.js';
+import { jobSnapshot, type PromotableJob } from './promotable-job.js';
 import type { ApplyResult, PromotionApplier } from './promotion-applier.js';
 import type { PromotionOutbox } from './promotion-outbox.js';
 import { promotionFindings } from './promotion-risk.js';
@@ -15,7 +15,6 @@ import type { ActorJson, PromotionDoc, PromotionStore } from './promotion-store.
 import { PROMOTION_STATES, type Decision, type Promotion, type PromotionState, type ReviewerKey } from './promotion-types.js';
 import { canSee, eligibleGroups, isPartyTo, selfApprovalForbidden } from './review-visibility.js';
 
-const EXCERPT_CHARS = 4096;
 /** Promotions read per round trip when listing. */
 const LIST_PAGE = 100;
 /** Job states a promotion may be requested for; policy_violation only ever through the security group. */
@@ -58,7 +57,6 @@ export class PromotionService {
     if (!PROMOTABLE_JOB_STATES.has(job.status) || r === undefined) {
       throw new AppError('NOT_PROMOTABLE', `job ${job.id} is ${job.status}; only a succeeded job (or, through the security group, a policy_violation) can be promoted`);
     }
-    if (r.codeDigest === undefined) throw new AppError('NOT_PROMOTABLE', `job ${job.id} finished before promotions existed (no code digest); run it again`);
     const patch = job.input?.patch;
     const kind = r.artifactDigest !== null && r.artifacts.length > 0 ? 'artifacts' : patch !== undefined && patch !== '' ? 'patch' : null;
     if (kind === null) throw new AppError('NOT_PROMOTABLE', `job ${job.id} has neither artifacts nor a patch: nothing to promote`);
@@ -90,27 +88,7 @@ export class PromotionService {
       deadlineAt: new Date(now + targetPolicy.reviewTimeoutMs).toISOString(),
       escalateAt: escalation === undefined ? null : new Date(now + escalation.afterMs).toISOString(),
       escalationGroup: escalation?.group ?? null,
-      snapshot: {
-        status: job.status,
-        profile: job.profile,
-        argv: job.input?.argv ?? [],
-        files: (job.input?.files ?? []).map((f) => ({ path: f.path, bytes: f.encoding === 'base64' ? Buffer.from(f.content, 'base64').length : Buffer.byteLength(f.content) })),
-        exitCode: r.exitCode,
-        durationMs: r.durationMs,
-        stdoutExcerpt: r.stdout.slice(0, EXCERPT_CHARS),
-        stderrExcerpt: r.stderr.slice(0, EXCERPT_CHARS),
-        stdoutEncoding: r.stdoutEncoding,
-        stderrEncoding: r.stderrEncoding,
-        stdoutBytes: r.stdoutBytes,
-        stderrBytes: r.stderrBytes,
-        stdoutTruncated: r.stdoutTruncated,
-        stderrTruncated: r.stderrTruncated,
-        artifacts: r.artifacts.map((a) => ({ path: a.path, bytes: a.bytes, sha256: a.sha256 })),
-        patchSha256,
-        artifactsTarSha256: r.artifactsTarSha256,
-        imageDigest: r.imageDigest,
-        seccompDigest: r.seccompDigest,
-      },
+      snapshot: jobSnapshot(job, r, patchSha256),
     };
     const automatic = requirement.approvals === 0;
     await this.store.create(doc, {

@@ -4,6 +4,7 @@
  * and target). Each stage change is one compare-and-set in Redis and one audit record.
  */
 import type { Finding } from '../monitor/index.js';
+import type { JobSnapshot } from './promotable-job.js';
 
 export const PROMOTION_STATES = ['pending_review', 'approved', 'promoted', 'rejected', 'expired', 'failed', 'superseded'] as const;
 export type PromotionState = (typeof PROMOTION_STATES)[number];
@@ -36,33 +37,8 @@ export interface Requirement {
   readonly basis: 'automatic' | 'policy' | 'high_risk';
 }
 
-/** How much a job wrote, in which encoding, and whether the run cut it at the output limit. */
-export interface OutputFacts {
-  readonly stdoutEncoding: 'utf8' | 'base64';
-  readonly stderrEncoding: 'utf8' | 'base64';
-  readonly stdoutBytes: number;
-  readonly stderrBytes: number;
-  readonly stdoutTruncated: boolean;
-  readonly stderrTruncated: boolean;
-}
-
-/** What the reviewer is shown about the job, captured when promotion is requested (a job record expires; this does not). */
-export interface JobSnapshot extends OutputFacts {
-  readonly status: string;
-  readonly profile: string;
-  readonly argv: readonly string[];
-  readonly files: readonly { path: string; bytes: number }[];
-  readonly exitCode: number | null;
-  readonly durationMs: number;
-  readonly stdoutExcerpt: string;
-  readonly stderrExcerpt: string;
-  readonly artifacts: readonly { path: string; bytes: number; sha256: string }[];
-  /** sha256 of the job's patch in the artifact store (read back, digest-checked, when shown or applied). */
-  readonly patchSha256: string | null;
-  readonly artifactsTarSha256: string | null;
-  readonly imageDigest: string;
-  readonly seccompDigest: string;
-}
+/** What the reviewer is shown about the job: derived from the job result's schema in promotable-job.ts. */
+export type { JobSnapshot } from './promotable-job.js';
 
 export interface Decision extends PrincipalRef {
   readonly decision: 'approve' | 'reject';

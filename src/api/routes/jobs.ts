@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { FileArtifactStore } from '../../artifacts/index.js';
 import type { ApiKeyInfo } from '../../credentials/index.js';
 import type { LoadedProfile } from '../../profiles/index.js';
-import { isTerminal, type JobProducer, type JobRecord } from '../../queue/index.js';
+import { isTerminal, resultView, type JobProducer, type JobRecord } from '../../queue/index.js';
 import { AppError } from '../../shared/index.js';
 import { requireRole } from '../auth.js';
 import { checkPatch } from '../check-patch.js';
@@ -108,9 +108,8 @@ function parseWait(req: FastifyRequest, maxWaitS: number): number {
   return Math.min(parseWith(WaitQuery, req.query).wait ?? 0, maxWaitS);
 }
 
-/** The public shape of a job: status, then the result fields flattened. */
+/** The public shape of a job: status, then the result's shown fields flattened (`resultView`: all but `profile`). */
 export function view(rec: JobRecord) {
-  const r = rec.result;
   return {
     id: rec.id,
     status: rec.status,
@@ -121,30 +120,7 @@ export function view(rec: JobRecord) {
     finishedAt: rec.finishedAt ?? null,
     attempts: rec.attempts,
     cancelRequested: rec.cancelRequested,
-    ...(r
-      ? {
-          exitCode: r.exitCode,
-          stdout: r.stdout,
-          stderr: r.stderr,
-          stdoutEncoding: r.stdoutEncoding,
-          stderrEncoding: r.stderrEncoding,
-          stdoutBytes: r.stdoutBytes,
-          stderrBytes: r.stderrBytes,
-          stdoutTruncated: r.stdoutTruncated,
-          stderrTruncated: r.stderrTruncated,
-          durationMs: r.durationMs,
-          imageDigest: r.imageDigest,
-          profileDigest: r.profileDigest,
-          seccompDigest: r.seccompDigest,
-          ...(r.patchMessage !== undefined ? { patchMessage: r.patchMessage } : {}),
-          ...(r.violation !== undefined ? { violation: r.violation } : {}),
-          artifacts: r.artifacts,
-          artifactDigest: r.artifactDigest,
-          artifactsRejected: r.artifactsRejected,
-          // the monitor's findings: what a promotion's review will be shown
-          findings: r.findings,
-        }
-      : {}),
+    ...(rec.result ? resultView(rec.result) : {}),
     ...(rec.error ? { error: rec.error } : {}),
   };
 }
