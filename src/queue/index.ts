@@ -10,6 +10,7 @@ export {
   JobResultSchema,
   JobResultViewSchema,
   jobFinishAudit,
+  promotableJobOf,
   resultView,
   toJobResult,
   type JobResult,

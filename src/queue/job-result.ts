@@ -10,10 +10,10 @@ import type { ArtifactRef } from '../artifacts/index.js';
 import type { AuditEvent } from '../audit/index.js';
 import type { Finding } from '../monitor/index.js';
 import type { LoadedProfile } from '../profiles/index.js';
-import { PromotableResultSchema } from '../review/index.js';
+import { PromotableResultSchema, type PromotableJob } from '../review/index.js';
 import type { SandboxResult } from '../sandbox/index.js';
 import { sha256Hex } from '../shared/index.js';
-import type { TerminalStatus } from './job-types.js';
+import type { JobInput, JobRecord, TerminalStatus } from './job-types.js';
 
 export const JobResultSchema = PromotableResultSchema.extend({
   /** The profile it ran under (the job's own `profile`). */
@@ -35,6 +35,11 @@ export type JobResultView = Readonly<z.infer<typeof JobResultViewSchema>>;
 export function resultView(r: JobResult): JobResultView {
   const { profile: _profile, ...shown } = r;
   return shown;
+}
+
+/** A job as review judges it: its record's result as stored (a promotable result by construction) and what it ran. */
+export function promotableJobOf(rec: JobRecord, input: JobInput | undefined, submitterPrincipal: string): PromotableJob {
+  return { id: rec.id, status: rec.status, profile: rec.profile, submitter: { keyId: rec.ownerKeyId, principal: submitterPrincipal }, result: rec.result, input };
 }
 
 export interface StoredArtifacts {

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import type { FileArtifactStore } from '../../artifacts/index.js';
 import { QUERY_MAX_LIMIT, queryAudit, type RedisAuditStore } from '../../audit/index.js';
 import type { ApiKeyInfo, ApiKeyStore } from '../../credentials/index.js';
-import type { JobProducer } from '../../queue/index.js';
+import { promotableJobOf, type JobProducer } from '../../queue/index.js';
 import { isPromotionState, selfApprovalForbidden, type Promotion, type PromotionService, type ReviewerKey } from '../../review/index.js';
 import { AppError } from '../../shared/index.js';
 import { requireRole } from '../auth.js';
@@ -50,7 +50,7 @@ export function promotionRoutes(app: FastifyInstance, deps: PromotionRoutesDeps)
     const owner = await deps.keys.get(rec.ownerKeyId);
     const input = await deps.producer.getInput(rec.id);
     const p = await deps.review.request(
-      { id: rec.id, status: rec.status, profile: rec.profile, submitter: { keyId: rec.ownerKeyId, principal: owner?.owner ?? rec.ownerKeyId }, result: rec.result, input },
+      promotableJobOf(rec, input, owner?.owner ?? rec.ownerKeyId),
       { target: body.target, ...(body.note !== undefined ? { note: body.note } : {}) },
       reviewerKey(key),
     );
