@@ -5,10 +5,11 @@
 import { posix } from 'node:path';
 import { z } from 'zod';
 import type { ApiKeyInfo } from '../credentials/index.js';
-import { checkInputFits, limitRangeIssue, LimitsSchema, tightenLimits, type LoadedProfile } from '../profiles/index.js';
+import { checkInputFits, JOB_ROLES, jobGrant, limitRangeIssue, LimitsSchema, tightenLimits, type GrantProfile, type LoadedProfile } from '../profiles/index.js';
 import type { JobFileInput, JobInput } from '../queue/index.js';
 import { AppError, invalidGlobReason } from '../shared/index.js';
 import { expandArchive } from './archive-input.js';
+import { RoleDeniedError } from './auth.js';
 import { checkPath, checkTreeConflicts } from './check-path.js';
 import { INPUT_CAPS } from './input-caps.js';
 
@@ -52,9 +53,9 @@ const isReservedEnv = (name: string) => RESERVED_ENV.has(name) || name.startsWit
 /** Canonical base64: length a multiple of 4, padding only at the end. */
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
-/** Who asks, and which tools exist: a job gets only what its profile AND its key grant. */
+/** Who asks, and which tools exist: a job gets only what `jobGrant` grants (the rule the capability matrix reports). */
 export interface GrantContext {
-  readonly key: Pick<ApiKeyInfo, 'id' | 'profiles' | 'tools'>;
+  readonly key: Pick<ApiKeyInfo, 'id' | 'role' | 'profiles' | 'tools'>;
   readonly knownTools: ReadonlySet<string>;
   /** Receives why each tool was refused, for the operators' record only: the caller gets one answer whatever the reason. */
   readonly onToolsRefused?: (refused: readonly { tool: string; reason: string }[]) => void;
@@ -70,12 +71,7 @@ export function parseJobRequest(body: unknown, profiles: ReadonlyMap<string, Loa
   const loaded = profiles.get(profileName);
   if (loaded === undefined) throw new AppError('PROFILE_NOT_FOUND', `no profile named ${profileName}`);
   const profile = loaded.profile;
-  if (grant.key.profiles !== undefined && !grant.key.profiles.includes(profile.name)) {
-    throw new AppError('PROFILE_NOT_ALLOWED', `key ${grant.key.id} may not run jobs on profile ${profile.name} (allowed: ${grant.key.profiles.join(', ') || 'none'})`, {
-      details: { profile: profile.name },
-    });
-  }
-  const tools = grantTools(req.tools ?? [], profile.name, profile.tools, grant);
+  const tools = grantTools(req.tools ?? [], profile, grant);
   if (req.runtime !== undefined && req.profile !== undefined && profile.image !== req.runtime) {
     throw new AppError('INVALID_REQUEST', `profile ${profile.name} runs ${profile.image}, not ${req.runtime}`, { details: { field: 'runtime' } });
   }
@@ -137,26 +133,30 @@ export function parseJobRequest(body: unknown, profiles: ReadonlyMap<string, Loa
 }
 
 /**
- * The requested tools, each granted by the profile and the key, or a 403 naming every refused
- * tool. The answer is the same whether a tool is not configured, not grantable on the profile
- * or not granted to the key, so a caller cannot probe which tools exist; the precise reason
- * goes to `onToolsRefused` (the request's audit record).
+ * What `jobGrant` grants the key on this profile, or the refusal as the API states it. A refused
+ * tool gets the same answer whether it is not configured, not grantable on the profile or not
+ * granted to the key, so a caller cannot probe which tools exist; the precise reason goes to
+ * `onToolsRefused` (the request's audit record).
  */
-function grantTools(requested: readonly string[], profileName: string, profileTools: readonly string[], grant: GrantContext): string[] {
-  const refused: { tool: string; reason: string }[] = [];
-  for (const tool of new Set(requested)) {
-    if (!grant.knownTools.has(tool)) refused.push({ tool, reason: 'no such tool is configured' });
-    else if (!profileTools.includes(tool)) refused.push({ tool, reason: `not grantable on profile ${profileName}` });
-    else if (!grant.key.tools.includes(tool)) refused.push({ tool, reason: `not granted to key ${grant.key.id}` });
+function grantTools(requested: readonly string[], profile: GrantProfile, grant: GrantContext): string[] {
+  const { key } = grant;
+  const g = jobGrant(key, profile, requested, grant.knownTools);
+  if (g.granted) return [...g.tools];
+  switch (g.refused) {
+    case 'role':
+      throw new RoleDeniedError(`key ${key.id} has the role ${key.role}; jobs are run by the roles ${JOB_ROLES.join(', ')}`);
+    case 'profile':
+      throw new AppError('PROFILE_NOT_ALLOWED', `key ${key.id} may not run jobs on profile ${profile.name} (allowed: ${key.profiles?.join(', ') || 'none'})`, {
+        details: { profile: profile.name },
+      });
+    case 'tools': {
+      grant.onToolsRefused?.(g.tools);
+      const reason = `not granted to key ${key.id} on profile ${profile.name}`;
+      throw new AppError('TOOL_NOT_GRANTED', `tools refused: ${g.tools.map((r) => r.tool).join(', ')} (${reason})`, {
+        details: { refused: g.tools.map(({ tool }) => ({ tool, reason })) },
+      });
+    }
   }
-  if (refused.length > 0) {
-    grant.onToolsRefused?.(refused);
-    const reason = `not granted to key ${grant.key.id} on profile ${profileName}`;
-    throw new AppError('TOOL_NOT_GRANTED', `tools refused: ${refused.map((r) => r.tool).join(', ')} (${reason})`, {
-      details: { refused: refused.map(({ tool }) => ({ tool, reason })) },
-    });
-  }
-  return [...new Set(requested)].sort();
 }
 
 function checkBase64(value: string, field: string): string {

@@ -1,8 +1,10 @@
 /**
  * The capability matrix: what each profile and each key can reach, and with what. Pure:
  * callers hand in profiles, tools, keys and image digests. This is the document an auditor
- * asks for ("what can an agent reach?").
+ * asks for ("what can an agent reach?"); what it says a key may do is what `jobGrant`, the
+ * function POST /v1/jobs enforces, grants.
  */
+import { credentialLifetimeMs, grantableTools, jobGrant } from './job-grant.js';
 import type { LoadedProfile } from './profile-schema.js';
 
 export interface MatrixTool {
@@ -55,8 +57,10 @@ export function capabilityMatrix(input: {
   startSlackMs: number;
 }): CapabilityMatrix {
   const toolByName = new Map(input.tools.map((t) => [t.name, t]));
+  const known = new Set(toolByName.keys());
+  const terms = { startSlackMs: input.startSlackMs, graceMs: input.credential.graceMs };
   const profiles = [...input.profiles.values()].map(({ profile, digest, seccompDigest }) => {
-    const grantable = profile.tools.map((n) => toolByName.get(n)).filter((t): t is MatrixTool => t !== undefined);
+    const grantable = grantableTools(profile, known).map((n) => toolByName.get(n)!);
     return {
       name: profile.name,
       imageDigest: input.imageDigests.get(profile.image) ?? null,
@@ -65,18 +69,19 @@ export function capabilityMatrix(input: {
       profileDigest: digest,
       limits: profile.limits,
       grantableTools: grantable.map((t) => ({ name: t.name, origin: t.origin, methods: [...t.methods], pathPrefixes: [...t.pathPrefixes] })),
-      credentialLifetimeMs: grantable.length > 0 ? profile.limits.timeoutMs + input.credential.graceMs + input.startSlackMs : null,
+      credentialLifetimeMs: grantable.length > 0 ? credentialLifetimeMs(profile.limits.timeoutMs, terms) : null,
     };
   });
+  // a key's reach is what jobGrant, the function request parsing enforces, grants it: profile by profile, tool by tool
   const keys = input.keys.map((k) => ({
     id: k.id,
     role: k.role,
     owner: k.owner,
     name: k.name,
     active: k.revokedAt === undefined,
-    reach: (k.role === 'agent' || k.role === 'admin' ? profiles : [])
-      .filter((p) => k.profiles === undefined || k.profiles.includes(p.name))
-      .map((p) => ({ profile: p.name, tools: p.grantableTools.map((t) => t.name).filter((t) => k.tools.includes(t)) })),
+    reach: [...input.profiles.values()]
+      .filter(({ profile }) => jobGrant(k, profile, [], known).granted)
+      .map(({ profile }) => ({ profile: profile.name, tools: grantableTools(profile, known).filter((t) => jobGrant(k, profile, [t], known).granted) })),
   }));
   return { credential: input.credential, profiles, keys };
 }

@@ -3,3 +3,16 @@ export { checkInputFits, inputNeeds, LAUNCHER_MEMORY_BYTES, type InputSizes } fr
 export { loadProfiles, loadSeccomp } from './load-profiles.js';
 export { tightenLimits } from './tighten-limits.js';
 export { capabilityMatrix, formatCapabilityMatrix, type CapabilityMatrix, type MatrixKey, type MatrixTool } from './capability-matrix.js';
+export {
+  credentialDeadlineMs,
+  credentialLifetimeMs,
+  grantableTools,
+  jobGrant,
+  JOB_ROLES,
+  runsJobs,
+  type CredentialTerms,
+  type GrantKey,
+  type GrantProfile,
+  type JobGrant,
+  type ToolRefusal,
+} from './job-grant.js';

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { FileArtifactStore } from '../../artifacts/index.js';
 import type { ApiKeyInfo } from '../../credentials/index.js';
-import type { LoadedProfile } from '../../profiles/index.js';
+import { JOB_ROLES, type LoadedProfile } from '../../profiles/index.js';
 import { isTerminal, resultView, type JobProducer, type JobRecord } from '../../queue/index.js';
 import { AppError } from '../../shared/index.js';
 import { requireRole } from '../auth.js';
@@ -24,7 +24,8 @@ const WaitQuery = z.strictObject({ wait: z.coerce.number().min(0).optional() });
 
 export function jobRoutes(app: FastifyInstance, deps: JobRoutesDeps): void {
   app.post('/v1/jobs', async (req, reply) => {
-    const key = requireRole(req, 'agent', 'admin');
+    // the roles jobGrant grants jobs to (parseJobRequest asks it again, with the profile and tools)
+    const key = requireRole(req, ...JOB_ROLES);
     const waitS = parseWait(req, deps.maxWaitS);
     const input = parseJobRequest(req.body, deps.profiles, {
       key,
@@ -90,7 +91,7 @@ export function artifactRoutes(app: FastifyInstance, deps: JobRoutesDeps): void 
 
 /** Another key's job is a 404, not a 403: ids of others' jobs are not confirmed. */
 async function ownedJob(req: FastifyRequest, producer: JobProducer): Promise<JobRecord> {
-  const key = requireRole(req, 'agent', 'admin');
+  const key = requireRole(req, ...JOB_ROLES);
   const params = IdParams.safeParse(req.params);
   const notFound = () => new AppError('JOB_NOT_FOUND', 'no such job');
   if (!params.success) throw notFound();
