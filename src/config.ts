@@ -8,6 +8,8 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { AuditOptionsSchema, defaultAuditPaths, type AuditOptions } from './audit/index.js';
 import { JobCredentialOptionsSchema, type JobCredentialOptions } from './credentials/index.js';
+import { CallRateSchema, type CallRate } from './gateway/index.js';
+import { ReviewOptionsSchema, WebhookOptionsSchema, type ReviewOptions, type WebhookOptions } from './review/index.js';
 import { AppError } from './shared/index.js';
 
 const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max).default(def);
@@ -44,8 +46,9 @@ export const ConfigSchema = z.object({
   AIRLOCK_TOOLS_FILE: z.string().min(1).optional(),
   AIRLOCK_TOOL_SECRETS_FILE: z.string().min(1).optional(),
   AIRLOCK_GATEWAY_DIR: z.string().min(1).optional(),
-  AIRLOCK_GATEWAY_CALLS_PER_S: int(20, 1, 10_000),
-  AIRLOCK_GATEWAY_CALL_BURST: int(40, 1, 100_000),
+  // the gateway's call rate: only types here; ranges and defaults live in the gateway's CallRateSchema
+  AIRLOCK_GATEWAY_CALLS_PER_S: z.coerce.number().int().optional(),
+  AIRLOCK_GATEWAY_CALL_BURST: z.coerce.number().int().optional(),
   AIRLOCK_JOB_TOKEN_KEY_DIR: z.string().min(1).optional(),
   AIRLOCK_JOB_TOKEN_ISSUER: z.string().min(1).optional(),
   AIRLOCK_JOB_TOKEN_AUDIENCE: z.string().min(1).optional(),
@@ -54,11 +57,12 @@ export const ConfigSchema = z.object({
   AIRLOCK_JOB_TOKEN_LIFETIME_MS: z.coerce.number().int().optional(),
   // promotions and review (issue 6)
   AIRLOCK_REVIEW_POLICY_FILE: z.string().min(1).optional(),
-  AIRLOCK_REVIEW_SWEEP_MS: int(5000, 100, 3_600_000),
-  AIRLOCK_REVIEW_APPLY_LEASE_MS: int(600_000, 1000),
-  AIRLOCK_WEBHOOK_ATTEMPTS: int(5, 1, 10),
-  AIRLOCK_WEBHOOK_BACKOFF_MS: int(500, 0, 60_000),
-  AIRLOCK_WEBHOOK_TIMEOUT_MS: int(10_000, 100, 60_000),
+  // only types here; ranges and defaults live in review's ReviewOptionsSchema and WebhookOptionsSchema
+  AIRLOCK_REVIEW_SWEEP_MS: z.coerce.number().int().optional(),
+  AIRLOCK_REVIEW_APPLY_LEASE_MS: z.coerce.number().int().optional(),
+  AIRLOCK_WEBHOOK_ATTEMPTS: z.coerce.number().int().optional(),
+  AIRLOCK_WEBHOOK_BACKOFF_MS: z.coerce.number().int().optional(),
+  AIRLOCK_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().optional(),
   AIRLOCK_PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
   // the CLI's client commands (review, promotion): where the API is and which key to use
   AIRLOCK_URL: z.url({ protocol: /^https?$/ }).optional(),
@@ -124,6 +128,22 @@ const CREDENTIAL_ENV = {
   tokenLifetimeMs: 'AIRLOCK_JOB_TOKEN_LIFETIME_MS',
 } as const satisfies Partial<Record<keyof JobCredentialOptions, keyof RawConfig>>;
 
+const CALL_RATE_ENV = {
+  perSecond: 'AIRLOCK_GATEWAY_CALLS_PER_S',
+  burst: 'AIRLOCK_GATEWAY_CALL_BURST',
+} as const satisfies Record<keyof CallRate, keyof RawConfig>;
+
+const REVIEW_ENV = {
+  sweepMs: 'AIRLOCK_REVIEW_SWEEP_MS',
+  applyLeaseMs: 'AIRLOCK_REVIEW_APPLY_LEASE_MS',
+} as const satisfies Record<keyof ReviewOptions, keyof RawConfig>;
+
+const WEBHOOK_ENV = {
+  attempts: 'AIRLOCK_WEBHOOK_ATTEMPTS',
+  backoffMs: 'AIRLOCK_WEBHOOK_BACKOFF_MS',
+  timeoutMs: 'AIRLOCK_WEBHOOK_TIMEOUT_MS',
+} as const satisfies Record<keyof WebhookOptions, keyof RawConfig>;
+
 export type RawConfig = z.infer<typeof ConfigSchema>;
 
 export interface Config {
@@ -179,18 +199,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   const auditEnv = parsed.success ? parsed : AuditEnvSchema.safeParse(env);
   const audit = auditEnv.success ? auditOptions(auditEnv.data, cwd) : null;
   if (audit !== null && !audit.success) lines.push(...audit.issues);
-  let credentialOptions: JobCredentialOptions | undefined;
-  if (parsed.success) {
+  if (!parsed.success) throw new AppError('CONFIG_INVALID', `invalid configuration:\n${lines.join('\n')}`);
+  const e = parsed.data;
+  // each module's options from the variables that set them: the module's schema holds ranges and defaults
+  const options = <S extends z.ZodType>(schema: S, variables: Readonly<Record<string, keyof RawConfig>>, section: string): z.infer<S> | undefined => {
     const input: Record<string, unknown> = {};
-    for (const [option, variable] of Object.entries(CREDENTIAL_ENV)) if (parsed.data[variable] !== undefined) input[option] = parsed.data[variable];
-    const credentials = JobCredentialOptionsSchema.safeParse(input);
-    if (credentials.success) credentialOptions = credentials.data;
-    else lines.push(...issuesByVariable(credentials.error.issues, CREDENTIAL_ENV, 'credentials'));
-  }
-  if (!parsed.success || audit === null || !audit.success || credentialOptions === undefined) {
+    for (const [option, variable] of Object.entries(variables)) if (e[variable] !== undefined) input[option] = e[variable];
+    const r = schema.safeParse(input);
+    if (!r.success) lines.push(...issuesByVariable(r.error.issues, variables, section));
+    return r.success ? r.data : undefined;
+  };
+  const credentialOptions = options(JobCredentialOptionsSchema, CREDENTIAL_ENV, 'credentials');
+  const callRate = options(CallRateSchema, CALL_RATE_ENV, 'gateway');
+  const review = options(ReviewOptionsSchema, REVIEW_ENV, 'review');
+  const webhook = options(WebhookOptionsSchema, WEBHOOK_ENV, 'webhook');
+  if (audit === null || !audit.success || credentialOptions === undefined || callRate === undefined || review === undefined || webhook === undefined) {
     throw new AppError('CONFIG_INVALID', `invalid configuration:\n${lines.join('\n')}`);
   }
-  const e = parsed.data;
   return deepFreeze({
     role: e.AIRLOCK_ROLE,
     http: { host: e.AIRLOCK_HOST, port: e.AIRLOCK_PORT, bodyLimitBytes: e.AIRLOCK_BODY_LIMIT_BYTES, maxWaitS: e.AIRLOCK_MAX_WAIT_S },
@@ -218,14 +243,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
           .map(([k, v]) => [k.slice('AIRLOCK_SECRET_'.length), v]),
       ),
       gatewayDir: resolve(cwd, e.AIRLOCK_GATEWAY_DIR ?? join(e.AIRLOCK_DATA_DIR, 'gateway')),
-      callRate: { perSecond: e.AIRLOCK_GATEWAY_CALLS_PER_S, burst: e.AIRLOCK_GATEWAY_CALL_BURST },
+      callRate,
     },
     credentials: { keyDir: resolve(cwd, e.AIRLOCK_JOB_TOKEN_KEY_DIR ?? join(e.AIRLOCK_DATA_DIR, 'job-keys')), options: credentialOptions },
     review: {
       policyFile: e.AIRLOCK_REVIEW_POLICY_FILE === undefined ? undefined : resolve(cwd, e.AIRLOCK_REVIEW_POLICY_FILE),
-      sweepMs: e.AIRLOCK_REVIEW_SWEEP_MS,
-      applyLeaseMs: e.AIRLOCK_REVIEW_APPLY_LEASE_MS,
-      webhook: { attempts: e.AIRLOCK_WEBHOOK_ATTEMPTS, backoffMs: e.AIRLOCK_WEBHOOK_BACKOFF_MS, timeoutMs: e.AIRLOCK_WEBHOOK_TIMEOUT_MS },
+      sweepMs: review.sweepMs,
+      applyLeaseMs: review.applyLeaseMs,
+      webhook,
       publicUrl: e.AIRLOCK_PUBLIC_URL,
     },
     client: { url: e.AIRLOCK_URL ?? `http://127.0.0.1:${e.AIRLOCK_PORT}`, key: e.AIRLOCK_KEY },

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { PromotedFile, PromotionPayload } from '../src/review/promotion-target.js';
+import { webhookOptions } from '../src/review/index.js';
 import { postSigned } from '../src/review/signed-post.js';
 import { createTarget, DirectoryTarget, GitTarget, TargetConfigSchema, WebhookTarget } from '../src/review/targets/index.js';
 import { signWebhook, verifyWebhookSignature, WEBHOOK_SIGNATURE_HEADER } from '../src/review/webhook-signature.js';
@@ -438,6 +439,28 @@ describe('WebhookTarget', () => {
     expect(err.retryable).toBe(true);
     expect(received).toHaveLength(4);
     expect(sleeps).toEqual([10, 20, 40]);
+  });
+
+  it("a target from the policy delivers with WebhookOptionsSchema's defaults unless it sets its own", async () => {
+    const defaults = webhookOptions();
+    for (const own of [{}, { attempts: 2, backoffMs: 7 }]) {
+      const { url, received } = await receiver([500]);
+      const sleeps: number[] = [];
+      const config = TargetConfigSchema.parse({ type: 'webhook', url, secret: 'HOOK_KEY', ...own });
+      const target = createTarget('hook', config, {
+        resolveSecret: () => SECRET,
+        baseDir: '/',
+        nowS: () => NOW_S,
+        sleep: (ms) => {
+          sleeps.push(ms);
+          return Promise.resolve();
+        },
+      });
+      await rejection(target.apply(payload('prm_hook00001')));
+      const { attempts, backoffMs } = { ...defaults, ...own };
+      expect(received).toHaveLength(attempts);
+      expect(sleeps).toEqual(Array.from({ length: attempts - 1 }, (_, i) => backoffMs * 2 ** i));
+    }
   });
 
   it('does not retry a 4xx, nor follow a redirect', async () => {

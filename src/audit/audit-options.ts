@@ -5,7 +5,9 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { AppError } from '../shared/index.js';
-import { DEFAULT_RETENTION_DAYS, MIN_RETENTION_DAYS } from './retention.js';
+
+/** Retention shorter than this is refused: what an investigation must still find online. */
+export const MIN_RETENTION_DAYS = 90;
 
 export const AuditOptionsSchema = z
   .strictObject({
@@ -24,7 +26,7 @@ export const AuditOptionsSchema = z
       .int()
       .min(1000)
       .default(15 * 60_000),
-    retentionDays: z.number().int().min(MIN_RETENTION_DAYS).default(DEFAULT_RETENTION_DAYS),
+    retentionDays: z.number().int().min(MIN_RETENTION_DAYS, `audit retention must be at least ${MIN_RETENTION_DAYS} days`).default(180),
     segmentMaxRecords: z.number().int().min(1).max(1_000_000).default(10_000),
     appendMaxAttempts: z.number().int().min(1).max(1000).default(50),
     appendTimeoutMs: z.number().int().min(100).default(5000),
@@ -39,6 +41,22 @@ export const AuditOptionsSchema = z
   });
 export type AuditOptions = z.infer<typeof AuditOptionsSchema>;
 
+/**
+ * The options' defaults, read from the schema: what a part of the audit module built without
+ * config (a test, a CLI command) falls back to, so no constructor writes a default of its own.
+ */
+const { signingKeyFile: _key, checkpointFile: _checkpoints, segmentsDir: _segments, ...defaulted } = AuditOptionsSchema.shape;
+const DefaultedOptionsSchema = z.strictObject(defaulted);
+type DefaultedOptions = z.infer<typeof DefaultedOptionsSchema>;
+export const AUDIT_DEFAULTS: Readonly<DefaultedOptions> = Object.freeze(DefaultedOptionsSchema.parse({}));
+
+/** Some of the options, checked against the schema's ranges, the unset ones at their defaults (CONFIG_INVALID otherwise). */
+export function withAuditDefaults(input: { readonly [K in keyof DefaultedOptions]?: number | undefined }): DefaultedOptions {
+  const parsed = DefaultedOptionsSchema.safeParse(input);
+  if (!parsed.success) throw configInvalid(parsed.error);
+  return parsed.data;
+}
+
 /** Default file locations under the data dir (AIRLOCK_DATA_DIR). */
 export function defaultAuditPaths(dataDir: string): Pick<AuditOptions, 'signingKeyFile' | 'checkpointFile' | 'segmentsDir'> {
   return {
@@ -51,8 +69,10 @@ export function defaultAuditPaths(dataDir: string): Pick<AuditOptions, 'signingK
 /** Validates the slice; every problem is reported at once as CONFIG_INVALID. */
 export function parseAuditOptions(input: z.input<typeof AuditOptionsSchema>): AuditOptions {
   const parsed = AuditOptionsSchema.safeParse(input);
-  if (!parsed.success) {
-    throw new AppError('CONFIG_INVALID', `invalid audit configuration:\n${parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}`);
-  }
+  if (!parsed.success) throw configInvalid(parsed.error);
   return Object.freeze(parsed.data);
+}
+
+function configInvalid(err: z.ZodError): AppError {
+  return new AppError('CONFIG_INVALID', `invalid audit configuration:\n${err.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}`);
 }

@@ -5,6 +5,7 @@
  * deployment (e.g. in the api role); a second one only adds redundant checkpoints.
  */
 import type { Clock } from '../shared/index.js';
+import { AUDIT_DEFAULTS } from './audit-options.js';
 import { parseRecord, type ChainHead } from './audit-record.js';
 import type { AuditStore } from './audit-store.js';
 import { signCheckpoint, type Checkpoint } from './checkpoint.js';
@@ -18,7 +19,7 @@ export interface CheckpointerOptions {
   readonly clock: Clock;
   readonly everyRecords: number;
   readonly everyMs: number;
-  /** How often the timer loop asks `maybeCheckpoint` (default 1000 ms). */
+  /** How often the timer loop asks `maybeCheckpoint` (default: AuditOptionsSchema's checkpointPollMs). */
   readonly pollMs?: number;
   /** Where timer-loop failures go (they never throw out of the timer). */
   readonly onError?: (err: unknown) => void;
@@ -52,7 +53,7 @@ export class Checkpointer {
     if (this.timer !== undefined) return;
     this.timer = setInterval(() => {
       this.maybeCheckpoint().catch((err: unknown) => this.opts.onError?.(err));
-    }, this.opts.pollMs ?? 1000);
+    }, this.opts.pollMs ?? AUDIT_DEFAULTS.checkpointPollMs);
     this.timer.unref();
   }
 

@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { AppError, canonicalJson, systemClock, type Clock } from '../shared/index.js';
 import { auditKeys, type AuditKeys } from './audit-keys.js';
+import { AUDIT_DEFAULTS } from './audit-options.js';
 import { GENESIS_HEAD, ChainHeadSchema, headOf, nextRecord, parseRecord, type AuditEvent, type AuditRecord, type ChainHead } from './audit-record.js';
 import { APPEND_SCRIPT, PRUNE_INDEXES_SCRIPT, TRIM_SCRIPT } from './audit-scripts.js';
 import type { AuditStore } from './audit-store.js';
@@ -19,13 +20,12 @@ export interface RedisAuditStoreOptions {
   /** Key prefix shared with the rest of Airlock (AIRLOCK_REDIS_PREFIX). */
   readonly prefix: string;
   readonly clock?: Clock;
-  /** Lost races tolerated per append before giving up with AUDIT_UNAVAILABLE (default 50). */
+  /** Lost races tolerated per append before giving up with AUDIT_UNAVAILABLE (default: AuditOptionsSchema's). */
   readonly appendMaxAttempts?: number;
-  /** Time an append may spend racing and waiting its turn (default 5000 ms; Redis calls have their own timeouts). */
+  /** Time an append may spend racing and waiting its turn (default: AuditOptionsSchema's; Redis calls have their own timeouts). */
   readonly appendTimeoutMs?: number;
 }
 
-const DEFAULT_APPEND_MAX_ATTEMPTS = 50;
 /** How long a race loser keeps priority if it dies before using it. */
 const CLAIM_TTL_MS = 50;
 const PRUNE_BATCH = 200;
@@ -46,8 +46,8 @@ export class RedisAuditStore implements AuditStore {
     this.redis = opts.redis;
     this.keys = auditKeys(opts.prefix);
     this.clock = opts.clock ?? systemClock;
-    this.maxAttempts = opts.appendMaxAttempts ?? DEFAULT_APPEND_MAX_ATTEMPTS;
-    this.appendTimeoutMs = opts.appendTimeoutMs ?? 5000;
+    this.maxAttempts = opts.appendMaxAttempts ?? AUDIT_DEFAULTS.appendMaxAttempts;
+    this.appendTimeoutMs = opts.appendTimeoutMs ?? AUDIT_DEFAULTS.appendTimeoutMs;
   }
 
   append(event: AuditEvent): Promise<AuditRecord> {

@@ -7,6 +7,7 @@
  * reason rather than laundered by a signature.
  */
 import { AppError, type Clock } from '../shared/index.js';
+import { withAuditDefaults } from './audit-options.js';
 import { headOf, parseRecord, type AuditRecord, type ChainHead } from './audit-record.js';
 import { ChainWalker, type VerifyFailure } from './chain-walker.js';
 import type { Checkpoint } from './checkpoint.js';
@@ -17,8 +18,6 @@ import { writeSegment, type SegmentFile } from './segment-file.js';
 import type { SigningKey, VerifyKey } from './signing-key.js';
 import { checkpointsBySeq, loadCheckpoints } from './verify-chain.js';
 
-export const MIN_RETENTION_DAYS = 90;
-export const DEFAULT_RETENTION_DAYS = 180;
 const DAY_MS = 24 * 3600 * 1000;
 const READ_PAGE = 1000;
 
@@ -30,9 +29,9 @@ export interface RetentionOptions {
   readonly checkpoints: CheckpointFileSink;
   readonly segmentsDir: string;
   readonly clock: Clock;
-  /** Default 180; less than 90 is refused. */
+  /** Default and range: AuditOptionsSchema's retentionDays (less than MIN_RETENTION_DAYS is refused). */
   readonly retentionDays?: number;
-  /** Records per segment file (default 10,000). */
+  /** Records per segment file (default and range: AuditOptionsSchema's segmentMaxRecords). */
   readonly segmentMaxRecords?: number;
 }
 
@@ -47,14 +46,10 @@ export class Retention {
   private readonly segmentMaxRecords: number;
 
   constructor(private readonly opts: RetentionOptions) {
-    this.retentionDays = opts.retentionDays ?? DEFAULT_RETENTION_DAYS;
-    this.segmentMaxRecords = opts.segmentMaxRecords ?? 10_000;
-    if (!Number.isInteger(this.retentionDays) || this.retentionDays < MIN_RETENTION_DAYS) {
-      throw new AppError('CONFIG_INVALID', `audit retention must be at least ${MIN_RETENTION_DAYS} days (got ${this.retentionDays})`);
-    }
-    if (!Number.isInteger(this.segmentMaxRecords) || this.segmentMaxRecords < 1) {
-      throw new AppError('CONFIG_INVALID', 'audit segmentMaxRecords must be a positive integer');
-    }
+    // the options' own ranges and defaults, not a copy of them
+    const o = withAuditDefaults({ retentionDays: opts.retentionDays, segmentMaxRecords: opts.segmentMaxRecords });
+    this.retentionDays = o.retentionDays;
+    this.segmentMaxRecords = o.segmentMaxRecords;
   }
 
   /** Exports and trims everything older than the retention window; safe to re-run after a crash. */

@@ -3,14 +3,7 @@
  * else is done for a call (even a credential check costs a Redis read). Over the rate the job
  * gets 429 rate_limited with Retry-After.
  */
-export interface CallRate {
-  /** Sustained calls per second. */
-  readonly perSecond: number;
-  /** Calls that may arrive at once after a quiet spell. */
-  readonly burst: number;
-}
-
-export const DEFAULT_CALL_RATE: CallRate = Object.freeze({ perSecond: 20, burst: 40 });
+import type { CallRate } from './gateway-options.js';
 
 export class TokenBucket {
   private tokens: number;

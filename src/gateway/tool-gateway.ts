@@ -22,7 +22,8 @@ import { listenOnSocket, removeSocket } from './socket-listen.js';
 import { resolveToolSecrets, type SecretResolver, type Tool } from './tool-schema.js';
 import { callUpstream } from './upstream-call.js';
 import { refusalReply, upstreamReply, writable, type Reply } from './gateway-reply.js';
-import { DEFAULT_CALL_RATE, TokenBucket, type CallRate } from './call-rate.js';
+import { TokenBucket } from './call-rate.js';
+import { DEFAULT_CALL_RATE, type CallRate } from './gateway-options.js';
 
 /** One tool call as the worker records it (audit action `gateway.call`). */
 export interface GatewayCallReport {

@@ -17,4 +17,5 @@ export {
   type PrincipalRef,
 } from './promotion-types.js';
 export { signWebhook, verifyWebhookSignature, WEBHOOK_SIGNATURE_HEADER } from './webhook-signature.js';
+export { ReviewOptionsSchema, WebhookOptionsSchema, webhookOptions, type ReviewOptions, type WebhookOptions } from './review-options.js';
 export type { StagingTarget, PromotionPayload } from './promotion-target.js';

@@ -6,6 +6,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { AppError } from '../../shared/index.js';
 import type { StagingTarget } from '../promotion-target.js';
+import { webhookOptions, WebhookOverridesShape } from '../review-options.js';
 import { DirectoryTarget } from './directory-target.js';
 import { GitTarget, SAFE_BRANCH_PATTERN } from './git-target.js';
 import { unsafePathReason } from './promoted-paths.js';
@@ -40,9 +41,7 @@ export const TargetConfigSchema = z.discriminatedUnion('type', [
     type: z.literal('webhook'),
     url: httpUrl,
     secret: SecretName,
-    attempts: z.number().int().min(1).max(10).optional(),
-    backoffMs: z.number().int().min(0).max(60_000).optional(),
-    timeoutMs: z.number().int().min(100).max(60_000).optional(),
+    ...WebhookOverridesShape,
   }),
 ]);
 export type TargetConfig = z.infer<typeof TargetConfigSchema>;
@@ -66,7 +65,7 @@ export function createTarget(name: string, config: TargetConfig, deps: TargetDep
       const secret = deps.resolveSecret(config.secret);
       if (secret === undefined || secret === '') throw new AppError('CONFIG_INVALID', `staging target ${name}: secret ${config.secret} is not set`);
       const { attempts, backoffMs, timeoutMs } = config;
-      return new WebhookTarget({ name, url: config.url, secret, attempts, backoffMs, timeoutMs, nowS: deps.nowS, sleep: deps.sleep });
+      return new WebhookTarget({ name, url: config.url, secret, ...webhookOptions({ attempts, backoffMs, timeoutMs }), nowS: deps.nowS, sleep: deps.sleep });
     }
   }
 }

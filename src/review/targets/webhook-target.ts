@@ -12,9 +12,9 @@ export interface WebhookTargetOptions {
   readonly url: string;
   /** The secret's value (HMAC key). */
   readonly secret: string;
-  readonly attempts?: number;
-  readonly backoffMs?: number;
-  readonly timeoutMs?: number;
+  readonly attempts: number;
+  readonly backoffMs: number;
+  readonly timeoutMs: number;
   readonly nowS: () => number;
   readonly sleep?: (ms: number) => Promise<void>;
 }
@@ -51,9 +51,9 @@ export class WebhookTarget implements StagingTarget {
       url: this.url,
       secret: this.opts.secret,
       body: promotionEvent(payload),
-      attempts: this.opts.attempts ?? 5,
-      backoffMs: this.opts.backoffMs ?? 500,
-      timeoutMs: this.opts.timeoutMs ?? 10_000,
+      attempts: this.opts.attempts,
+      backoffMs: this.opts.backoffMs,
+      timeoutMs: this.opts.timeoutMs,
       nowS: this.opts.nowS,
       sleep: this.opts.sleep,
     });
