@@ -132,9 +132,9 @@ describe('API authentication and roles', () => {
   describe('roles', () => {
     it.each<Role>(['reviewer', 'service'])('a %s key cannot submit a job (403 FORBIDDEN, nothing queued)', async (role) => {
       const k = await t.key(role);
-      const before = await redis.llen(`${t.prefix}:jobs:wait`);
+      const before = await redis.llen(`{${t.prefix}}:jobs:wait`);
       expectError(await t.request('POST', '/v1/jobs', k.key, JOB), 403, 'FORBIDDEN');
-      expect(await redis.llen(`${t.prefix}:jobs:wait`)).toBe(before);
+      expect(await redis.llen(`{${t.prefix}}:jobs:wait`)).toBe(before);
     });
 
     it.each<Role>(['agent', 'reviewer', 'service'])('a %s key cannot manage keys (403 FORBIDDEN)', async (role) => {
@@ -221,7 +221,7 @@ describe('API authentication and roles', () => {
       const created = await t.request('POST', '/v1/keys', admin.key, { role: 'agent' });
       const key = created.body.key as string;
       const secret = key.slice(20);
-      const stored = await redis.hgetall(`${t.prefix}:apikey:${created.body.id as string}`);
+      const stored = await redis.hgetall(`{${t.prefix}}:apikey:${created.body.id as string}`);
       expect(stored['hash']).toBe(createHash('sha256').update(secret).digest('hex'));
       const all = Object.entries(stored).flat().join('\n');
       expect(all).not.toContain(secret);

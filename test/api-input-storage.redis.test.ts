@@ -67,7 +67,7 @@ describe('job input storage', () => {
     expect(res.status, JSON.stringify(res.body)).toBe(202);
     const id = res.body.id as string;
 
-    const inputKey = `${t.prefix}:job:${id}:input`;
+    const inputKey = `{${t.prefix}}:job:${id}:input`;
     const stored = await redis.strlen(inputKey);
     const memory = Number(await redis.call('MEMORY', 'USAGE', inputKey));
     expect(stored / Buffer.byteLength(body), `${stored} bytes stored for a ${Buffer.byteLength(body)}-byte request`).toBeLessThan(2);
@@ -90,7 +90,7 @@ describe('job input storage', () => {
       expect(res.status, JSON.stringify(res.body)).toBe(202);
       ids.push(res.body.id as string);
     }
-    const sizes = await Promise.all(ids.map((id) => redis.strlen(`${t.prefix}:job:${id}:input`)));
+    const sizes = await Promise.all(ids.map((id) => redis.strlen(`{${t.prefix}}:job:${id}:input`)));
     const second = await submitRecord(ids[1]!);
     expect(second.details).toMatchObject({ inputBytes: sizes[1], keyInputBytes: sizes[0]! + sizes[1]!, keyInputs: 2 });
   });

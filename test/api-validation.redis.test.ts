@@ -32,7 +32,7 @@ function harness(name: string, env: Record<string, string>) {
   /** Our job records, BullMQ's job keys and the wait list length under the test prefix. */
   const queueState = async (): Promise<string[]> => {
     const keys: string[] = [];
-    for (const pattern of [`${h.t.prefix}:job:*`, `${h.t.prefix}:jobs:*`]) {
+    for (const pattern of [`{${h.t.prefix}}:job:*`, `{${h.t.prefix}}:jobs:*`]) {
       let cursor = '0';
       do {
         const [next, found] = await h.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
@@ -40,7 +40,7 @@ function harness(name: string, env: Record<string, string>) {
         keys.push(...found);
       } while (cursor !== '0');
     }
-    return [...keys.sort(), `wait=${await h.redis.llen(`${h.t.prefix}:jobs:wait`)}`];
+    return [...keys.sort(), `wait=${await h.redis.llen(`{${h.t.prefix}}:jobs:wait`)}`];
   };
 
   /** POST with a raw body and content type (JSON.stringify for objects). */
@@ -74,15 +74,15 @@ describe('POST /v1/jobs validation (body limit 64 KiB)', () => {
   const { h, post, refused, refuse } = harness('api-valid', { AIRLOCK_BODY_LIMIT_BYTES: '65536' });
 
   it('accepts a valid job: 202, queued, statusUrl, record and BullMQ job exist', async () => {
-    const before = await h.redis.llen(`${h.t.prefix}:jobs:wait`);
+    const before = await h.redis.llen(`{${h.t.prefix}}:jobs:wait`);
     const res = await post(job({ timeoutMs: 5000, limits: { memoryBytes: 64 * MiB } }));
     expect(res.status).toBe(202);
     const id = res.body.id as string;
     expect(res.body).toMatchObject({ id: expect.stringMatching(/^job_/), status: 'queued', statusUrl: `/v1/jobs/${id}` });
-    expect(await h.redis.hgetall(`${h.t.prefix}:job:${id}`)).toMatchObject({ id, status: 'queued', ownerKeyId: h.agent.id, profile: 'shell' });
-    expect(await h.redis.exists(`${h.t.prefix}:job:${id}:input`)).toBe(1);
-    expect(await h.redis.lrange(`${h.t.prefix}:jobs:wait`, 0, -1)).toContain(id);
-    expect(await h.redis.llen(`${h.t.prefix}:jobs:wait`)).toBe(before + 1);
+    expect(await h.redis.hgetall(`{${h.t.prefix}}:job:${id}`)).toMatchObject({ id, status: 'queued', ownerKeyId: h.agent.id, profile: 'shell' });
+    expect(await h.redis.exists(`{${h.t.prefix}}:job:${id}:input`)).toBe(1);
+    expect(await h.redis.lrange(`{${h.t.prefix}}:jobs:wait`, 0, -1)).toContain(id);
+    expect(await h.redis.llen(`{${h.t.prefix}}:jobs:wait`)).toBe(before + 1);
     const read = await h.t.request('GET', res.body.statusUrl as string, h.agent.key);
     expect(read.status).toBe(200);
     expect(read.body).toMatchObject({ id, status: 'queued' });

@@ -57,7 +57,7 @@ async function privateRedis(): Promise<{ url: string; client: Redis; kill(): Pro
 /** Our job records, BullMQ's keys and the wait list under the prefix: what a queued job would change. */
 async function queueState(redis: Redis, prefix: string): Promise<string[]> {
   const keys: string[] = [];
-  for (const pattern of [`${prefix}:job:*`, `${prefix}:jobs:*`]) {
+  for (const pattern of [`{${prefix}}:job:*`, `{${prefix}}:jobs:*`]) {
     let cursor = '0';
     do {
       const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
@@ -65,7 +65,7 @@ async function queueState(redis: Redis, prefix: string): Promise<string[]> {
       keys.push(...found);
     } while (cursor !== '0');
   }
-  return [...keys.sort(), `wait=${await redis.llen(`${prefix}:jobs:wait`)}`];
+  return [...keys.sort(), `wait=${await redis.llen(`{${prefix}}:jobs:wait`)}`];
 }
 
 const expect503 = (res: { status: number; body: any }) => {
@@ -95,13 +95,13 @@ describe('audit unavailable: the API fails closed', () => {
 
   it('records go to the audit Redis, not the jobs Redis', async () => {
     expect((await t.request('GET', '/v1/profiles', agent.key)).status).toBe(200);
-    expect(await audit.client.hlen(`${t.prefix}:audit:records`)).toBe(1);
-    expect(await redis.exists(`${t.prefix}:audit:records`)).toBe(0);
+    expect(await audit.client.hlen(`{${t.prefix}}:audit:records`)).toBe(1);
+    expect(await redis.exists(`{${t.prefix}}:audit:records`)).toBe(0);
   });
 
   it('a mutation whose record fails after it ran is undone: the job is cancelled, the key revoked, the answer is 503', async () => {
     // the audit Redis answers (the pre-check passes) but appends fail: records is not a hash
-    const records = `${t.prefix}:audit:records`;
+    const records = `{${t.prefix}}:audit:records`;
     const saved = await audit.client.hgetall(records);
     await audit.client.del(records);
     await audit.client.set(records, 'not a hash');
@@ -112,7 +112,7 @@ describe('audit unavailable: the API fails closed', () => {
       expect(created).toHaveLength(1);
       const id = created[0]!.split(':').at(-1)!;
       expect(await redis.hget(created[0]!, 'status')).toBe('cancelled');
-      expect(await redis.lrange(`${t.prefix}:jobs:wait`, 0, -1)).not.toContain(id);
+      expect(await redis.lrange(`{${t.prefix}}:jobs:wait`, 0, -1)).not.toContain(id);
 
       const keysBefore = new Set((await t.airlock.keys.list()).map((k) => k.id));
       expect503(await t.request('POST', '/v1/keys', admin.key, { role: 'admin' }));
@@ -136,9 +136,9 @@ describe('audit unavailable: the API fails closed', () => {
     expect503(await t.request('POST', '/v1/jobs?wait=5', agent.key, JOB));
     expect(await queueState(redis, t.prefix)).toEqual(before);
 
-    const keyCount = await redis.zcard(`${t.prefix}:apikeys`);
+    const keyCount = await redis.zcard(`{${t.prefix}}:apikeys`);
     expect503(await t.request('POST', '/v1/keys', admin.key, { role: 'agent' }));
-    expect(await redis.zcard(`${t.prefix}:apikeys`)).toBe(keyCount);
+    expect(await redis.zcard(`{${t.prefix}}:apikeys`)).toBe(keyCount);
 
     expect503(await t.request('GET', '/v1/profiles', agent.key));
     expect503(await t.request('GET', '/v1/keys', admin.key));

@@ -107,10 +107,10 @@ describe('audit: one record per API request', () => {
     });
 
     it('403 for a role that may not use the route: auth.denied with the key as actor, nothing queued', async () => {
-      const waiting = await redis.llen(`${t.prefix}:jobs:wait`);
+      const waiting = await redis.llen(`{${t.prefix}}:jobs:wait`);
       const { res, record } = await call('POST', '/v1/jobs', reviewer.key, JOB);
       expectError(res, 403, 'FORBIDDEN');
-      expect(await redis.llen(`${t.prefix}:jobs:wait`)).toBe(waiting);
+      expect(await redis.llen(`{${t.prefix}}:jobs:wait`)).toBe(waiting);
       expect(record).toMatchObject({ actor: actorOf(reviewer), action: 'auth.denied', outcome: { status: 403, error: 'FORBIDDEN' }, details: { attempted: 'job.submit' } });
       const keys = await call('GET', '/v1/keys', agent.key);
       expectError(keys.res, 403, 'FORBIDDEN');
@@ -179,7 +179,7 @@ describe('audit: one record per API request', () => {
 
     it('409 on cancelling a finished job', async () => {
       const id = await submit(agent);
-      await redis.hset(`${t.prefix}:job:${id}`, 'status', 'succeeded'); // no worker here: finish it by hand
+      await redis.hset(`{${t.prefix}}:job:${id}`, 'status', 'succeeded'); // no worker here: finish it by hand
       const { res, record } = await call('DELETE', `/v1/jobs/${id}`, agent.key);
       expectError(res, 409, 'JOB_ALREADY_FINISHED');
       expect(record).toMatchObject({ action: 'job.cancel', target: id, outcome: { status: 409, error: 'JOB_ALREADY_FINISHED' } });

@@ -144,7 +144,7 @@ describe('airlock audit (CLI)', () => {
     const res = await cli('audit', 'trim');
     expect(res.code, res.err.join('\n')).toBe(0);
     expect(res.out.join('\n')).toMatch(/records 1\.\.10/);
-    expect(await redis.hexists(`${prefix}:audit:records`, '1')).toBe(0);
+    expect(await redis.hexists(`{${prefix}}:audit:records`, '1')).toBe(0);
     const verify = await cli('audit', 'verify');
     expect(verify.code, verify.err.join('\n')).toBe(0);
     expect(verify.out.join('\n')).toMatch(/records checked/);
@@ -153,7 +153,7 @@ describe('airlock audit (CLI)', () => {
   });
 
   it('verify: exit 3 with the first bad seq and the reason after one record is altered in Redis', async () => {
-    const key = `${prefix}:audit:records`;
+    const key = `{${prefix}}:audit:records`;
     const raw = (await redis.hget(key, '14'))!;
     const forged = raw.replace(/"target":"job_cli\d+"/, '"target":"job_innocent0"');
     expect(forged).not.toBe(raw);

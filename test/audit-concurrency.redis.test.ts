@@ -53,7 +53,7 @@ describe('concurrent appends from several processes', () => {
     try {
       const children = Array.from({ length: PROCESSES }, (_, i) => startAppender(h.prefix, PER_PROCESS, `w${i}`));
       await Promise.all(children.map((c) => c.ready));
-      await h.redis.lpush(`${h.prefix}:test:go`, ...children.map(() => 'go'));
+      await h.redis.lpush(`{${h.prefix}}:test:go`, ...children.map(() => 'go'));
       await Promise.all(children.map((c) => c.done));
     } finally {
       await checkpointer.stop();

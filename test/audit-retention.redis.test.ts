@@ -86,11 +86,11 @@ describe('retention', () => {
       checkpoint: { seq: 20, headHash: old[19]!.hash },
     });
 
-    expect(await h.redis.hexists(`${h.prefix}:audit:records`, '25')).toBe(0);
-    expect(await h.redis.hexists(`${h.prefix}:audit:records`, '26')).toBe(1);
+    expect(await h.redis.hexists(`{${h.prefix}}:audit:records`, '25')).toBe(0);
+    expect(await h.redis.hexists(`{${h.prefix}}:audit:records`, '26')).toBe(1);
     expect(await h.store.base()).toEqual({ seq: 25, hash: old[24]!.hash, time: old[24]!.time });
     // index zsets hold no trimmed seqs
-    expect(await h.redis.zrangebyscore(`${h.prefix}:audit:idx:action:job.submit`, '-inf', 25)).toEqual([]);
+    expect(await h.redis.zrangebyscore(`{${h.prefix}}:audit:idx:action:job.submit`, '-inf', 25)).toEqual([]);
 
     // three audit.trim records were appended after the trims
     const trims = await queryAudit(h.store, { action: 'audit.trim', order: 'asc' });
@@ -143,7 +143,7 @@ describe('retention', () => {
   });
 
   it('refuses to export a tampered chain', async () => {
-    const key = `${h.prefix}:audit:records`;
+    const key = `{${h.prefix}}:audit:records`;
     await h.redis.hset(key, '3', (await h.redis.hget(key, '3'))!.replace('"job_', '"job_X'));
     // issue 11: verify's reason, not INTERNAL (was: rejects.toMatchObject({ code: 'INTERNAL' }))
     await expect(retention.run()).rejects.toMatchObject({ code: 'AUDIT_CHAIN_BROKEN', details: { seq: 3, reason: 'hash_mismatch' } });
@@ -154,7 +154,7 @@ describe('retention', () => {
   it('refuses a chain whose time runs backwards, as verify does (same walker, same reason)', async () => {
     // record 25 rewritten an hour before record 24 and re-hashed: its content, hash and link are
     // self-consistent, only the order in time is wrong
-    const key = `${h.prefix}:audit:records`;
+    const key = `{${h.prefix}}:audit:records`;
     const { hash: _old, ...unhashed } = JSON.parse((await h.redis.hget(key, '25'))!) as AuditRecord;
     const early = { ...unhashed, time: new Date(Date.parse(old[23]!.time) - 3600_000).toISOString() };
     await h.redis.hset(key, '25', canonicalJson({ ...early, hash: computeHash(early) }));

@@ -30,7 +30,7 @@ describe('RedisAuditStore', () => {
     const [a, b] = await h.appendMany(2);
     expect(a).toMatchObject({ seq: 1, prevHash: GENESIS_HASH });
     expect(b).toMatchObject({ seq: 2, prevHash: a!.hash });
-    expect(await h.redis.hget(`${h.prefix}:audit:records`, '2')).toBe(canonicalJson(b));
+    expect(await h.redis.hget(`{${h.prefix}}:audit:records`, '2')).toBe(canonicalJson(b));
     expect(await h.store.head()).toEqual({ seq: 2, hash: b!.hash, time: b!.time });
     expect(await h.store.recordCount()).toBe(2);
   });
@@ -38,10 +38,10 @@ describe('RedisAuditStore', () => {
   it('indexes by actor, action, target and time', async () => {
     const r = await h.store.append({ actor: { type: 'key', keyId: 'key_idx', role: 'admin' }, action: 'key.revoke', target: 'key_victim' });
     const seq = String(r.seq);
-    expect(await h.redis.zscore(`${h.prefix}:audit:idx:actor:key:key_idx`, seq)).toBe(seq);
-    expect(await h.redis.zscore(`${h.prefix}:audit:idx:action:key.revoke`, seq)).toBe(seq);
-    expect(await h.redis.zscore(`${h.prefix}:audit:idx:target:key_victim`, seq)).toBe(seq);
-    expect(Number(await h.redis.zscore(`${h.prefix}:audit:idx:time`, seq))).toBe(Date.parse(r.time));
+    expect(await h.redis.zscore(`{${h.prefix}}:audit:idx:actor:key:key_idx`, seq)).toBe(seq);
+    expect(await h.redis.zscore(`{${h.prefix}}:audit:idx:action:key.revoke`, seq)).toBe(seq);
+    expect(await h.redis.zscore(`{${h.prefix}}:audit:idx:target:key_victim`, seq)).toBe(seq);
+    expect(Number(await h.redis.zscore(`{${h.prefix}}:audit:idx:time`, seq))).toBe(Date.parse(r.time));
   });
 
   it('never lets time go backwards, even when the clock does', async () => {
@@ -89,7 +89,7 @@ describe('RedisAuditStore', () => {
       outcome: { status: 400, error: `bad key ${secrets[0]}` },
       details: { note: `retry with ${secrets[1]}` },
     });
-    const dump = await dumpKeys(h.redis, `${h.prefix}:*`);
+    const dump = await dumpKeys(h.redis, `{${h.prefix}}:*`);
     for (const secret of secrets) expect(dump).not.toContain(secret);
     expect(dump).not.toContain('SECRETpart');
     expect(dump).toContain(`sha256:${'ab'.repeat(32)}`);
@@ -98,12 +98,12 @@ describe('RedisAuditStore', () => {
   it('refuses to overwrite records when the head was rewound', async () => {
     const head = await h.store.head();
     const fresh = new RedisAuditStore({ redis: h.redis, prefix: h.prefix, clock: h.clock });
-    const prevRaw = await h.redis.hget(`${h.prefix}:audit:records`, String(head.seq - 1));
+    const prevRaw = await h.redis.hget(`{${h.prefix}}:audit:records`, String(head.seq - 1));
     const prev = JSON.parse(prevRaw!) as AuditRecord;
-    await h.redis.set(`${h.prefix}:audit:head`, canonicalJson({ seq: prev.seq, hash: prev.hash, time: prev.time }));
+    await h.redis.set(`{${h.prefix}}:audit:head`, canonicalJson({ seq: prev.seq, hash: prev.hash, time: prev.time }));
     await expectAppError(fresh.append(jobEvent(1)), 'AUDIT_UNAVAILABLE');
-    expect(await h.redis.hget(`${h.prefix}:audit:records`, String(head.seq))).not.toBeNull();
-    await h.redis.set(`${h.prefix}:audit:head`, canonicalJson(head));
+    expect(await h.redis.hget(`{${h.prefix}}:audit:records`, String(head.seq))).not.toBeNull();
+    await h.redis.set(`{${h.prefix}}:audit:head`, canonicalJson(head));
   });
 });
 

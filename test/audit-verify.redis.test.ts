@@ -18,8 +18,8 @@ describe('verifyChain against tampering', () => {
 
   beforeEach(async () => {
     h = await auditHarness('audit-verify');
-    recordsKey = `${h.prefix}:audit:records`;
-    headKey = `${h.prefix}:audit:head`;
+    recordsKey = `{${h.prefix}}:audit:records`;
+    headKey = `{${h.prefix}}:audit:head`;
     await h.appendMany(10);
     expect(await h.checkpointer.maybeCheckpoint()).toMatchObject({ seq: 10 });
     await h.appendMany(10);

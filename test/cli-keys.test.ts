@@ -84,7 +84,7 @@ describe('airlock keys (CLI)', () => {
     expect(res.out.join('\n')).toContain(id);
     expect(await store.verify(key)).toMatchObject({ id, role: 'agent', name: 'ci-bot', owner: 'team-a' });
     // stored under the prefix from the environment, and only as a hash
-    const stored = await redis.hgetall(`${prefix}:apikey:${id}`);
+    const stored = await redis.hgetall(`{${prefix}}:apikey:${id}`);
     expect(stored['role']).toBe('agent');
     expect(Object.values(stored).join('\n')).not.toContain(key.slice(20));
   });
@@ -167,12 +167,12 @@ describe('airlock keys (CLI)', () => {
   });
 
   it.each([['--role', 'root'], ['--role'], []])('keys create %j exits 1 with a message and creates nothing', async (...flags: string[]) => {
-    const before = await redis.zcard(`${prefix}:apikeys`);
+    const before = await redis.zcard(`{${prefix}}:apikeys`);
     const res = await cli('keys', 'create', ...flags);
     expect(res.code).toBe(1);
     expect(res.out).toEqual([]);
     expect(res.err.join('\n')).toMatch(/--role must be one of agent, reviewer, admin, service/);
-    expect(await redis.zcard(`${prefix}:apikeys`)).toBe(before);
+    expect(await redis.zcard(`{${prefix}}:apikeys`)).toBe(before);
   });
 
   it('an unknown keys subcommand exits 1 with usage', async () => {
@@ -254,7 +254,7 @@ describe('airlock credentials rotate', () => {
     expect(first.code, first.err.join('\n')).toBe(0);
     const second = await cli('credentials', 'rotate');
     expect(second.out[0]).toMatch(/^signing with \S+; \S+ stays published until \d{4}-/);
-    const jwks = await redis.hgetall(`${prefix}:cred:jwks`);
+    const jwks = await redis.hgetall(`{${prefix}}:cred:jwks`);
     expect(Object.keys(jwks).length).toBeGreaterThanOrEqual(2);
     expect((await cli('credentials', 'nope')).code).toBe(1);
   });

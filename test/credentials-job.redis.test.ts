@@ -206,7 +206,7 @@ describe('job credentials', () => {
       expect(err).toBeInstanceOf(AppError);
       expect((err as AppError).code).toBe('KEY_REVOKED');
       expect((err as AppError).message).toContain(state);
-      expect(await redis.exists(`${prefix}:cred:job:${jobId}`)).toBe(0);
+      expect(await redis.exists(`{${prefix}}:cred:job:${jobId}`)).toBe(0);
     }
     expect(await keys.state(revokedKey)).toBe('revoked');
     expect(await keys.state('key_00000000deadbeef')).toBe('missing');
@@ -307,7 +307,7 @@ describe('job credentials', () => {
 
   it('no token and no private key material ever reaches Redis', async () => {
     expect(tokens.length).toBeGreaterThan(5);
-    const dump = (await dumpKeys(redis, `${prefix}:*`)) + (await dumpKeys(redis, `${otherPrefix}:*`));
+    const dump = (await dumpKeys(redis, `{${prefix}}:*`)) + (await dumpKeys(redis, `{${otherPrefix}}:*`));
     expect(dump).toContain(':cred:jwks');
     expect(dump).not.toContain('<unchecked');
     for (const token of tokens) {

@@ -106,7 +106,7 @@ describe('job grants: short-lived, refreshed tokens', () => {
     const endMs = clock.now();
     await grant.close();
     expect(await issuer.verify(second)).toEqual({ ok: false, reason: 'revoked' });
-    expect(await redis.exists(`${prefix}:cred:active:${jtiOf(first)}`)).toBe(0);
+    expect(await redis.exists(`{${prefix}}:cred:active:${jtiOf(first)}`)).toBe(0);
     const residualMs = expOf(second) * 1000 - endMs;
     expect(residualMs).toBeGreaterThan(0);
     expect(residualMs).toBeLessThanOrEqual(LIFETIME_MS);
@@ -151,6 +151,6 @@ describe('job grants: short-lived, refreshed tokens', () => {
     await keys.revoke(key.id);
     await expect(openFor('job_neverminted001', key.id)).rejects.toMatchObject({ code: 'KEY_REVOKED' });
     expect((await queryAudit(audit, { action: 'credential.mint', target: 'job_neverminted001' })).records).toEqual([]);
-    expect(await redis.exists(`${prefix}:cred:job:job_neverminted001`)).toBe(0);
+    expect(await redis.exists(`{${prefix}}:cred:job:job_neverminted001`)).toBe(0);
   });
 });

@@ -107,7 +107,7 @@ describe('Redis memory cap', () => {
     const res = await t.request('POST', '/v1/jobs', agent.key, { runtime: 'shell', files: [{ path: 'main.sh', content: 'echo hi' }] });
     expect(res.status, JSON.stringify(res.body)).toBe(503);
     expect(['REDIS_UNAVAILABLE', 'AUDIT_UNAVAILABLE']).toContain(res.body.error.code);
-    expect(await redis.keys(`${t.prefix}:job:*`)).toEqual([]);
+    expect(await redis.keys(`{${t.prefix}}:job:*`)).toEqual([]);
     // memory hovers at the cap, so the refusal itself may or may not find room to be recorded;
     // what may never happen is an accepted job, or a record of one
     const after = (await store.head()).seq;

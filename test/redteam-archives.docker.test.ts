@@ -103,7 +103,7 @@ async function queuedCount(): Promise<number> {
   const redis = testRedis();
   try {
     let n = 0;
-    for (const pattern of [`${t.prefix}:job:*`, `${t.prefix}:jobs:job_*`]) {
+    for (const pattern of [`{${t.prefix}}:job:*`, `{${t.prefix}}:jobs:job_*`]) {
       let cursor = '0';
       do {
         const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);

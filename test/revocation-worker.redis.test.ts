@@ -146,7 +146,7 @@ describe('the worker refuses a job whose key was revoked before it ran', () => {
     expect(runtime.started).not.toContain(job.id);
     const actions = (await recordsOf(job.id)).map((r) => r.action);
     expect(actions).toEqual(['job.cancel']);
-    expect(await redis.smembers(`${prefix}:key-jobs:${key.id}`)).toEqual([]);
+    expect(await redis.smembers(`{${prefix}}:key-jobs:${key.id}`)).toEqual([]);
   });
 
   it('a live key’s job runs as before', async () => {
@@ -156,6 +156,6 @@ describe('the worker refuses a job whose key was revoked before it ran', () => {
     expect(done).toMatchObject({ status: 'succeeded', result: { exitCode: 0 } });
     expect(runtime.started).toContain(job.id);
     expect((await recordsOf(job.id)).map((r) => r.action)).toEqual(['job.start', 'job.finish']);
-    expect(await redis.smembers(`${prefix}:key-jobs:${key.id}`)).toEqual([]);
+    expect(await redis.smembers(`{${prefix}}:key-jobs:${key.id}`)).toEqual([]);
   });
 });

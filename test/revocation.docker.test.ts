@@ -116,7 +116,7 @@ describe('revoking a key', () => {
         expect(records.filter((r) => r.action === 'job.cancel')).toHaveLength(1);
         expect(records.filter((r) => r.action === 'job.cancel')[0]).toMatchObject({ outcome: { result: 'cancelled' }, details: { reason: 'key revoked', keyId: agent.id } });
         expect(records.filter((r) => ['job.start', 'credential.mint', 'gateway.call'].includes(r.action))).toEqual([]);
-        expect(await redis.exists(`${t.prefix}:cred:job:${id}`)).toBe(0);
+        expect(await redis.exists(`{${t.prefix}}:cred:job:${id}`)).toBe(0);
       }
       const runningRecords = await audit(`target=${running}`);
       expect(runningRecords.filter((r) => r.action === 'job.cancel')).toMatchObject([{ outcome: { result: 'killing' }, details: { reason: 'key revoked' } }]);
@@ -124,8 +124,8 @@ describe('revoking a key', () => {
       const mintsAfter = (await audit('action=credential.mint')).filter((r) => r.seq > seqBefore && [running, ...queued].includes(r.target));
       expect(mintsAfter).toEqual([]);
       expect(runningRecords.filter((r) => r.action === 'job.start' && r.seq > revokeSeq)).toEqual([]);
-      for (const mint of runningRecords.filter((r) => r.action === 'credential.mint')) expect(await redis.exists(`${t.prefix}:cred:active:${mint.details.jti}`)).toBe(0);
-      expect(await redis.smembers(`${t.prefix}:key-jobs:${agent.id}`)).toEqual([]);
+      for (const mint of runningRecords.filter((r) => r.action === 'credential.mint')) expect(await redis.exists(`{${t.prefix}}:cred:active:${mint.details.jti}`)).toBe(0);
+      expect(await redis.smembers(`{${t.prefix}}:key-jobs:${agent.id}`)).toEqual([]);
     } finally {
       redis.disconnect();
     }

@@ -56,9 +56,9 @@ describe('key revocation (queue)', () => {
 
   const submit = async (keyId: string) => (await producer.submit(keyId, INPUT)).id;
   const startAsWorker = (jobId: string) => producer.store.start(jobId, 'w-test', new Date().toISOString());
-  const keyJobs = (keyId: string) => redis.smembers(`${prefix}:key-jobs:${keyId}`);
+  const keyJobs = (keyId: string) => redis.smembers(`{${prefix}}:key-jobs:${keyId}`);
   const records = async (action: AuditRecord['action'], target: string) => (await queryAudit(audit, { action, target, order: 'asc' })).records;
-  const waiting = () => redis.lrange(`${prefix}:jobs:wait`, 0, -1);
+  const waiting = () => redis.lrange(`{${prefix}}:jobs:wait`, 0, -1);
 
   it('cancels the queued jobs of the key (one job.cancel record each), ends its running job’s credentials, leaves other keys alone', async () => {
     const a = await keys.create({ role: 'agent' });

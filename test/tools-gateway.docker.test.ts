@@ -284,7 +284,7 @@ describe('secrets stay out', () => {
   it('never appear in job data, results, audit records or any Redis value', async () => {
     const redis = testRedis();
     try {
-      expect(await dumpKeys(redis, `${t.prefix}:*`)).not.toContain(SECRET);
+      expect(await dumpKeys(redis, `{${t.prefix}}:*`)).not.toContain(SECRET);
     } finally {
       redis.disconnect();
     }

@@ -1,8 +1,10 @@
 /**
- * Redis key layout of the audit log, in one place. Everything lives under `${prefix}:audit:`.
+ * Redis key layout of the audit log, in one place. Everything lives under `{prefix}:audit:` (the
+ * deployment's hash tag, so the append script's keys share one Redis Cluster slot).
  * Index keys embed caller-supplied ids (keyId, target); Redis keys are binary-safe, so no
  * escaping is needed, and the `:` separators before them keep families apart.
  */
+import { keyRoot } from '../shared/index.js';
 import type { Actor } from './audit-record.js';
 
 /** An actor as far as indexing goes: the role of a key is not part of its identity. */
@@ -30,7 +32,7 @@ export interface AuditKeys {
 }
 
 export function auditKeys(prefix: string): AuditKeys {
-  const root = `${prefix}:audit`;
+  const root = `${keyRoot(prefix)}:audit`;
   return {
     head: `${root}:head`,
     base: `${root}:base`,

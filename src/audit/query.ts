@@ -97,7 +97,7 @@ async function pickDriver(store: RedisAuditStore, actor: ActorFilter | undefined
   if (action !== undefined) keys.push(store.keys.action(action));
   if (target !== undefined) keys.push(store.keys.target(target));
   if (keys.length === 0) return null;
-  const sizes = await unavailableOnError(() => Promise.all(keys.map((k) => store.redis.zcard(k))));
+  const sizes = await store.indexSizes(keys);
   let best = 0;
   for (const [i, size] of sizes.entries()) if (size < (sizes[best] ?? Infinity)) best = i;
   return keys[best] ?? null;
@@ -108,18 +108,7 @@ async function candidates(store: RedisAuditStore, driver: string | null, order: 
     const n = Math.min(count, hi - lo + 1);
     return Array.from({ length: n }, (_, i) => (order === 'asc' ? lo + i : hi - i));
   }
-  const members = await unavailableOnError(() =>
-    order === 'asc' ? store.redis.zrangebyscore(driver, lo, hi, 'LIMIT', 0, count) : store.redis.zrevrangebyscore(driver, hi, lo, 'LIMIT', 0, count),
-  );
-  return members.map(Number);
-}
-
-async function unavailableOnError<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    throw new AppError('AUDIT_UNAVAILABLE', 'audit store: cannot read an index', { retryable: true, cause: err });
-  }
+  return store.indexRange(driver, order, lo, hi, count);
 }
 
 function encodeCursor(seq: number, order: 'asc' | 'desc'): string {

@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { AppError, canonicalJson, systemClock, type Clock } from '../shared/index.js';
+import { AppError, canonicalJson, redisFailure, RedisFailure, systemClock, type Clock } from '../shared/index.js';
 import { auditKeys, type AuditKeys } from './audit-keys.js';
 import { AUDIT_DEFAULTS } from './audit-options.js';
 import { GENESIS_HEAD, ChainHeadSchema, headOf, nextRecord, parseRecord, type AuditEvent, type AuditRecord, type ChainHead } from './audit-record.js';
@@ -66,14 +66,14 @@ export class RedisAuditStore implements AuditStore {
       const newHead = canonicalJson(headOf(record));
       const indexKeys = [this.keys.action(record.action), this.keys.actor(record.actor)];
       if (record.target !== null) indexKeys.push(this.keys.target(record.target));
-      const reply = await this.call('append an audit record', () =>
+      const [code, current] = await this.call('append an audit record', () =>
         APPEND_SCRIPT.run(
           this.redis,
-          [this.keys.head, this.keys.records, this.keys.time, this.keys.indexRegistry, this.keys.claim, ...indexKeys],
-          [expected, record.seq, canonicalJson(record), newHead, Date.parse(record.time), this.clientId, CLAIM_TTL_MS],
+          { head: this.keys.head, records: this.keys.records, time: this.keys.time, indexRegistry: this.keys.indexRegistry, claim: this.keys.claim },
+          { expected, seq: record.seq, record: canonicalJson(record), newHead, timeMs: Date.parse(record.time), clientId: this.clientId, claimTtlMs: CLAIM_TTL_MS },
+          { keys: indexKeys },
         ),
       );
-      const [code, current] = reply as [number, string];
       if (code === 1) {
         this.cachedHead = newHead;
         return record;
@@ -156,8 +156,8 @@ export class RedisAuditStore implements AuditStore {
     const reply = await this.call('trim audit records', () =>
       TRIM_SCRIPT.run(
         this.redis,
-        [this.keys.base, this.keys.records, this.keys.time, this.keys.checkpoints],
-        [expected, canonicalJson(newBase), expectedBase.seq + 1, newBase.seq],
+        { base: this.keys.base, records: this.keys.records, time: this.keys.time, checkpoints: this.keys.checkpoints },
+        { expected, newBase: canonicalJson(newBase), firstSeq: expectedBase.seq + 1, lastSeq: newBase.seq },
       ),
     );
     if (reply !== 1) return false;
@@ -171,21 +171,38 @@ export class RedisAuditStore implements AuditStore {
       const [next, names] = await this.call('prune audit indexes', () => this.redis.sscan(this.keys.indexRegistry, cursor, 'COUNT', PRUNE_BATCH));
       cursor = next;
       if (names.length > 0) {
-        await this.call('prune audit indexes', () => PRUNE_INDEXES_SCRIPT.run(this.redis, [this.keys.indexRegistry, ...names], [throughSeq]));
+        await this.call('prune audit indexes', () => PRUNE_INDEXES_SCRIPT.run(this.redis, { indexRegistry: this.keys.indexRegistry }, { throughSeq }, { keys: names }));
       }
     } while (cursor !== '0');
   }
 
-  /** Runs one Redis interaction; anything but our own AppError becomes a retryable AUDIT_UNAVAILABLE. */
+  /** Sizes of index zsets (query picks the smallest to drive its scan). */
+  indexSizes(keys: readonly string[]): Promise<number[]> {
+    return this.call('read an audit index', () => Promise.all(keys.map((k) => this.redis.zcard(k))));
+  }
+
+  /** Up to `count` seqs of an index within lo..hi, in `order`. */
+  async indexRange(key: string, order: 'asc' | 'desc', lo: number, hi: number, count: number): Promise<number[]> {
+    const members = await this.call('read an audit index', () =>
+      order === 'asc' ? this.redis.zrangebyscore(key, lo, hi, 'LIMIT', 0, count) : this.redis.zrevrangebyscore(key, hi, lo, 'LIMIT', 0, count),
+    );
+    return members.map(Number);
+  }
+
+  /**
+   * Runs one Redis interaction. The audit log's one translation of Redis failures: whatever the
+   * Redis seam reports (unavailable, or a refused command) is the log's fail-closed, retryable
+   * AUDIT_UNAVAILABLE; the store's own AppErrors (a tampered chain) pass through.
+   */
   private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } catch (err) {
-      if (err instanceof AppError) throw err;
-      throw new AppError('AUDIT_UNAVAILABLE', `audit store: cannot ${what}: ${err instanceof Error ? err.message : String(err)}`, {
-        retryable: true,
-        cause: err,
-      });
+      const failure = redisFailure(what, err);
+      if (!(failure instanceof RedisFailure)) throw failure;
+      // the driver's own words, as before the seam (a script's reply check has no driver error)
+      const reason = failure.cause instanceof Error ? failure.cause.message : failure.message;
+      throw new AppError('AUDIT_UNAVAILABLE', `audit store: cannot ${what}: ${reason}`, { retryable: true, cause: failure });
     }
   }
 }

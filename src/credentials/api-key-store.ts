@@ -6,7 +6,8 @@
  */
 import type { Redis } from 'ioredis';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { AppError, type Clock } from '../shared/index.js';
+import { z } from 'zod';
+import { AppError, execChecked, jsonText, keyRoot, parseStored, redisCall, type Clock } from '../shared/index.js';
 
 export const ROLES = ['agent', 'reviewer', 'admin', 'service'] as const;
 export type Role = (typeof ROLES)[number];
@@ -46,7 +47,7 @@ const hash = (secret: string): Buffer => createHash('sha256').update(secret).dig
  * missing key inside their own compare-and-set.
  */
 export function apiKeyRedisKey(prefix: string, id: string): string {
-  return `${prefix}:apikey:${id}`;
+  return `${keyRoot(prefix)}:apikey:${id}`;
 }
 
 /** Whether a key may still act: `revoked` and `missing` (never existed, or its record is gone) both may not. */
@@ -63,7 +64,7 @@ export class ApiKeyStore {
     return apiKeyRedisKey(this.prefix, id);
   }
   private get indexKey(): string {
-    return `${this.prefix}:apikeys`;
+    return `${keyRoot(this.prefix)}:apikeys`;
   }
 
   async create(input: { role: Role; name?: string; owner?: string; profiles?: readonly string[]; tools?: readonly string[]; groups?: readonly string[] }): Promise<CreatedApiKey> {
@@ -91,7 +92,7 @@ export class ApiKeyStore {
       hash: hash(secret).toString('hex'),
     };
     if (info.profiles !== undefined) stored['profiles'] = JSON.stringify(info.profiles);
-    await this.redis.multi().hset(this.key(id), stored).zadd(this.indexKey, this.clock.now(), id).exec();
+    await execChecked(this.redis.multi().hset(this.key(id), stored).zadd(this.indexKey, this.clock.now(), id), `create API key ${id}`);
     return { ...info, key: `ak_${idHex}_${secret}` };
   }
 
@@ -99,40 +100,35 @@ export class ApiKeyStore {
   async verify(token: string): Promise<ApiKeyInfo | undefined> {
     const parsed = parseApiKey(token);
     if (parsed === undefined) return undefined;
-    const h = await this.redis.hgetall(this.key(parsed.id));
+    const h = await redisCall('check an API key', () => this.redis.hgetall(this.key(parsed.id)));
     const stored = h['hash'];
     const given = hash(parsed.secret);
     // compare even when the key is unknown, so timing does not tell which ids exist
     const expected = stored !== undefined && stored.length === 64 ? Buffer.from(stored, 'hex') : Buffer.alloc(32);
     const match = timingSafeEqual(expected, given) && stored !== undefined;
-    if (!match || h['revokedAt']) return undefined;
-    return toInfo(h);
+    if (!match) return undefined;
+    const info = apiKeyOf(h, parsed.id);
+    return info === undefined || info.revokedAt !== undefined ? undefined : info;
   }
 
   async get(id: string): Promise<ApiKeyInfo | undefined> {
-    const h = await this.redis.hgetall(this.key(id));
-    return h['id'] === undefined ? undefined : toInfo(h);
+    return apiKeyOf(await redisCall(`read API key ${id}`, () => this.redis.hgetall(this.key(id))), id);
   }
 
   async state(id: string): Promise<KeyState> {
-    const [stored, revokedAt] = await this.redis.hmget(this.key(id), 'id', 'revokedAt');
+    const [stored, revokedAt] = await redisCall(`read the state of API key ${id}`, () => this.redis.hmget(this.key(id), 'id', 'revokedAt'));
     if (!stored) return 'missing';
     return revokedAt ? 'revoked' : 'active';
   }
 
   async list(): Promise<ApiKeyInfo[]> {
-    const ids = await this.redis.zrange(this.indexKey, '0', '-1');
+    const ids = await redisCall('list API keys', () => this.redis.zrange(this.indexKey, '0', '-1'));
     if (ids.length === 0) return [];
     // one round trip for all keys, not one per key
     const p = this.redis.pipeline();
     for (const id of ids) p.hgetall(this.key(id));
-    const out: ApiKeyInfo[] = [];
-    for (const [err, h] of (await p.exec()) ?? []) {
-      if (err) throw err;
-      const fields = h as Record<string, string>;
-      if (fields['id'] !== undefined) out.push(toInfo(fields));
-    }
-    return out;
+    const hashes = await execChecked(p, 'read API keys');
+    return ids.flatMap((id, i) => apiKeyOf(parseStored(StringHashSchema, hashes[i], `API key ${id}`), id) ?? []);
   }
 
   /**
@@ -140,10 +136,12 @@ export class ApiKeyStore {
    * queued and running jobs are the queue's KeyRevocation, which calls this first.
    */
   async revoke(id: string): Promise<ApiKeyInfo> {
-    const exists = await this.redis.exists(this.key(id));
+    const exists = await redisCall(`find API key ${id}`, () => this.redis.exists(this.key(id)));
     if (exists !== 1) throw new AppError('KEY_NOT_FOUND', `no API key ${id}`);
-    await this.redis.hsetnx(this.key(id), 'revokedAt', new Date(this.clock.now()).toISOString());
-    return (await this.get(id))!;
+    await redisCall(`revoke API key ${id}`, () => this.redis.hsetnx(this.key(id), 'revokedAt', new Date(this.clock.now()).toISOString()));
+    const info = await this.get(id);
+    if (info === undefined) throw new AppError('KEY_NOT_FOUND', `no API key ${id}`);
+    return info;
   }
 
   /**
@@ -152,22 +150,43 @@ export class ApiKeyStore {
    */
   async bootstrapAdmin(): Promise<CreatedApiKey | undefined> {
     if ((await this.list()).some((k) => k.role === 'admin' && k.revokedAt === undefined)) return undefined;
-    const lock = await this.redis.call('SET', `${this.prefix}:apikeys:bootstrap`, '1', 'NX', 'EX', '30');
+    // held until it expires: a second process starting within 30 s finds the key the first one made
+    const lock = await redisCall('take the bootstrap lock', () => this.redis.set(`${keyRoot(this.prefix)}:apikeys:bootstrap`, '1', 'EX', 30, 'NX'));
     if (lock !== 'OK') return undefined;
     return this.create({ role: 'admin', name: 'bootstrap admin' });
   }
 }
 
-function toInfo(h: Record<string, string>): ApiKeyInfo {
+const StringHashSchema = z.record(z.string(), z.string());
+const Names = z.array(z.string());
+
+/** An API key hash as `create` writes it (the secret only as its sha256). */
+const ApiKeyHashSchema = z.object({
+  id: z.string().min(1),
+  role: z.enum(ROLES),
+  name: z.string(),
+  owner: z.string().min(1),
+  createdAt: z.string(),
+  profiles: jsonText(Names).optional(),
+  tools: jsonText(Names),
+  groups: jsonText(Names),
+  hash: z.string().regex(/^[0-9a-f]{64}$/),
+  revokedAt: z.string().optional(),
+});
+
+/** The key a hash holds; undefined for an empty hash (no such key). */
+function apiKeyOf(h: Readonly<Record<string, string>>, id: string): ApiKeyInfo | undefined {
+  if (Object.keys(h).length === 0) return undefined;
+  const k = parseStored(ApiKeyHashSchema, h, `API key ${id}`);
   return {
-    id: h['id'] ?? '',
-    role: (h['role'] ?? 'agent') as Role,
-    name: h['name'] ?? '',
-    owner: h['owner'] ?? h['id'] ?? '',
-    ...(h['profiles'] ? { profiles: JSON.parse(h['profiles']) as string[] } : {}),
-    tools: h['tools'] ? (JSON.parse(h['tools']) as string[]) : [],
-    groups: h['groups'] ? (JSON.parse(h['groups']) as string[]) : [],
-    createdAt: h['createdAt'] ?? '',
-    ...(h['revokedAt'] ? { revokedAt: h['revokedAt'] } : {}),
+    id: k.id,
+    role: k.role,
+    name: k.name,
+    owner: k.owner,
+    ...(k.profiles !== undefined ? { profiles: k.profiles } : {}),
+    tools: k.tools,
+    groups: k.groups,
+    createdAt: k.createdAt,
+    ...(k.revokedAt ? { revokedAt: k.revokedAt } : {}),
   };
 }

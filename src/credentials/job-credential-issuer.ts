@@ -7,8 +7,8 @@
  * same atomic write, when the API key that submitted the job is revoked or missing. The token
  * is secret material: it is returned once and never stored or logged; records carry only its `jti`.
  */
-import { randomBytes } from 'node:crypto';
-import { AppError, newId } from '../shared/index.js';
+import { z } from 'zod';
+import { AppError, LuaScript, newId, redisCall, releaseLock, tryLock } from '../shared/index.js';
 import { apiKeyRedisKey } from './api-key-store.js';
 import { signJws } from './compact-jws.js';
 import { JobGrantSchema, type JobClaims, type JobGrant } from './job-claims.js';
@@ -28,22 +28,29 @@ export interface MintInput extends JobGrant {
   readonly graceMs?: number;
 }
 
-/**
- * KEYS[1] published keys (JWKS hash), KEYS[2] the token's liveness mark, KEYS[3] the job's set
- * of jtis, KEYS[4] the hash of the API key that submitted the job.
- * ARGV[1] kid, ARGV[2] published-key JSON, ARGV[3] liveness-mark JSON, ARGV[4] ttl ms, ARGV[5] jti.
- * Returns 'ok'; or 'missing' / 'revoked' with nothing written: a key that may no longer act
- * gets no credential, however its job got this far (a revoke racing the job's start loses nothing).
- */
-const MINT_LUA = `
-if not redis.call('HGET', KEYS[4], 'id') then return 'missing' end
-if redis.call('HEXISTS', KEYS[4], 'revokedAt') == 1 then return 'revoked' end
-redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
-redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
-redis.call('SADD', KEYS[3], ARGV[5])
-redis.call('PEXPIRE', KEYS[3], ARGV[4])
+const MINT_SCRIPT = new LuaScript({
+  name: 'credential-mint',
+  doc: `Records a minted token: its key published, its liveness mark, its jti in the job's set.
+A key that may no longer act gets no credential, however its job got this far (a revoke racing
+the job's start loses nothing): returns 'missing' or 'revoked' with nothing written, else 'ok'.`,
+  keys: {
+    jwks: 'hash: published keys, kid -> JSON',
+    active: "string: the token's liveness mark (expires)",
+    jobTokens: "set: the job's jtis",
+    apiKey: 'hash: the API key that submitted the job',
+  },
+  args: { kid: 'the signing key id', published: 'published-key JSON', mark: 'liveness-mark JSON', ttlMs: 'lifetime of the mark and the set', jti: 'the token id' },
+  reply: z.enum(['ok', 'missing', 'revoked']),
+  body: `
+if not redis.call('HGET', KEY.apiKey, 'id') then return 'missing' end
+if redis.call('HEXISTS', KEY.apiKey, 'revokedAt') == 1 then return 'revoked' end
+redis.call('HSETNX', KEY.jwks, ARG.kid, ARG.published)
+redis.call('SET', KEY.active, ARG.mark, 'PX', ARG.ttlMs)
+redis.call('SADD', KEY.jobTokens, ARG.jti)
+redis.call('PEXPIRE', KEY.jobTokens, ARG.ttlMs)
 return 'ok'
-`;
+`,
+});
 
 export interface MintedCredential {
   /** The bearer token. Secret: hand it to the job only; never log or store it. */
@@ -63,8 +70,6 @@ export interface RotationResult {
 }
 
 const ROTATE_LOCK_MS = 30_000;
-// KEYS[1] lock key; ARGV[1] the holder's value. Deletes the lock only if we still hold it.
-const RELEASE_LOCK = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
 
 export class JobCredentialIssuer extends JobCredentialVerifier {
   private readonly dir: SigningKeyDir;
@@ -119,24 +124,17 @@ export class JobCredentialIssuer extends JobCredentialVerifier {
     };
     const token = signJws({ alg: 'EdDSA', typ: 'JWT', kid: key.kid }, claims, key.privateKey);
     const ttlMs = expiresAtMs - nowMs + this.options.activeSlackMs;
-    let written: unknown;
-    try {
-      written = await this.redis.eval(
-        MINT_LUA,
-        4,
-        this.keys.jwks,
-        this.keys.active(jti),
-        this.keys.job(grant.data.jobId),
-        apiKeyRedisKey(this.prefix, grant.data.keyId),
-        key.kid,
-        encodePublishedKey({ jwk: key.jwk, createdAtMs: nowMs, notAfterMs: null }),
-        JSON.stringify({ jobId: grant.data.jobId, kid: key.kid, exp }),
-        String(ttlMs),
+    const written = await MINT_SCRIPT.run(
+      this.redis,
+      { jwks: this.keys.jwks, active: this.keys.active(jti), jobTokens: this.keys.job(grant.data.jobId), apiKey: apiKeyRedisKey(this.prefix, grant.data.keyId) },
+      {
+        kid: key.kid,
+        published: encodePublishedKey({ jwk: key.jwk, createdAtMs: nowMs, notAfterMs: null }),
+        mark: JSON.stringify({ jobId: grant.data.jobId, kid: key.kid, exp }),
+        ttlMs,
         jti,
-      );
-    } catch (err) {
-      throw new AppError('REDIS_UNAVAILABLE', 'could not record the job credential', { retryable: true, cause: err });
-    }
+      },
+    );
     if (written !== 'ok') {
       throw new AppError('KEY_REVOKED', `job ${grant.data.jobId}: API key ${grant.data.keyId} is ${written === 'missing' ? 'missing' : 'revoked'}; no credential is minted`);
     }
@@ -145,7 +143,7 @@ export class JobCredentialIssuer extends JobCredentialVerifier {
 
   /** Ends one token now. Idempotent: true when it was still active. */
   async revoke(jti: string): Promise<boolean> {
-    return (await this.redis.del(this.keys.active(jti))) === 1;
+    return (await redisCall(`revoke credential ${jti}`, () => this.redis.del(this.keys.active(jti)))) === 1;
   }
 
   /**
@@ -154,27 +152,28 @@ export class JobCredentialIssuer extends JobCredentialVerifier {
    * One rotation at a time per prefix (a Redis lock); a concurrent call fails, retryable.
    */
   async rotate(): Promise<RotationResult> {
-    const holder = randomBytes(12).toString('hex');
-    if ((await this.redis.set(this.keys.rotateLock, holder, 'PX', ROTATE_LOCK_MS, 'NX')) !== 'OK') {
-      throw new AppError('INTERNAL', 'another job credential key rotation is in progress', { retryable: true });
-    }
+    const holder = await tryLock(this.redis, this.keys.rotateLock, ROTATE_LOCK_MS);
+    if (holder === undefined) throw new AppError('INTERNAL', 'another job credential key rotation is in progress', { retryable: true });
     try {
       const old = await this.dir.current();
       const next = await this.dir.replace((key) => this.publish(key));
       const nowMs = this.clock.now();
-      const entry = decodePublishedKey(old.kid, await this.redis.hget(this.keys.jwks, old.kid));
+      const entry = decodePublishedKey(old.kid, await redisCall('read a published job credential key', () => this.redis.hget(this.keys.jwks, old.kid)));
       let retiredNotAfterMs: number | undefined;
       if (entry !== undefined) {
-        retiredNotAfterMs = entry.notAfterMs ?? nowMs + this.options.maxLifetimeMs;
-        await this.redis.hset(this.keys.jwks, old.kid, encodePublishedKey({ ...entry, notAfterMs: retiredNotAfterMs }));
+        const notAfterMs = entry.notAfterMs ?? nowMs + this.options.maxLifetimeMs;
+        retiredNotAfterMs = notAfterMs;
+        await redisCall('retire a job credential key', () => this.redis.hset(this.keys.jwks, old.kid, encodePublishedKey({ ...entry, notAfterMs })));
       }
       return { kid: next.kid, retiredKid: old.kid === next.kid ? undefined : old.kid, retiredNotAfterMs };
     } finally {
-      await this.redis.eval(RELEASE_LOCK, 1, this.keys.rotateLock, holder);
+      await releaseLock(this.redis, this.keys.rotateLock, holder);
     }
   }
 
   private async publish(key: JobSigningKey): Promise<void> {
-    await this.redis.hsetnx(this.keys.jwks, key.kid, encodePublishedKey({ jwk: key.jwk, createdAtMs: this.clock.now(), notAfterMs: null }));
+    await redisCall('publish a job credential key', () =>
+      this.redis.hsetnx(this.keys.jwks, key.kid, encodePublishedKey({ jwk: key.jwk, createdAtMs: this.clock.now(), notAfterMs: null })),
+    );
   }
 }

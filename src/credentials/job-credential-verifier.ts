@@ -7,7 +7,7 @@
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { systemClock, type Clock } from '../shared/index.js';
+import { execChecked, redisCall, systemClock, type Clock } from '../shared/index.js';
 import { signatureValid, splitJws } from './compact-jws.js';
 import { JobClaimsSchema, audiences, type CredentialFailureReason, type Introspection, type JobClaims, type VerifyOutcome } from './job-claims.js';
 import { parseJobCredentialOptions, type JobCredentialOptions } from './job-credential-options.js';
@@ -15,7 +15,7 @@ import { credentialKeys, decodePublishedKey, isPublished, readJwks, type Credent
 
 export interface JobCredentialVerifierOptions {
   readonly redis: Redis;
-  /** Redis key prefix (AIRLOCK_REDIS_PREFIX); keys live under `${prefix}:cred:`. */
+  /** Redis key prefix (AIRLOCK_REDIS_PREFIX); keys live under `{prefix}:cred:`. */
   readonly prefix: string;
   readonly clock?: Clock;
   /** Validated with parseJobCredentialOptions; must match the issuer's. */
@@ -57,11 +57,10 @@ export class JobCredentialVerifier {
     const jti = typeof parts.payload['jti'] === 'string' && parts.payload['jti'].length <= 200 ? parts.payload['jti'] : undefined;
     const pipeline = this.redis.pipeline().hget(this.keys.jwks, kid);
     if (jti !== undefined) pipeline.exists(this.keys.active(jti));
-    const replies = (await pipeline.exec()) ?? [];
-    for (const [err] of replies) if (err) throw err;
+    const [published, live] = await execChecked(pipeline, 'check a job credential');
     const nowMs = this.clock.now();
 
-    const entry = decodePublishedKey(kid, replies[0]?.[1] as string | null | undefined);
+    const entry = decodePublishedKey(kid, typeof published === 'string' ? published : null);
     if (entry === undefined || !isPublished(entry, nowMs)) return fail('unknown_key');
     if (!signatureValid(parts, this.publicKey(entry.jwk.x))) return fail('bad_signature');
 
@@ -73,7 +72,7 @@ export class JobCredentialVerifier {
     if (nowMs >= claims.exp * 1000) return fail('expired');
     const wanted = opts.audience === undefined ? this.options.audience : [opts.audience];
     if (!audiences(claims.aud).some((a) => wanted.includes(a))) return fail('wrong_audience');
-    if (replies[1]?.[1] !== 1) return fail('revoked');
+    if (live !== 1) return fail('revoked');
     return { ok: true, claims };
   }
 
@@ -82,14 +81,15 @@ export class JobCredentialVerifier {
    * API key). Needs Redis only, so the API can revoke too. Returns how many were active.
    */
   async revokeJob(jobId: string): Promise<number> {
-    const jtis = await this.redis.smembers(this.keys.job(jobId));
+    const jtis = await redisCall(`list the credentials of job ${jobId}`, () => this.redis.smembers(this.keys.job(jobId)));
     if (jtis.length === 0) return 0;
-    const replies = await this.redis
-      .multi()
-      .del(...jtis.map((j) => this.keys.active(j)))
-      .del(this.keys.job(jobId))
-      .exec();
-    const deleted = replies?.[0]?.[1];
+    const [deleted] = await execChecked(
+      this.redis
+        .multi()
+        .del(...jtis.map((j) => this.keys.active(j)))
+        .del(this.keys.job(jobId)),
+      `revoke the credentials of job ${jobId}`,
+    );
     return typeof deleted === 'number' ? deleted : 0;
   }
 

@@ -1,11 +1,12 @@
 /**
  * The Redis side of job credentials: key names, and the published public keys (JWKS).
- * `${prefix}:cred:jwks` is a hash kid → JSON `{ jwk, createdAtMs, notAfterMs }`;
+ * `{prefix}:cred:jwks` is a hash kid → JSON `{ jwk, createdAtMs, notAfterMs }`;
  * `notAfterMs` is null while the key may still sign, and set when it is retired.
  * Only public material and token ids are ever written to Redis, never a token.
  */
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
+import { keyRoot, redisCall } from '../shared/index.js';
 import type { Ed25519Jwk } from './compact-jws.js';
 
 export interface CredentialKeys {
@@ -18,11 +19,12 @@ export interface CredentialKeys {
 }
 
 export function credentialKeys(prefix: string): CredentialKeys {
+  const root = `${keyRoot(prefix)}:cred`;
   return {
-    jwks: `${prefix}:cred:jwks`,
-    rotateLock: `${prefix}:cred:rotate-lock`,
-    active: (jti) => `${prefix}:cred:active:${jti}`,
-    job: (jobId) => `${prefix}:cred:job:${jobId}`,
+    jwks: `${root}:jwks`,
+    rotateLock: `${root}:rotate-lock`,
+    active: (jti) => `${root}:active:${jti}`,
+    job: (jobId) => `${root}:job:${jobId}`,
   };
 }
 
@@ -66,7 +68,7 @@ export interface Jwks {
 
 /** The published keys, newest first; prunes entries past their notAfter. */
 export async function readJwks(redis: Redis, keys: CredentialKeys, nowMs: number): Promise<Jwks> {
-  const all = await redis.hgetall(keys.jwks);
+  const all = await redisCall('read the published job credential keys', () => redis.hgetall(keys.jwks));
   const live: PublishedKey[] = [];
   const dead: string[] = [];
   for (const [kid, json] of Object.entries(all)) {
@@ -74,7 +76,7 @@ export async function readJwks(redis: Redis, keys: CredentialKeys, nowMs: number
     if (entry !== undefined && isPublished(entry, nowMs)) live.push(entry);
     else if (entry !== undefined) dead.push(kid);
   }
-  if (dead.length > 0) await redis.hdel(keys.jwks, ...dead);
+  if (dead.length > 0) await redisCall('prune retired job credential keys', () => redis.hdel(keys.jwks, ...dead));
   live.sort((a, b) => b.createdAtMs - a.createdAtMs || a.jwk.kid.localeCompare(b.jwk.kid));
   return { keys: live.map((e) => e.jwk) };
 }

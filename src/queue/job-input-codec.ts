@@ -12,6 +12,9 @@
  */
 import { promisify } from 'node:util';
 import { gunzip, gzip } from 'node:zlib';
+import { z } from 'zod';
+import { LimitsSchema } from '../profiles/index.js';
+import { corruptStored, parseStoredJson } from '../shared/index.js';
 import type { JobFileInput, JobInput } from './job-types.js';
 
 const MAGIC = Buffer.from('AJI1'); // Airlock job input, format 1
@@ -21,11 +24,27 @@ const gunzipAsync = promisify(gunzip);
 /** Bounds what a stored value may inflate to (the API caps an input far below this). */
 const MAX_DECODED_BYTES = 256 * 1024 * 1024;
 
-interface Header {
-  input: JobInput;
+/** A job's input as stored: the shape the API validated, checked again when read back. */
+export const JobInputSchema = z.object({
+  profile: z.string(),
+  argv: z.array(z.string()),
+  files: z.array(z.object({ path: z.string(), content: z.string(), encoding: z.enum(['utf8', 'base64']), executable: z.boolean().optional() })),
+  stdin: z.string(),
+  patch: z.string().optional(),
+  outputs: z.array(z.string()).optional(),
+  tools: z.array(z.string()).optional(),
+  lineage: z.string().optional(),
+  env: z.record(z.string(), z.string()),
+  limits: LimitsSchema,
+}) satisfies z.ZodType<JobInput>;
+
+const Offset = z.number().int().nonnegative();
+const HeaderSchema = z.object({
+  input: JobInputSchema,
   /** [index in input.files, offset in the blob, length]: files whose content is those bytes, base64-encoded */
-  blobs: [number, number, number][];
-}
+  blobs: z.array(z.tuple([Offset, Offset, Offset])),
+});
+type Header = z.infer<typeof HeaderSchema>;
 
 export async function encodeJobInput(input: JobInput): Promise<Buffer> {
   const blobs: Header['blobs'] = [];
@@ -40,18 +59,24 @@ export async function encodeJobInput(input: JobInput): Promise<Buffer> {
     offset += bytes.length;
     return { ...f, content: '' };
   });
-  const header = Buffer.from(JSON.stringify({ input: { ...input, files }, blobs } satisfies Header));
+  const header = Buffer.from(JSON.stringify({ input: { ...input, files }, blobs } satisfies { input: JobInput; blobs: Header['blobs'] }));
   const length = Buffer.alloc(4);
   length.writeUInt32BE(header.length);
   return Buffer.concat([MAGIC, await gzipAsync(Buffer.concat([length, header, ...parts]))]);
 }
 
-/** Reads what encodeJobInput wrote, or the plain JSON stored before it existed. */
-export async function decodeJobInput(raw: Buffer): Promise<JobInput> {
-  if (!raw.subarray(0, MAGIC.length).equals(MAGIC)) return JSON.parse(raw.toString('utf8')) as JobInput;
-  const body = await gunzipAsync(raw.subarray(MAGIC.length), { maxOutputLength: MAX_DECODED_BYTES });
+/** Reads what encodeJobInput wrote, or the plain JSON stored before it existed; `what` names it in a corrupt-record error. */
+export async function decodeJobInput(raw: Buffer, what = 'job input'): Promise<JobInput> {
+  if (!raw.subarray(0, MAGIC.length).equals(MAGIC)) return parseStoredJson(JobInputSchema, raw.toString('utf8'), what);
+  let body: Buffer;
+  try {
+    body = await gunzipAsync(raw.subarray(MAGIC.length), { maxOutputLength: MAX_DECODED_BYTES });
+  } catch (err) {
+    throw corruptStored(what, `not gzip: ${(err as Error).message}`);
+  }
+  if (body.length < 4 || 4 + body.readUInt32BE(0) > body.length) throw corruptStored(what, 'its header runs past the end');
   const headerEnd = 4 + body.readUInt32BE(0);
-  const header = JSON.parse(body.subarray(4, headerEnd).toString('utf8')) as Header;
+  const header: Header = parseStoredJson(HeaderSchema, body.subarray(4, headerEnd).toString('utf8'), what);
   const files = [...header.input.files];
   for (const [i, at, length] of header.blobs) {
     const f = files[i];

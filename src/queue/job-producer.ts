@@ -4,10 +4,14 @@
  */
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { AppError, newId, type Clock } from '../shared/index.js';
+import { z } from 'zod';
+import { AppError, keyRoot, newId, parseStoredJson, redisCall, redisFailure, type Clock } from '../shared/index.js';
 import { RedisJobStore, type CancelOutcome } from './job-store.js';
 import { isTerminal, type JobError, type JobInput, type JobRecord } from './job-types.js';
 import { JOBS_QUEUE, type QueuedJobData } from './queue-names.js';
+
+/** What the job scripts publish on the events channel. */
+const JobEventSchema = z.object({ id: z.string(), status: z.string() });
 
 export interface JobProducerOptions {
   /** Connection for commands; `enableOfflineQueue: false` so a Redis outage fails fast. */
@@ -29,10 +33,15 @@ export class JobProducer {
 
   constructor(private readonly opts: JobProducerOptions) {
     this.store = new RedisJobStore(opts.redis, opts.prefix, opts.finishedTtlS);
-    this.queue = new Queue<QueuedJobData>(JOBS_QUEUE, { connection: opts.redis, prefix: opts.prefix });
+    this.queue = new Queue<QueuedJobData>(JOBS_QUEUE, { connection: opts.redis, prefix: keyRoot(opts.prefix) });
     opts.subscriber?.on('message', (channel: string, message: string) => {
       if (channel !== this.store.eventsChannel) return;
-      const { id } = JSON.parse(message) as { id: string };
+      let id: string;
+      try {
+        id = parseStoredJson(JobEventSchema, message, 'job event').id;
+      } catch {
+        return; // not one of ours: nobody to wake
+      }
       for (const wake of this.waiters.get(id) ?? []) wake();
     });
   }
@@ -56,7 +65,7 @@ export class JobProducer {
     } catch (err) {
       // never leave a record that no worker will ever pick up
       await this.store.discard(id, ownerKeyId).catch(() => undefined);
-      throw new AppError('REDIS_UNAVAILABLE', `could not enqueue the job: ${(err as Error).message}`, { retryable: true, cause: err });
+      throw redisFailure('enqueue the job', err);
     }
     return { id, status: 'queued', ownerKeyId, profile: input.profile, createdAt, attempts: 0, cancelRequested: false };
   }
@@ -110,7 +119,7 @@ export class JobProducer {
 
   /** Counts for readiness and metrics. */
   async counts(): Promise<Record<string, number>> {
-    return this.queue.getJobCounts('waiting', 'active', 'delayed', 'failed');
+    return redisCall('count queued jobs', () => this.queue.getJobCounts('waiting', 'active', 'delayed', 'failed'));
   }
 
   async close(): Promise<void> {

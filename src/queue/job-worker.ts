@@ -13,7 +13,7 @@ import { ApiKeyStore, CREDENTIAL_START_SLACK_MS } from '../credentials/index.js'
 import { assessRun } from '../monitor/index.js';
 import type { LoadedProfile } from '../profiles/index.js';
 import { LABEL_JOB, LABEL_WORKER, packFiles, type ContainerRuntime, type SandboxResult } from '../sandbox/index.js';
-import { AppError, isAppError, newId, type Clock, type Logger } from '../shared/index.js';
+import { AppError, isAppError, keyRoot, newId, type Clock, type Logger } from '../shared/index.js';
 import { codeDigestOf } from './code-digest.js';
 import { buildSpec, statusOf } from './build-spec.js';
 import { jobFinishAudit, toJobResult, type StoredArtifacts } from './job-result.js';
@@ -94,7 +94,7 @@ export class JobWorker {
 
     this.worker = new Worker<QueuedJobData>(JOBS_QUEUE, (job) => this.process(job), {
       connection: this.opts.redis,
-      prefix: this.opts.prefix,
+      prefix: keyRoot(this.opts.prefix),
       concurrency: this.opts.concurrency,
       lockDuration: this.opts.lockDurationMs,
       stalledInterval: this.opts.stalledIntervalMs,

@@ -2,56 +2,65 @@
  * Worker heartbeats in Redis. A live worker refreshes its key; the reaper treats containers
  * labelled with a worker whose key expired as orphans. The API's /readyz reads them to learn
  * whether some worker reaches a Docker engine — without a Docker socket of its own.
+ * Keys: `{prefix}:worker:<workerId>` (JSON beat, expires) and `{prefix}:images` (hash).
  */
 import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import { keyRoot, parseStoredJson, redisCall } from '../shared/index.js';
 
-export interface WorkerBeat {
-  readonly workerId: string;
-  readonly startedAt: string;
-  readonly at: string;
-  readonly engineOk: boolean;
-}
+const WorkerBeatSchema = z.object({ workerId: z.string(), startedAt: z.string(), at: z.string(), engineOk: z.boolean() });
+export type WorkerBeat = Readonly<z.infer<typeof WorkerBeatSchema>>;
 
 export class WorkerRegistry {
+  private readonly root: string;
+
   constructor(
     private readonly redis: Redis,
-    private readonly prefix: string,
+    prefix: string,
     private readonly ttlMs: number,
-  ) {}
+  ) {
+    this.root = keyRoot(prefix);
+  }
 
   private key(workerId: string): string {
-    return `${this.prefix}:worker:${workerId}`;
+    return `${this.root}:worker:${workerId}`;
+  }
+  private get imagesKey(): string {
+    return `${this.root}:images`;
   }
 
   async beat(b: WorkerBeat): Promise<void> {
-    await this.redis.set(this.key(b.workerId), JSON.stringify(b), 'PX', this.ttlMs);
+    await redisCall('record a worker heartbeat', () => this.redis.set(this.key(b.workerId), JSON.stringify(b), 'PX', this.ttlMs));
   }
 
   /** Image name → ID this deployment's workers run (the API has no Docker to ask). */
   async publishImages(images: ReadonlyMap<string, string>): Promise<void> {
-    if (images.size > 0) await this.redis.hset(`${this.prefix}:images`, Object.fromEntries(images));
+    if (images.size > 0) await redisCall('publish the worker images', () => this.redis.hset(this.imagesKey, Object.fromEntries(images)));
   }
 
   async images(): Promise<Map<string, string>> {
-    return new Map(Object.entries(await this.redis.hgetall(`${this.prefix}:images`)));
+    return new Map(Object.entries(await redisCall('read the worker images', () => this.redis.hgetall(this.imagesKey))));
   }
 
   async remove(workerId: string): Promise<void> {
-    await this.redis.del(this.key(workerId));
+    await redisCall('remove a worker heartbeat', () => this.redis.del(this.key(workerId)));
   }
 
   async isAlive(workerId: string): Promise<boolean> {
-    return (await this.redis.exists(this.key(workerId))) === 1;
+    return (await redisCall('read a worker heartbeat', () => this.redis.exists(this.key(workerId)))) === 1;
   }
 
   async live(): Promise<WorkerBeat[]> {
     const out: WorkerBeat[] = [];
     let cursor = '0';
     do {
-      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${this.prefix}:worker:*`, 'COUNT', 200);
+      const [next, keys] = await redisCall('list worker heartbeats', () => this.redis.scan(cursor, 'MATCH', `${this.root}:worker:*`, 'COUNT', 200));
       cursor = next;
       if (keys.length === 0) continue;
-      for (const v of await this.redis.mget(...keys)) if (v !== null) out.push(JSON.parse(v) as WorkerBeat);
+      const beats = await redisCall('read worker heartbeats', () => this.redis.mget(...keys));
+      beats.forEach((v, i) => {
+        if (v !== null) out.push(parseStoredJson(WorkerBeatSchema, v, `heartbeat ${keys[i] ?? ''}`));
+      });
     } while (cursor !== '0');
     return out;
   }

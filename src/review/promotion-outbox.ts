@@ -5,18 +5,21 @@
  * a crash between the append and the acknowledgement repeats a record with the same
  * promotion id and `n`, which tells a reader it is a repeat.
  */
+import { z } from 'zod';
 import type { AuditEvent, AuditStore } from '../audit/index.js';
-import type { Clock, Logger } from '../shared/index.js';
+import { parseStoredJson, type Clock, type Logger } from '../shared/index.js';
 import type { ApprovalPolicy } from './approval-policy.js';
 import type { OutboxEntry, PromotionStore } from './promotion-store.js';
 import { postSigned } from './signed-post.js';
 
-interface Delivery {
-  readonly hook: 'notifications' | 'escalation';
-  readonly target: string;
-  readonly eventId: string;
-  readonly body: Record<string, unknown>;
-}
+/** A webhook owed, as queued in the deliveries list. */
+const DeliverySchema = z.object({
+  hook: z.enum(['notifications', 'escalation']),
+  target: z.string(),
+  eventId: z.string(),
+  body: z.record(z.string(), z.unknown()),
+});
+type Delivery = z.infer<typeof DeliverySchema>;
 
 export interface PromotionOutboxOptions {
   store: PromotionStore;
@@ -47,10 +50,9 @@ export class PromotionOutbox {
     const { store } = this.opts;
     const drained = await store.withLock('outbox', 30_000, async () => {
       for (;;) {
-        const batch = await store.peek(store.outboxKey, 50);
+        const batch = await store.peekOutbox(50);
         if (batch.length === 0) break;
-        for (const raw of batch) {
-          const e = JSON.parse(raw) as OutboxEntry;
+        for (const e of batch) {
           await this.opts.audit.append(auditEventOf(e)); // throws AUDIT_UNAVAILABLE: the entry stays for the next drain
           await store.ack(store.outboxKey, { list: store.deliveriesKey, items: this.deliveriesOf(e).map((d) => JSON.stringify(d)) });
         }
@@ -90,7 +92,7 @@ export class PromotionOutbox {
       for (;;) {
         const [raw] = await store.peek(store.deliveriesKey, 1);
         if (raw === undefined) break;
-        const d = JSON.parse(raw) as Delivery;
+        const d = parseStoredJson(DeliverySchema, raw, 'promotion webhook delivery');
         const hook = d.hook === 'notifications' ? this.opts.policy.notifications : this.opts.policy.targets.get(d.target)?.escalation?.webhook;
         const secret = hook === undefined ? undefined : this.opts.secrets.get(hook.secret);
         if (hook !== undefined && secret !== undefined) {

@@ -9,6 +9,25 @@ export { createLogger, REDACT_PATHS, type Logger } from './logger.js';
 export { containProcessErrors, currentJobScope, runInJobScope, type ContainOptions, type JobComponentScope } from './contain-errors.js';
 export { compileGlob, invalidGlobReason, matchesAny, type GlobMatcher } from './glob.js';
 export { isGitName, SAFE_PATH_MAX_CHARS, SAFE_PATH_MAX_DEPTH, unsafePath, type SafePathOptions, type UnsafePath, type UnsafePathProblem } from './safe-path.js';
-export { guardRedis } from './redis-guard.js';
+export {
+  corruptStored,
+  execChecked,
+  integerText,
+  isRedisOutage,
+  jsonText,
+  keyRoot,
+  LuaScript,
+  parseStored,
+  parseStoredJson,
+  redisCall,
+  redisFailure,
+  RedisFailure,
+  releaseLock,
+  RELEASE_LOCK_SCRIPT,
+  replyCode,
+  tryLock,
+  type LuaScriptSpec,
+  type ScriptArg,
+} from './redis/index.js';
 export { LIMIT_RANGES, limitRangeProblem, PAGE_BYTES, type LimitName, type LimitRange } from './limit-ranges.js';
 export { redact, redactString, isSecretKey, REDACTED, MAX_STRING_LENGTH } from './redact.js';

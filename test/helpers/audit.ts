@@ -18,7 +18,7 @@ export async function auditFiles(): Promise<{ dir: string; env: Record<string, s
   };
 }
 
-/** Every key under `${prefix}:audit:` and every value it holds, as one string. */
+/** Every key under `{prefix}:audit:` and every value it holds, as one string. */
 export function dumpAuditKeys(redis: Redis, prefix: string): Promise<string> {
-  return dumpKeys(redis, `${prefix}:audit:*`);
+  return dumpKeys(redis, `{${prefix}}:audit:*`);
 }
