@@ -201,14 +201,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   if (audit !== null && !audit.success) lines.push(...audit.issues);
   if (!parsed.success) throw new AppError('CONFIG_INVALID', `invalid configuration:\n${lines.join('\n')}`);
   const e = parsed.data;
-  // each module's options from the variables that set them: the module's schema holds ranges and defaults
-  const options = <S extends z.ZodType>(schema: S, variables: Readonly<Record<string, keyof RawConfig>>, section: string): z.infer<S> | undefined => {
-    const input: Record<string, unknown> = {};
-    for (const [option, variable] of Object.entries(variables)) if (e[variable] !== undefined) input[option] = e[variable];
-    const r = schema.safeParse(input);
-    if (!r.success) lines.push(...issuesByVariable(r.error.issues, variables, section));
-    return r.success ? r.data : undefined;
-  };
+  const options = <S extends z.ZodType>(schema: S, variables: Readonly<Record<string, keyof RawConfig>>, section: string) => moduleOptions(schema, e, variables, section, lines);
   const credentialOptions = options(JobCredentialOptionsSchema, CREDENTIAL_ENV, 'credentials');
   const callRate = options(CallRateSchema, CALL_RATE_ENV, 'gateway');
   const review = options(ReviewOptionsSchema, REVIEW_ENV, 'review');
@@ -280,6 +273,24 @@ function auditOptions(e: z.infer<typeof AuditEnvSchema>, cwd: string): { success
   const parsed = AuditOptionsSchema.safeParse(input);
   if (parsed.success) return { success: true, options: parsed.data };
   return { success: false, issues: issuesByVariable(parsed.error.issues, AUDIT_ENV, 'audit') };
+}
+
+/**
+ * A module's options from the variables that set them: the module's schema holds the ranges and
+ * defaults (config.ts only types the variables). Problems go to `lines`, named by variable.
+ */
+function moduleOptions<S extends z.ZodType>(
+  schema: S,
+  e: RawConfig,
+  variables: Readonly<Record<string, keyof RawConfig>>,
+  section: string,
+  lines: string[],
+): z.infer<S> | undefined {
+  const input: Record<string, unknown> = {};
+  for (const [option, variable] of Object.entries(variables)) if (e[variable] !== undefined) input[option] = e[variable];
+  const r = schema.safeParse(input);
+  if (!r.success) lines.push(...issuesByVariable(r.error.issues, variables, section));
+  return r.success ? r.data : undefined;
 }
 
 /** A module's option issues, each named by the variable the option comes from. */
