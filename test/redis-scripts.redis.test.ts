@@ -98,7 +98,7 @@ describe('job and promotion scripts', () => {
   const now = () => new Date().toISOString();
   const submit = async () => (await producer.submit(keyId, INPUT)).id;
   /** What was sent since the last look: command and first argument (a script's sha). */
-  const sent = async () => (await log.take()).map(([cmd, first]) => [cmd, first]);
+  const sent = async () => (await log.take()).map(({ command: [cmd, first] }) => [cmd, first]);
 
   it('starts a job in ONE script that also returns its record and its input', async () => {
     const id = await submit();

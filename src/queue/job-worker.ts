@@ -163,8 +163,8 @@ export class JobWorker {
         return;
       }
       if (!started.applied) return;
-      // read after the transition: a cancel that landed before it set this flag
-      const rec = await this.store.get(jobId);
+      // the record as the start left it (a cancel that landed before set cancelRequested), and the input: one round trip
+      const rec = started.record;
       if (rec === undefined) return;
       ownerKeyId = rec.ownerKeyId;
       if (rec.cancelRequested) abort.abort();
@@ -172,7 +172,7 @@ export class JobWorker {
       // are created only after start() counted the run, so a first run has none to look for
       if (started.attempts > 1) await this.opts.runtime.reap((labels) => labels[LABEL_JOB] === jobId);
 
-      const input = await this.store.getInput(jobId);
+      const input = started.input;
       if (input === undefined) throw new AppError('INTERNAL', `job ${jobId} has no stored input`);
       const profile = this.opts.profiles.get(input.profile);
       if (profile === undefined) throw new AppError('PROFILE_NOT_FOUND', `profile ${input.profile} is not configured on this worker`);

@@ -122,6 +122,12 @@ export function callDelta(before: ReadonlyMap<string, number>, after: ReadonlyMa
  * is left is what crossed the network, one entry per command (EXEC is not logged: a MULTI block
  * shows as `multi` and its commands). MONITOR-free: MONITOR would slow the server down.
  */
+export interface SentCommand {
+  readonly command: string[];
+  /** `ip:port` of the connection that sent it. */
+  readonly client: string;
+}
+
 export class CommandLog {
   private static readonly NAME = 'airlock-command-log';
 
@@ -135,14 +141,14 @@ export class CommandLog {
     return new CommandLog(redis);
   }
 
-  /** Commands sent since the last take (oldest first), each as [command, ...args] (Redis cuts long ones). */
-  async take(): Promise<string[][]> {
+  /** Commands sent since the last take (oldest first): [command, ...args] (Redis cuts long ones) and the client's address. */
+  async take(): Promise<SentCommand[]> {
     const entries = (await this.redis.call('SLOWLOG', 'GET', '-1')) as [number, number, number, Buffer[] | string[], string, string][];
     await this.redis.slowlog('RESET');
     return entries
       .reverse()
       .filter(([, , , , addr, name]) => addr !== '?:0' && name !== CommandLog.NAME)
-      .map(([, , , args]) => args.map((a, i) => (i === 0 ? String(a).toLowerCase() : String(a))));
+      .map(([, , , args, client]) => ({ command: args.map((a, i) => (i === 0 ? String(a).toLowerCase() : String(a))), client }));
   }
 
   close(): void {
