@@ -16,7 +16,7 @@ import { registerJsonParser } from './json-body-parser.js';
 import { auditRoutes } from './routes/audit.js';
 import { healthRoutes } from './routes/health.js';
 import { jobRoutes, mayReadJob } from './routes/jobs.js';
-import type { FileArtifactStore } from '../artifacts/index.js';
+import type { ArtifactStore } from '../artifacts/index.js';
 import type { Tool } from '../gateway/index.js';
 import type { JobCredentialVerifier } from '../credentials/index.js';
 import { credentialRoutes } from './routes/credentials.js';
@@ -31,7 +31,7 @@ export interface AppDeps {
   /** The configured tools (no secrets): for grants, and the capability matrix. */
   tools: readonly Tool[];
   /** Read-only use: serves collected artifacts. */
-  artifacts: FileArtifactStore;
+  artifacts: ArtifactStore;
   redis: Redis;
   producer: JobProducer;
   keys: ApiKeyStore;

@@ -4,7 +4,7 @@
  */
 import type { Redis } from 'ioredis';
 import { readFileSync } from 'node:fs';
-import type { FileArtifactStore } from '../artifacts/index.js';
+import type { ArtifactStore } from '../artifacts/index.js';
 import type { AuditStore } from '../audit/index.js';
 import { AppError, type Clock, type Logger } from '../shared/index.js';
 import { parseApprovalPolicy, type ApprovalPolicy } from './approval-policy.js';
@@ -20,7 +20,7 @@ export interface OpenReviewOptions {
   prefix: string;
   policy: ApprovalPolicy;
   audit: AuditStore;
-  artifacts: FileArtifactStore;
+  artifacts: ArtifactStore;
   clock: Clock;
   logger: Logger;
   resolveSecret: (name: string) => string | undefined;

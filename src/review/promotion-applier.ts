@@ -5,7 +5,7 @@
  * Targets are idempotent by promotion id, so a resumed apply never publishes twice.
  */
 import { randomBytes } from 'node:crypto';
-import { artifactDigest, type FileArtifactStore } from '../artifacts/index.js';
+import { artifactDigest, type ArtifactStore } from '../artifacts/index.js';
 import { AppError, type Clock, type Logger } from '../shared/index.js';
 import type { PromotedFile, PromotionPayload, StagingTarget } from './promotion-target.js';
 import type { PromotionStore } from './promotion-store.js';
@@ -17,7 +17,7 @@ export const PATCH_FILE_NAME = 'changes.patch';
 export interface PromotionApplierOptions {
   store: PromotionStore;
   targets: ReadonlyMap<string, StagingTarget>;
-  artifacts: FileArtifactStore;
+  artifacts: ArtifactStore;
   clock: Clock;
   logger: Logger;
   /** How long one apply may hold its claim before another process may resume it. */

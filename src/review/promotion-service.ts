@@ -3,7 +3,7 @@
  * stage change is a compare-and-set in PromotionStore; the records it owes the audit log and
  * the webhooks wait in the outbox, which `PromotionOutbox` drains in order.
  */
-import type { FileArtifactStore } from '../artifacts/index.js';
+import type { ArtifactStore } from '../artifacts/index.js';
 import { riskOf } from '../monitor/index.js';
 import { AppError, newId, sha256Hex, type Clock, type Logger } from '../shared/index.js';
 import { requirementFor, type ApprovalPolicy, type TargetPolicy } from './approval-policy.js';
@@ -26,7 +26,7 @@ export interface PromotionServiceOptions {
   applier: PromotionApplier;
   outbox: PromotionOutbox;
   /** The API writes a job's patch here when promotion is requested (content-addressed, re-checked on read). */
-  artifacts: FileArtifactStore;
+  artifacts: ArtifactStore;
   clock: Clock;
   logger: Logger;
   /** How often the sweeper runs (expiry, escalation, unfinished applies, outbox). */

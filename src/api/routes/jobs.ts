@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { FileArtifactStore } from '../../artifacts/index.js';
+import type { ArtifactStore } from '../../artifacts/index.js';
 import type { ApiKeyInfo } from '../../credentials/index.js';
 import { JOB_ROLES, type LoadedProfile } from '../../profiles/index.js';
 import { isTerminal, resultView, type JobProducer, type JobRecord } from '../../queue/index.js';
@@ -14,7 +14,7 @@ export interface JobRoutesDeps {
   producer: JobProducer;
   /** Names of the configured tools (from the tools file). */
   knownTools: ReadonlySet<string>;
-  artifacts: FileArtifactStore;
+  artifacts: ArtifactStore;
   profiles: ReadonlyMap<string, LoadedProfile>;
   maxWaitS: number;
 }

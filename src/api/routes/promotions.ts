@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { FileArtifactStore } from '../../artifacts/index.js';
+import type { ArtifactStore } from '../../artifacts/index.js';
 import { QUERY_MAX_LIMIT, queryAudit, type RedisAuditStore } from '../../audit/index.js';
 import type { ApiKeyInfo, ApiKeyStore } from '../../credentials/index.js';
 import { promotableJobOf, type JobProducer } from '../../queue/index.js';
@@ -21,7 +21,7 @@ export interface PromotionRoutesDeps {
   audit: RedisAuditStore;
   producer: JobProducer;
   keys: ApiKeyStore;
-  artifacts: FileArtifactStore;
+  artifacts: ArtifactStore;
 }
 
 const Reason = z.string().trim().min(1, 'a reason is mandatory').max(2000);
