@@ -81,10 +81,6 @@ const spec = (limits: Partial<Record<keyof Limits, number>>): SandboxSpec => ({
   imageId: 'sha256:0',
   uid: 200_001,
   gid: 200_001,
-  argv: ['true'],
-  files: [],
-  stdin: Buffer.alloc(0),
-  env: {},
   limits: { ...shell.profile.limits, ...limits },
   seccompJson: shell.seccompJson,
 });

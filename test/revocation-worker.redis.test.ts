@@ -14,52 +14,13 @@ import { queryAudit, RedisAuditStore } from '../src/audit/index.js';
 import { ApiKeyStore } from '../src/credentials/index.js';
 import { loadProfiles } from '../src/profiles/index.js';
 import { JobProducer, JobWorker, WorkerRegistry, type JobInput } from '../src/queue/index.js';
-import type { ContainerRuntime, RunOptions, SandboxResult, SandboxSpec } from '../src/sandbox/index.js';
 import { createLogger, systemClock } from '../src/shared/index.js';
+import { FakeContainerRuntime } from './helpers/fake-container-runtime.js';
 import { deletePrefix, testRedis, uniquePrefix } from './helpers/redis.js';
 
 const PROFILES = loadProfiles(resolve(import.meta.dirname, '../profiles'));
 const SHELL = PROFILES.get('shell')!;
 const INPUT: JobInput = { profile: 'shell', argv: ['true'], files: [], stdin: '', env: {}, limits: SHELL.profile.limits };
-
-/** Records what the worker asks of it; `beforeCreated` runs between "create" and the onCreated hook. */
-class FakeRuntime implements ContainerRuntime {
-  readonly created: string[] = [];
-  readonly started: string[] = [];
-  beforeCreated: ((spec: SandboxSpec) => Promise<void>) | undefined;
-
-  async run(spec: SandboxSpec, opts: RunOptions = {}): Promise<SandboxResult> {
-    this.created.push(spec.jobId);
-    await this.beforeCreated?.(spec);
-    await opts.onCreated?.(`fake-${spec.jobId}`);
-    this.started.push(spec.jobId);
-    const now = new Date().toISOString();
-    return {
-      outcome: 'exited',
-      exitCode: 0,
-      stdout: Buffer.from('ok\n'),
-      stderr: Buffer.alloc(0),
-      stdoutBytes: 3,
-      stderrBytes: 0,
-      stdoutTruncated: false,
-      stderrTruncated: false,
-      durationMs: 1,
-      containerId: `fake-${spec.jobId}`,
-      startedAt: now,
-      finishedAt: now,
-      artifacts: [],
-      artifactsRejected: [],
-    };
-  }
-  async ping(): Promise<void> {}
-  async assertImage(): Promise<void> {}
-  reap(): Promise<number> {
-    return Promise.resolve(0);
-  }
-  listManaged(): Promise<{ id: string; labels: Record<string, string> }[]> {
-    return Promise.resolve([]);
-  }
-}
 
 describe('the worker refuses a job whose key was revoked before it ran', () => {
   let redis: Redis;
@@ -71,7 +32,7 @@ describe('the worker refuses a job whose key was revoked before it ran', () => {
   let keys: ApiKeyStore;
   let audit: RedisAuditStore;
   let producer: JobProducer;
-  let runtime: FakeRuntime;
+  let runtime: FakeContainerRuntime;
   let worker: JobWorker | undefined;
 
   beforeAll(async () => {
@@ -81,7 +42,7 @@ describe('the worker refuses a job whose key was revoked before it ran', () => {
     keys = new ApiKeyStore(redis, prefix, systemClock);
     audit = new RedisAuditStore({ redis, prefix, clock: systemClock });
     producer = new JobProducer({ redis, subscriber: producerSub, prefix, attempts: 1, retryBackoffMs: 100, finishedTtlS: 3600, clock: systemClock });
-    runtime = new FakeRuntime();
+    runtime = new FakeContainerRuntime();
   });
   afterAll(async () => {
     try {
@@ -127,7 +88,7 @@ describe('the worker refuses a job whose key was revoked before it ran', () => {
     await startWorker();
     const done = await producer.waitForResult(job.id, 20_000);
     expect(done).toMatchObject({ status: 'cancelled', error: { code: 'KEY_REVOKED' }, attempts: 0 });
-    expect(runtime.created).not.toContain(job.id);
+    expect(runtime.jobsAt('create')).not.toContain(job.id);
     const records = await recordsOf(job.id);
     expect(records.map((r) => r.action)).toEqual(['job.cancel']);
     expect(records[0]).toMatchObject({ actor: { type: 'worker', workerId: 'w-fake' }, outcome: { result: 'cancelled', error: 'KEY_REVOKED' }, details: { reason: 'key revoked' } });
@@ -135,15 +96,18 @@ describe('the worker refuses a job whose key was revoked before it ran', () => {
 
   it('revoked after its start, before its container starts: the last look refuses it, the program never runs', async () => {
     const key = await keys.create({ role: 'agent' });
-    runtime.beforeCreated = async (spec) => {
-      if (spec.jobId === job.id) await keys.revoke(key.id);
-    };
+    // between its start and its container's start (the fake's create runs after the worker's start)
+    runtime.plan = () => ({
+      create: async (spec) => {
+        if (spec.jobId === job.id) await keys.revoke(key.id);
+      },
+    });
     const job = await producer.submit(key.id, INPUT);
     const done = await producer.waitForResult(job.id, 20_000);
-    runtime.beforeCreated = undefined;
+    runtime.plan = () => ({});
     expect(done).toMatchObject({ status: 'cancelled', error: { code: 'KEY_REVOKED' }, attempts: 1 });
-    expect(runtime.created).toContain(job.id);
-    expect(runtime.started).not.toContain(job.id);
+    expect(runtime.jobsAt('create')).toContain(job.id);
+    expect(runtime.jobsAt('start')).not.toContain(job.id);
     const actions = (await recordsOf(job.id)).map((r) => r.action);
     expect(actions).toEqual(['job.cancel']);
     expect(await redis.smembers(`{${prefix}}:key-jobs:${key.id}`)).toEqual([]);
@@ -154,7 +118,7 @@ describe('the worker refuses a job whose key was revoked before it ran', () => {
     const job = await producer.submit(key.id, INPUT);
     const done = await producer.waitForResult(job.id, 20_000);
     expect(done).toMatchObject({ status: 'succeeded', result: { exitCode: 0 } });
-    expect(runtime.started).toContain(job.id);
+    expect(runtime.jobsAt('start')).toContain(job.id);
     expect((await recordsOf(job.id)).map((r) => r.action)).toEqual(['job.start', 'job.finish']);
     expect(await redis.smembers(`{${prefix}}:key-jobs:${key.id}`)).toEqual([]);
   });

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config.js';
 import { loadProfiles, type LoadedProfile } from '../profiles/index.js';
-import { DockerRuntime, JOB_ID_BASE, jobIds, loadImageCatalog, type SandboxResult } from '../sandbox/index.js';
+import { DockerRuntime, JOB_ID_BASE, jobIds, loadImageCatalog, runSandbox, type SandboxResult } from '../sandbox/index.js';
 import { createLogger } from '../shared/index.js';
 
 interface Case {
@@ -127,18 +127,19 @@ export async function runSelftest(config: Config, print: (line: string) => void)
       if (loaded === undefined || imageId === undefined) observed = `profile or image ${c.profile} missing`;
       else {
         try {
-          const r = await runtime.run({
-            jobId: `job_selftest${runId}${rows.length}`,
-            imageId,
-            ...jobIds(),
-            argv: c.argv,
-            files: Object.entries(c.files ?? {}).map(([path, content]) => ({ path, content: Buffer.from(content) })),
-            stdin: new Uint8Array(),
-            env: {},
-            limits: { ...loaded.profile.limits, timeoutMs: 10_000, ...c.limits },
-            seccompJson: loaded.seccompJson,
-            ...(c.outputs ? { outputs: c.outputs } : {}),
-          });
+          const limits = { ...loaded.profile.limits, timeoutMs: 10_000, ...c.limits };
+          const r = await runSandbox(
+            runtime,
+            { jobId: `job_selftest${runId}${rows.length}`, imageId, ...jobIds(), limits, seccompJson: loaded.seccompJson },
+            {
+              argv: c.argv,
+              files: Object.entries(c.files ?? {}).map(([path, content]) => ({ path, content: Buffer.from(content) })),
+              stdin: new Uint8Array(),
+              env: {},
+              limits,
+              ...(c.outputs ? { outputs: c.outputs } : {}),
+            },
+          );
           observed = c.check(r);
         } catch (err) {
           observed = `error: ${(err as Error).message}`;

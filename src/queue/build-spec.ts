@@ -1,14 +1,37 @@
-/** Turns a stored job input into what the sandbox runs, and a sandbox outcome into a job status (the result: job-result.ts). */
+/**
+ * Turns a stored job input into what the sandbox is made of (fixed at create) and what it runs
+ * (per run), and a sandbox outcome into a job status (the result: job-result.ts).
+ */
 import type { LoadedProfile } from '../profiles/index.js';
-import { jobIds, type SandboxResult, type SandboxSpec } from '../sandbox/index.js';
+import { jobIds, type SandboxResult, type SandboxRun, type SandboxSpec } from '../sandbox/index.js';
 import type { JobInput, TerminalStatus } from './job-types.js';
 
-export function buildSpec(jobId: string, input: JobInput, profile: LoadedProfile, imageId: string, labels?: Record<string, string>, runDir?: string): SandboxSpec {
+export interface SpecSource {
+  readonly jobId: string;
+  readonly input: JobInput;
+  readonly profile: LoadedProfile;
+  readonly imageId: string;
+  /** Extra container labels (tests find theirs by them). */
+  readonly labels?: Readonly<Record<string, string>> | undefined;
+  /** The job's gateway folder, when it was granted tools. */
+  readonly runDir?: string | undefined;
+}
+
+export function sandboxSpecOf(s: SpecSource): SandboxSpec {
   return {
-    jobId,
-    imageId,
+    jobId: s.jobId,
+    imageId: s.imageId,
     // ids of the job's own: its uid and gid are nobody else's
     ...jobIds(),
+    limits: s.input.limits,
+    seccompJson: s.profile.seccompJson,
+    ...(s.labels !== undefined ? { labels: s.labels } : {}),
+    ...(s.runDir !== undefined ? { runDir: s.runDir } : {}),
+  };
+}
+
+export function sandboxRunOf(input: JobInput, signal: AbortSignal): SandboxRun {
+  return {
     argv: input.argv,
     files: input.files.map((f) => ({ path: f.path, content: Buffer.from(f.content, f.encoding), ...(f.executable ? { mode: 0o755 } : {}) })),
     stdin: Buffer.from(input.stdin, 'utf8'),
@@ -16,9 +39,7 @@ export function buildSpec(jobId: string, input: JobInput, profile: LoadedProfile
     ...(input.outputs !== undefined ? { outputs: input.outputs } : {}),
     env: input.env,
     limits: input.limits,
-    seccompJson: profile.seccompJson,
-    ...(labels ? { labels } : {}),
-    ...(runDir !== undefined ? { runDir } : {}),
+    signal,
   };
 }
 

@@ -12,7 +12,7 @@ import { AppError, type Logger } from '../shared/index.js';
 import { collectFromTar, type Collected } from './artifact-collector.js';
 import { collectExecOptions } from './hardening.js';
 import { FrameDemuxer, streamEnded } from './output-capture.js';
-import type { SandboxSpec } from './sandbox-spec.js';
+import type { SandboxRun, SandboxSpec } from './sandbox-spec.js';
 
 /** The least a collection gets, even when the job used all of its time (exec start + tar of a small tree take ~0.2 s here, loaded). */
 export const COLLECT_FLOOR_MS = 2_000;
@@ -25,14 +25,14 @@ export function collectionDeadlineMs(startedAtMs: number, timeoutMs: number, now
 const NOT_COLLECTED: Collected = { artifacts: [], rejected: [{ path: '*', reason: 'not_collected' }] };
 
 /** Streams /work out through the collector exec and parses it, within `budgetMs`; on overrun nothing is collected (and it says so). */
-export async function collectOutputs(container: Docker.Container, spec: SandboxSpec, budgetMs: number, log: Logger): Promise<Collected> {
+export async function collectOutputs(container: Docker.Container, spec: SandboxSpec, run: SandboxRun, budgetMs: number, log: Logger): Promise<Collected> {
   let stream: Duplex | undefined;
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), budgetMs)));
   const work = (async () => {
     const exec = await container.exec(collectExecOptions(spec));
     stream = await exec.start({ hijack: true, stdin: false });
-    return parseStream(stream, spec);
+    return parseStream(stream, spec, run);
   })();
   try {
     const first = await Promise.race([work, timedOut]);
@@ -50,7 +50,7 @@ export async function collectOutputs(container: Docker.Container, spec: SandboxS
   }
 }
 
-async function parseStream(stream: Duplex, spec: SandboxSpec): Promise<Collected> {
+async function parseStream(stream: Duplex, spec: SandboxSpec, run: SandboxRun): Promise<Collected> {
   const tar = new PassThrough();
   // bounded: /work is a tmpfs of scratchBytes; anything beyond that plus tar overhead is refused
   const maxBytes = spec.limits.scratchBytes + 1024 * 1024;
@@ -66,6 +66,6 @@ async function parseStream(stream: Duplex, spec: SandboxSpec): Promise<Collected
     tar.write(payload);
   });
   const ended = streamEnded(stream, (chunk) => demux.write(chunk)).then(() => tar.end());
-  const [collected] = await Promise.all([collectFromTar(tar, spec.outputs ?? [], { artifactFiles: spec.limits.artifactFiles, artifactBytes: spec.limits.artifactBytes }), ended]);
+  const [collected] = await Promise.all([collectFromTar(tar, run.outputs ?? [], { artifactFiles: run.limits.artifactFiles, artifactBytes: run.limits.artifactBytes }), ended]);
   return collected;
 }

@@ -5,7 +5,7 @@
  */
 import { randomInt } from 'node:crypto';
 import { SAFE_PATH_MAX_DEPTH } from '../shared/index.js';
-import type { SandboxSpec } from './sandbox-spec.js';
+import type { SandboxRun, SandboxSpec } from './sandbox-spec.js';
 
 export const WORK_DIR = '/work';
 /**
@@ -116,6 +116,8 @@ export function containerOptions(spec: SandboxSpec, labels: Record<string, strin
       Binds: spec.runDir !== undefined ? [`${spec.runDir}:${RUN_DIR}:ro`] : [],
       AutoRemove: false,
       RestartPolicy: { Name: 'no' },
+      // the gVisor tier names its runtime; the plain tier leaves the engine's default (runc)
+      ...(spec.isolation === 'gvisor' ? { Runtime: 'runsc' } : {}),
     },
   };
 }
@@ -124,9 +126,9 @@ export function containerOptions(spec: SandboxSpec, labels: Record<string, strin
  * The job's command: unpack input from stdin, then exec argv, as the job's own uid and gid. The job's env travels as NAME=VALUE arguments applied only at the final
  * exec: the launcher, tar and patch run with the fixed environment below.
  */
-export function runExecOptions(spec: SandboxSpec) {
+export function runExecOptions(spec: SandboxSpec, run: SandboxRun) {
   return {
-    Cmd: [LAUNCHER, 'run', ...Object.entries(spec.env).map(([k, v]) => `${k}=${v}`), ...spec.argv],
+    Cmd: [LAUNCHER, 'run', ...Object.entries(run.env).map(([k, v]) => `${k}=${v}`), ...run.argv],
     User: `${spec.uid}:${spec.gid}`,
     WorkingDir: WORK_DIR,
     Env: ['PATH=/usr/local/bin:/usr/bin:/bin', 'HOME=/work', 'LANG=C.UTF-8'],

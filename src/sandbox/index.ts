@@ -1,10 +1,23 @@
-export type { ContainerRuntime } from './container-runtime.js';
-export { LABEL_DEPLOYMENT, LABEL_JOB, LABEL_MANAGED, LABEL_WORKER } from './container-runtime.js';
+export type { ContainerRuntime, PreparedSandbox, RunningSandbox } from './container-runtime.js';
+export { LABEL_DEPLOYMENT, LABEL_ISOLATION, LABEL_JOB, LABEL_MANAGED, LABEL_WORKER } from './container-runtime.js';
 export { DockerRuntime, type DockerRuntimeOptions } from './docker-runtime.js';
+export { runSandbox } from './run-sandbox.js';
 export { assertEngineLimits, type EngineFacts } from './engine-limits.js';
-export { packFiles } from './input-archive.js';
 export { PATCH_REFUSED_PREFIX } from './patch-check.js';
-export { collectFromTar, safeEntryPath } from './artifact-collector.js';
+export { collectFromTar, safeEntryPath, type Collected } from './artifact-collector.js';
 export { containerOptions, INIT_UID, JOB_ID_BASE, jobIds, MASKED_PATHS, READONLY_PATHS, WORK_DIR } from './hardening.js';
-export type { CollectedArtifact, RejectedArtifact, RunOptions, SandboxFile, SandboxLimits, SandboxOutcome, SandboxResult, SandboxSpec } from './sandbox-spec.js';
+export type {
+  ArtifactsTar,
+  CollectedArtifact,
+  ContainerLimits,
+  RejectedArtifact,
+  RunLimits,
+  SandboxFile,
+  SandboxIsolation,
+  SandboxLimits,
+  SandboxOutcome,
+  SandboxResult,
+  SandboxRun,
+  SandboxSpec,
+} from './sandbox-spec.js';
 export { loadImageCatalog } from './image-catalog.js';

@@ -26,11 +26,6 @@ async function packEntries(entries: readonly Entry[]): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-/** A tar of collected artifacts, for `GET …/artifacts.tar`. */
-export function packFiles(files: readonly { path: string; content: Uint8Array }[]): Promise<Buffer> {
-  return packEntries(files.map((f) => ({ path: f.path, content: f.content, mode: 0o644 })));
-}
-
 /**
  * Packs the job's files, stdin and patch into one tar for the launcher's stdin.
  * Paths were validated by the API; the launcher extracts as the sandbox user into

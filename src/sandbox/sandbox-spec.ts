@@ -1,24 +1,36 @@
 /**
- * Lifecycle stages of one sandbox run, as distinct types:
- * SandboxSpec (what to run) → RunningSandbox (inside the adapter) → SandboxResult (what happened).
+ * What a sandbox is made of, split by when it is fixed:
+ * - SandboxSpec: fixed when the container is created (image, container limits, seccomp, ids,
+ *   the /run/airlock folder, labels, isolation tier). A warm pool can create these ahead of time.
+ * - SandboxRun: what one job hands a running sandbox (input, argv, env, patch, outputs, the
+ *   limits the host enforces around the run, the cancel signal).
+ * - SandboxResult: what happened. The stages in between are in container-runtime.ts.
  */
 
-export interface SandboxLimits {
-  readonly timeoutMs: number;
+/** Limits the engine enforces on the container: fixed at create. */
+export interface ContainerLimits {
   readonly memoryBytes: number;
   readonly cpus: number;
   readonly pids: number;
-  readonly stdoutBytes: number;
-  readonly stderrBytes: number;
   readonly scratchBytes: number;
   readonly tmpBytes: number;
   readonly shmBytes: number;
   readonly fileSizeBytes: number;
   readonly openFiles: number;
+}
+
+/** Limits the host enforces around one run: per job. */
+export interface RunLimits {
+  readonly timeoutMs: number;
+  readonly stdoutBytes: number;
+  readonly stderrBytes: number;
   /** Caps on what the collector brings back (only files matching `outputs` count). */
   readonly artifactFiles: number;
   readonly artifactBytes: number;
 }
+
+/** A profile's limits: both kinds (a job's `limits` is passed as either). */
+export interface SandboxLimits extends ContainerLimits, RunLimits {}
 
 export interface SandboxFile {
   /** Relative POSIX path under the work dir, already validated (no `..`, not absolute). */
@@ -27,6 +39,10 @@ export interface SandboxFile {
   readonly mode?: number;
 }
 
+/** `container`: runc, the host's kernel behind seccomp; `gvisor`: runsc, a user-space kernel (issue 17). */
+export type SandboxIsolation = 'container' | 'gvisor';
+
+/** Fixed at create. */
 export interface SandboxSpec {
   readonly jobId: string;
   /** Image ID (sha256:…) — never a mutable tag. */
@@ -34,6 +50,22 @@ export interface SandboxSpec {
   /** The job's own uid and primary gid (see hardening.jobIds): per-user kernel limits are per job, and seccomp kills are attributed to it. */
   readonly uid: number;
   readonly gid: number;
+  readonly limits: ContainerLimits;
+  /** Seccomp policy as JSON text; sent on every create. */
+  readonly seccompJson: string;
+  /**
+   * Host folder Airlock made for this job (token + gateway socket), mounted read-only at
+   * /run/airlock. The only host path a job ever sees; absent when the job has no tools.
+   */
+  readonly runDir?: string;
+  /** Extra labels (the adapter always adds airlock.managed/job/worker/deployment). */
+  readonly labels?: Readonly<Record<string, string>>;
+  /** Default `container`. */
+  readonly isolation?: SandboxIsolation;
+}
+
+/** One job's run in a started sandbox. */
+export interface SandboxRun {
   /** argv handed to the image's launcher after the input is unpacked. */
   readonly argv: readonly string[];
   readonly files: readonly SandboxFile[];
@@ -43,16 +75,9 @@ export interface SandboxSpec {
   /** Globs under the work dir collected after the command ends (none: nothing is collected). */
   readonly outputs?: readonly string[];
   readonly env: Readonly<Record<string, string>>;
-  readonly limits: SandboxLimits;
-  /** Seccomp policy as JSON text; sent on every create. */
-  readonly seccompJson: string;
-  /**
-   * Host folder Airlock made for this job (token + gateway socket), mounted read-only at
-   * /run/airlock. The only host path a job ever sees; absent when the job has no tools.
-   */
-  readonly runDir?: string;
-  /** Extra labels (the adapter always adds airlock.managed/job/worker). */
-  readonly labels?: Readonly<Record<string, string>>;
+  readonly limits: RunLimits;
+  /** Abort = cancel: the container is killed and the outcome is `killed`. */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -78,6 +103,16 @@ export interface RejectedArtifact {
   readonly reason: 'symlink' | 'hardlink' | 'device' | 'fifo' | 'setuid' | 'unsupported_type' | 'unsafe_path' | 'too_deep' | 'too_many_files' | 'too_large' | 'not_collected';
 }
 
+/**
+ * The collected files as one tar, built while the sandbox's stream was parsed: regular files
+ * only, in the order they were read, mode 0644, mtime 0. Kept as its chunks (the files'
+ * contents are shared with `artifacts`, not copied).
+ */
+export interface ArtifactsTar {
+  readonly chunks: readonly Uint8Array[];
+  readonly bytes: number;
+}
+
 export interface SandboxResult {
   readonly outcome: SandboxOutcome;
   readonly exitCode: number | null;
@@ -87,7 +122,7 @@ export interface SandboxResult {
   readonly stderrBytes: number;
   readonly stdoutTruncated: boolean;
   readonly stderrTruncated: boolean;
-  /** From container start to exit, host clock. */
+  /** From the run's start to its exit, host clock. */
   readonly durationMs: number;
   readonly containerId: string;
   readonly startedAt: string;
@@ -100,14 +135,9 @@ export interface SandboxResult {
    * the call the kernel recorded (`verified`); exit 159 with no kernel record is unverified.
    */
   readonly violation?: { readonly syscall: string | null; readonly verified: boolean };
-  /** Files matching the spec's outputs, sorted by path (empty when none were declared). */
+  /** Files matching the run's outputs, sorted by path (empty when none were declared). */
   readonly artifacts: readonly CollectedArtifact[];
+  /** All of `artifacts` as one tar; absent when there are none. */
+  readonly artifactsTar?: ArtifactsTar;
   readonly artifactsRejected: readonly RejectedArtifact[];
-}
-
-export interface RunOptions {
-  /** Abort = cancel: the container is killed and the outcome is `killed`. */
-  readonly signal?: AbortSignal;
-  /** Awaited once the container exists and before it starts (e.g. to audit its id); a throw aborts the run. */
-  readonly onCreated?: (containerId: string) => void | Promise<void>;
 }

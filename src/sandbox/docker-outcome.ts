@@ -1,0 +1,57 @@
+/** How a run in a container ended, as the engine tells it (the job cannot forge any of it). */
+import type Docker from 'dockerode';
+import type { Readable } from 'node:stream';
+import { delay } from './docker-errors.js';
+import type { LauncherStatus } from './output-capture.js';
+import type { SandboxOutcome } from './sandbox-spec.js';
+
+/** The engine's record of the exec's exit; it may lag the stream's end by a few ms. */
+export async function execExitCode(exec: Docker.Exec): Promise<number | null> {
+  for (let i = 0; i < 50; i++) {
+    const info = (await exec.inspect()) as { Running: boolean; ExitCode: number | null };
+    if (!info.Running) return info.ExitCode;
+    await delay(20);
+  }
+  return null;
+}
+
+export interface OutcomeFacts {
+  /** Our own kill (timeout, output_limit, killed), if any. */
+  readonly killReason: SandboxOutcome | undefined;
+  readonly exitCode: number | null;
+  readonly launcher: LauncherStatus | undefined;
+  readonly startedAtMs: number;
+}
+
+export async function decideOutcome(docker: Docker, containerId: string, facts: OutcomeFacts): Promise<'exited' | SandboxOutcome | 'input_failed'> {
+  // our own kill explains the exit first
+  if (facts.killReason !== undefined) return facts.killReason;
+  if (facts.launcher === 'patch_failed') return 'patch_failed';
+  // an OOM kill: exit code alone lies (sandbox-facts), so ask the engine
+  if ((facts.exitCode === 137 || facts.exitCode === null) && (await oomSince(docker, containerId, facts.startedAtMs))) return 'oom';
+  if (facts.launcher !== 'ok') return 'input_failed';
+  // a tripwire turns `exited` into policy_violation once its evidence is in (withTripwires)
+  return 'exited';
+}
+
+/** Whether the engine saw an OOM kill in this container since the run started. */
+async function oomSince(docker: Docker, containerId: string, sinceMs: number): Promise<boolean> {
+  const events = (await docker.getEvents({
+    since: Math.floor(sinceMs / 1000) - 1,
+    until: Date.now() / 1000,
+    filters: { container: [containerId], event: ['oom'] },
+  })) as unknown as Readable;
+  let text = '';
+  for await (const chunk of events) text += String(chunk);
+  if (text.includes('"oom"')) return true;
+  const state = ((await docker.getContainer(containerId).inspect()) as { State: { OOMKilled: boolean } }).State;
+  return state.OOMKilled;
+}
+
+export async function isRunning(docker: Docker, containerId: string): Promise<boolean> {
+  try {
+    return ((await docker.getContainer(containerId).inspect()) as { State: { Running: boolean } }).State.Running;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * One container through its stages (created → started → one run → removed), handed out as the
+ * port's stage types. The tripwire watch opened before the container was created lives as long
+ * as the container: a run's verdict is settled once the container is gone, and the watch ends
+ * with the removal at whatever stage that happens.
+ */
+import type Docker from 'dockerode';
+import { AppError, type Logger } from '../shared/index.js';
+import type { PreparedSandbox, RunningSandbox } from './container-runtime.js';
+import { delay, messageOf, statusOf } from './docker-errors.js';
+import { execInContainer } from './docker-exec.js';
+import type { SandboxResult, SandboxRun, SandboxSpec } from './sandbox-spec.js';
+import { withTripwires, type TripwireEvidence, type TripwireWatch } from './tripwire-monitor.js';
+
+export class DockerSandbox {
+  private readonly container: Docker.Container;
+  private started = false;
+  private used = false;
+  private removal: Promise<boolean> | undefined;
+
+  constructor(
+    private readonly docker: Docker,
+    readonly containerId: string,
+    readonly spec: SandboxSpec,
+    private readonly watch: TripwireWatch,
+    private readonly log: Logger,
+  ) {
+    this.container = docker.getContainer(containerId);
+  }
+
+  prepared(): PreparedSandbox {
+    return { containerId: this.containerId, spec: this.spec, start: () => this.start(), remove: () => this.remove() };
+  }
+
+  private running(): RunningSandbox {
+    return { containerId: this.containerId, spec: this.spec, exec: (run) => this.exec(run), remove: () => this.remove() };
+  }
+
+  private async start(): Promise<RunningSandbox> {
+    if (this.started || this.removal !== undefined) throw new AppError('INTERNAL', `sandbox ${this.containerId} was already started or removed`);
+    this.started = true;
+    try {
+      await this.container.start();
+    } catch (err) {
+      await this.remove();
+      throw new AppError('SANDBOX_UNAVAILABLE', `container start failed: ${messageOf(err)}`, { retryable: true, cause: err });
+    }
+    return this.running();
+  }
+
+  private async exec(run: SandboxRun): Promise<SandboxResult> {
+    // single use: a second job never sees what a first one left
+    if (this.used || this.removal !== undefined) throw new AppError('INTERNAL', `sandbox ${this.containerId} already ran a job or was removed`);
+    this.used = true;
+    try {
+      const result = await execInContainer({ docker: this.docker, container: this.container, spec: this.spec, log: this.log }, run);
+      // whatever the outcome (a child may trip the policy, then the job time out)
+      const evidence: TripwireEvidence = (await this.removeContainer()) ? await this.watch.settle() : { complete: false, reason: 'the container could not be removed' };
+      return withTripwires(result, evidence);
+    } finally {
+      await this.remove();
+    }
+  }
+
+  async remove(): Promise<void> {
+    await this.removeContainer();
+    this.watch.close();
+  }
+
+  /** Once per sandbox, whoever asks first; true when every process of the job is dead. */
+  private removeContainer(): Promise<boolean> {
+    this.removal ??= removeContainer(this.docker, this.containerId, this.log);
+    return this.removal;
+  }
+}
+
+/** Force-remove with volumes (every process of the job is dead when it returns true); a container that is already gone is not an error. */
+export async function removeContainer(docker: Docker, id: string, log: Logger): Promise<boolean> {
+  try {
+    await docker.getContainer(id).remove({ force: true, v: true });
+    return true;
+  } catch (err) {
+    const status = statusOf(err);
+    if (status === 404) return true;
+    // 409 "removal already in progress" — the engine finishes it (wait: the caller counts on it)
+    if (status === 409) return gone(docker, id);
+    log.error({ err, containerId: id }, 'container remove failed; the reaper will retry');
+    return false;
+  }
+}
+
+/** Waits (up to ~5 s) until the engine no longer knows the container. */
+async function gone(docker: Docker, id: string): Promise<boolean> {
+  for (let i = 0; i < 50; i++) {
+    try {
+      await docker.getContainer(id).inspect();
+    } catch (err) {
+      if (statusOf(err) === 404) return true;
+    }
+    await delay(100);
+  }
+  return false;
+}
