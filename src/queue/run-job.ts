@@ -10,7 +10,7 @@ import type { ArtifactStore } from '../artifacts/index.js';
 import type { AuditStore } from '../audit/index.js';
 import { CREDENTIAL_START_SLACK_MS, type ApiKeyStore } from '../credentials/index.js';
 import { assessRun } from '../monitor/index.js';
-import type { LoadedProfile } from '../profiles/index.js';
+import { credentialDeadlineMs, type LoadedProfile } from '../profiles/index.js';
 import { LABEL_JOB, type ContainerRuntime, type SandboxResult } from '../sandbox/index.js';
 import { AppError, isAppError, type Clock, type Logger } from '../shared/index.js';
 import { sandboxRunOf, sandboxSpecOf, statusOf } from './build-spec.js';
@@ -123,8 +123,8 @@ async function openGrant(deps: RunJobDeps, s: Started): Promise<OpenGrant | unde
   if (deps.grants === undefined) throw new AppError('CONFIG_INVALID', 'this worker has no tools configured (AIRLOCK_TOOLS_FILE)');
   // like containers, credentials are minted only after start() counted the run
   if (s.attempt > 1) await deps.grants.revokeJob(s.jobId);
-  // the credential dies at the job's deadline (+ grace) even if nobody revokes it
-  const deadlineMs = deps.clock.now() + s.input.limits.timeoutMs + CREDENTIAL_START_SLACK_MS;
+  // the credential dies at the job's deadline (+ grace) even if nobody revokes it: the lifetime the capability matrix states
+  const deadlineMs = credentialDeadlineMs(deps.clock.now(), s.input.limits.timeoutMs, { startSlackMs: CREDENTIAL_START_SLACK_MS });
   return deps.grants.open({ jobId: s.jobId, keyId: s.record.ownerKeyId, profile: s.input.profile, tools, deadlineMs, attempt: s.attempt });
 }
 
