@@ -54,7 +54,7 @@ describe('the extremes start on the real engine and limit', () => {
     const expect1 = [
       `[ "$(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us)" = 1000 ] || exit 11`,
       `[ "$(cat /sys/fs/cgroup/memory/memory.limit_in_bytes)" = ${6 * MiB} ] || exit 12`,
-      `[ "$(cat /sys/fs/cgroup/pids/pids.max)" = 8 ] || exit 13`,
+      `[ "$(cat /sys/fs/cgroup/pids/pids.max)" = 16 ] || exit 13`,
       `[ "$(ulimit -n)" = 16 ] || exit 14`,
       // fsize in 512-byte blocks: one page, which our own init's writes must fit under too
       `[ "$(ulimit -f)" = 8 ] || exit 17`,

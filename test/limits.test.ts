@@ -60,7 +60,7 @@ describe('profiles: a limit the engine would not honour stops start-up, naming t
     ['tmpBytes', 0, /limits\.tmpBytes: must be between 4096/],
     ['shmBytes', 0, /limits\.shmBytes: must be between 4096/],
     ['memoryBytes', 6 * MiB - 1, /limits\.memoryBytes: must be between 6291456/],
-    ['pids', 0, /limits\.pids: must be between 8 and 4096/],
+    ['pids', 0, /limits\.pids: must be between 16 and 4096/],
     ['memoryBytes', 16 * MiB + 0.5, /limits\.memoryBytes: .*expected int/],
   ])('%s %d', async (name, value, message) => {
     await withLimit(name, value);

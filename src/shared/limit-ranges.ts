@@ -16,8 +16,11 @@
  * - Memory: 6291455 is refused at create ("Minimum memory limit allowed is 6MB"); 6291456 runs
  *   (memory.limit_in_bytes 6291456). Memory 0 is no limit. 1 TiB is set as asked.
  * - PidsLimit 0 or -1: no limit (pids.max "max"). 1: the idle launcher cannot start; 2-3: the
- *   launcher cannot fork tar (SANDBOX_INPUT_FAILED); 4 runs a job with a patch and outputs.
- *   The floor of 8 leaves the program room to fork at all.
+ *   launcher cannot fork tar (SANDBOX_INPUT_FAILED); 4 runs a job with a patch and outputs on
+ *   an idle machine. But each `docker exec` starts `runc init` inside the container's cgroup, and
+ *   its Go threads count as pids: under load (load average ~9 on 2 cores) with cpus 0.01, pids 8
+ *   failed 2 runs in 6 ("fork rejected by pids controller": the container stopped, or tar could
+ *   not start); 16 passed 8 of 8 under the same load. The floor is 16.
  * - nofile: 1-10 fail inside runc (it needs descriptors to load the seccomp filter), 11 fails in
  *   the launcher's tar, 12 runs. Above the hard limit dockerd itself runs with (20000 here,
  *   inherited by containerd and runc, which cannot raise it) start fails with "error setting
@@ -52,8 +55,8 @@ export const LIMIT_RANGES = {
   memoryBytes: int(6 * MiB, TiB),
   /** NanoCpus = round(cpus * 1e9) >= 1e7: the CFS quota's 1 ms floor. Ceiling also bounded by the engine's NCPU. */
   cpus: { min: 0.01, max: 64, integer: false },
-  /** Launcher needs 4; ceiling: our choice. */
-  pids: int(8, 4096),
+  /** See the measurements above (runc init threads count); ceiling: our choice. */
+  pids: int(16, 4096),
   /** Counted and capped by us; the result is kept in memory and in Redis. Ceiling: our choice. */
   stdoutBytes: int(1, 16 * MiB),
   stderrBytes: int(1, 16 * MiB),
