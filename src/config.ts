@@ -6,11 +6,13 @@
 import { availableParallelism } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
+import { ArtifactStoreOptionsSchema, type ArtifactStoreOptions } from './artifacts/index.js';
 import { AuditOptionsSchema, defaultAuditPaths, type AuditOptions } from './audit/index.js';
 import { JobCredentialOptionsSchema, type JobCredentialOptions } from './credentials/index.js';
 import { CallRateSchema, type CallRate } from './gateway/index.js';
 import { ReviewOptionsSchema, WebhookOptionsSchema, type ReviewOptions, type WebhookOptions } from './review/index.js';
 import { AppError } from './shared/index.js';
+import { parseSentinelHosts, type RedisEndpoint } from './shared/redis/index.js';
 
 const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max).default(def);
 
@@ -26,6 +28,25 @@ export const ConfigSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9:_-]+$/)
     .default('airlock'),
+  // Redis Sentinel (issue 19): every connection asks these sentinels (host:port,…) for the master of that name
+  AIRLOCK_REDIS_SENTINELS: z.string().min(1).optional(),
+  AIRLOCK_REDIS_SENTINEL_MASTER: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]+$/)
+    .optional(),
+  AIRLOCK_REDIS_SENTINEL_PASSWORD: z.string().min(1).optional(),
+  AIRLOCK_AUDIT_REDIS_SENTINEL_MASTER: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]+$/)
+    .optional(),
+  // the S3 artifact store (issue 19): only types here; ranges and defaults live in artifacts' ArtifactStoreOptionsSchema
+  AIRLOCK_ARTIFACTS_S3_BUCKET: z.string().optional(),
+  AIRLOCK_ARTIFACTS_S3_ENDPOINT: z.string().optional(),
+  AIRLOCK_ARTIFACTS_S3_REGION: z.string().optional(),
+  AIRLOCK_ARTIFACTS_S3_FORCE_PATH_STYLE: z.stringbool().optional(),
+  AIRLOCK_ARTIFACTS_S3_ACCESS_KEY_ID: z.string().optional(),
+  AIRLOCK_ARTIFACTS_S3_SECRET_ACCESS_KEY: z.string().optional(),
+  AIRLOCK_ARTIFACTS_S3_TIMEOUT_MS: z.coerce.number().int().optional(),
   AIRLOCK_DOCKER_SOCKET: z.string().min(1).default('/var/run/docker.sock'),
   AIRLOCK_DATA_DIR: z.string().min(1).default('.airlock'),
   AIRLOCK_PROFILES_DIR: z.string().min(1).default('profiles'),
@@ -84,6 +105,8 @@ export const ConfigSchema = z.object({
   AIRLOCK_AUDIT_SEGMENT_MAX_RECORDS: z.coerce.number().int().optional(),
   AIRLOCK_AUDIT_APPEND_MAX_ATTEMPTS: z.coerce.number().int().optional(),
   AIRLOCK_AUDIT_APPEND_TIMEOUT_MS: z.coerce.number().int().optional(),
+  AIRLOCK_AUDIT_WAIT_REPLICAS: z.coerce.number().int().optional(),
+  AIRLOCK_AUDIT_WAIT_TIMEOUT_MS: z.coerce.number().int().optional(),
 });
 
 const AuditEnvSchema = ConfigSchema.pick({
@@ -101,6 +124,8 @@ const AuditEnvSchema = ConfigSchema.pick({
   AIRLOCK_AUDIT_SEGMENT_MAX_RECORDS: true,
   AIRLOCK_AUDIT_APPEND_MAX_ATTEMPTS: true,
   AIRLOCK_AUDIT_APPEND_TIMEOUT_MS: true,
+  AIRLOCK_AUDIT_WAIT_REPLICAS: true,
+  AIRLOCK_AUDIT_WAIT_TIMEOUT_MS: true,
 });
 
 /** Each audit option and the variable that sets it (messages name the variable). */
@@ -117,6 +142,8 @@ const AUDIT_ENV = {
   segmentMaxRecords: 'AIRLOCK_AUDIT_SEGMENT_MAX_RECORDS',
   appendMaxAttempts: 'AIRLOCK_AUDIT_APPEND_MAX_ATTEMPTS',
   appendTimeoutMs: 'AIRLOCK_AUDIT_APPEND_TIMEOUT_MS',
+  waitReplicas: 'AIRLOCK_AUDIT_WAIT_REPLICAS',
+  waitTimeoutMs: 'AIRLOCK_AUDIT_WAIT_TIMEOUT_MS',
 } as const satisfies Record<keyof AuditOptions, keyof z.infer<typeof AuditEnvSchema>>;
 
 /** The job credential options a deployment sets, by the variable that sets each (the rest keep their defaults). */
@@ -149,7 +176,8 @@ export type RawConfig = z.infer<typeof ConfigSchema>;
 export interface Config {
   readonly role: RawConfig['AIRLOCK_ROLE'];
   readonly http: { readonly host: string; readonly port: number; readonly bodyLimitBytes: number; readonly maxWaitS: number };
-  readonly redis: { readonly url: string; readonly prefix: string };
+  /** The URL, and the sentinels when AIRLOCK_REDIS_SENTINELS names them (every connection goes through them). */
+  readonly redis: RedisEndpoint & { readonly prefix: string };
   readonly docker: { readonly socketPath: string };
   readonly dataDir: string;
   readonly profilesDir: string;
@@ -164,7 +192,9 @@ export interface Config {
   readonly resultTtlS: number;
   readonly logLevel: RawConfig['AIRLOCK_LOG_LEVEL'];
   /** The audit module's options, plus the Redis its records live in (default: AIRLOCK_REDIS_URL). */
-  readonly audit: AuditOptions & { readonly redisUrl: string };
+  readonly audit: AuditOptions & { readonly redisUrl: string; readonly redis: RedisEndpoint };
+  /** Where artifacts live: `<data dir>/artifacts`, or an S3 bucket (AIRLOCK_ARTIFACTS_S3_*). */
+  readonly artifacts: ArtifactStoreOptions;
   readonly tools: {
     /** JSON array of tool definitions (see README, "Tools and credentials"); none: no tools. */
     readonly file: string | undefined;
@@ -206,13 +236,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   const callRate = options(CallRateSchema, CALL_RATE_ENV, 'gateway');
   const review = options(ReviewOptionsSchema, REVIEW_ENV, 'review');
   const webhook = options(WebhookOptionsSchema, WEBHOOK_ENV, 'webhook');
+  const endpoints = redisEndpoints(e, lines);
+  const artifacts = artifactStoreOptions(e, cwd, lines);
   if (audit === null || !audit.success || credentialOptions === undefined || callRate === undefined || review === undefined || webhook === undefined) {
     throw new AppError('CONFIG_INVALID', `invalid configuration:\n${lines.join('\n')}`);
   }
+  if (endpoints === undefined || artifacts === undefined) throw new AppError('CONFIG_INVALID', `invalid configuration:\n${lines.join('\n')}`);
   return deepFreeze({
     role: e.AIRLOCK_ROLE,
     http: { host: e.AIRLOCK_HOST, port: e.AIRLOCK_PORT, bodyLimitBytes: e.AIRLOCK_BODY_LIMIT_BYTES, maxWaitS: e.AIRLOCK_MAX_WAIT_S },
-    redis: { url: e.AIRLOCK_REDIS_URL, prefix: e.AIRLOCK_REDIS_PREFIX },
+    redis: { ...endpoints.redis, prefix: e.AIRLOCK_REDIS_PREFIX },
     docker: { socketPath: e.AIRLOCK_DOCKER_SOCKET },
     dataDir: resolve(cwd, e.AIRLOCK_DATA_DIR),
     profilesDir: resolve(cwd, e.AIRLOCK_PROFILES_DIR),
@@ -226,7 +259,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     },
     resultTtlS: e.AIRLOCK_RESULT_TTL_S,
     logLevel: e.AIRLOCK_LOG_LEVEL,
-    audit: { ...audit.options, redisUrl: e.AIRLOCK_AUDIT_REDIS_URL ?? e.AIRLOCK_REDIS_URL },
+    audit: { ...audit.options, redisUrl: endpoints.audit.url, redis: endpoints.audit },
+    artifacts,
     tools: {
       file: e.AIRLOCK_TOOLS_FILE === undefined ? undefined : resolve(cwd, e.AIRLOCK_TOOLS_FILE),
       secretsFile: e.AIRLOCK_TOOL_SECRETS_FILE === undefined ? undefined : resolve(cwd, e.AIRLOCK_TOOL_SECRETS_FILE),
@@ -273,6 +307,49 @@ function auditOptions(e: z.infer<typeof AuditEnvSchema>, cwd: string): { success
   const parsed = AuditOptionsSchema.safeParse(input);
   if (parsed.success) return { success: true, options: parsed.data };
   return { success: false, issues: issuesByVariable(parsed.error.issues, AUDIT_ENV, 'audit') };
+}
+
+/**
+ * The jobs' Redis and the audit log's: one URL each, through Sentinel when AIRLOCK_REDIS_SENTINELS
+ * names sentinels. The audit log shares the jobs' endpoint unless AIRLOCK_AUDIT_REDIS_URL gives it
+ * a server of its own, or AIRLOCK_AUDIT_REDIS_SENTINEL_MASTER another master of the same sentinels.
+ */
+function redisEndpoints(e: RawConfig, lines: string[]): { redis: RedisEndpoint; audit: RedisEndpoint } | undefined {
+  if (e.AIRLOCK_REDIS_SENTINELS === undefined) {
+    if (e.AIRLOCK_REDIS_SENTINEL_MASTER !== undefined || e.AIRLOCK_AUDIT_REDIS_SENTINEL_MASTER !== undefined) {
+      lines.push('  AIRLOCK_REDIS_SENTINEL_MASTER: needs AIRLOCK_REDIS_SENTINELS (the sentinels to ask)');
+      return undefined;
+    }
+    return { redis: { url: e.AIRLOCK_REDIS_URL }, audit: { url: e.AIRLOCK_AUDIT_REDIS_URL ?? e.AIRLOCK_REDIS_URL } };
+  }
+  const hosts = parseSentinelHosts(e.AIRLOCK_REDIS_SENTINELS);
+  if ('error' in hosts) lines.push(`  AIRLOCK_REDIS_SENTINELS: ${hosts.error}`);
+  if (e.AIRLOCK_REDIS_SENTINEL_MASTER === undefined) lines.push('  AIRLOCK_REDIS_SENTINEL_MASTER: name the master the sentinels monitor (sentinel monitor <name> …)');
+  if ('error' in hosts || e.AIRLOCK_REDIS_SENTINEL_MASTER === undefined) return undefined;
+  const via = (name: string) => ({ hosts, name, password: e.AIRLOCK_REDIS_SENTINEL_PASSWORD });
+  const redis = { url: e.AIRLOCK_REDIS_URL, sentinel: via(e.AIRLOCK_REDIS_SENTINEL_MASTER) };
+  if (e.AIRLOCK_AUDIT_REDIS_URL !== undefined) return { redis, audit: { url: e.AIRLOCK_AUDIT_REDIS_URL } };
+  return { redis, audit: { url: e.AIRLOCK_REDIS_URL, sentinel: via(e.AIRLOCK_AUDIT_REDIS_SENTINEL_MASTER ?? e.AIRLOCK_REDIS_SENTINEL_MASTER) } };
+}
+
+/** AIRLOCK_ARTIFACTS_S3_* onto the artifact store's options (a bucket selects S3); else the folder `<data dir>/artifacts`. */
+function artifactStoreOptions(e: RawConfig, cwd: string, lines: string[]): ArtifactStoreOptions | undefined {
+  const dataDir = resolve(cwd, e.AIRLOCK_DATA_DIR);
+  const s3 = {
+    bucket: 'AIRLOCK_ARTIFACTS_S3_BUCKET',
+    endpoint: 'AIRLOCK_ARTIFACTS_S3_ENDPOINT',
+    region: 'AIRLOCK_ARTIFACTS_S3_REGION',
+    forcePathStyle: 'AIRLOCK_ARTIFACTS_S3_FORCE_PATH_STYLE',
+    accessKeyId: 'AIRLOCK_ARTIFACTS_S3_ACCESS_KEY_ID',
+    secretAccessKey: 'AIRLOCK_ARTIFACTS_S3_SECRET_ACCESS_KEY',
+    requestTimeoutMs: 'AIRLOCK_ARTIFACTS_S3_TIMEOUT_MS',
+  } as const satisfies Readonly<Record<string, keyof RawConfig>>;
+  const input: Record<string, unknown> =
+    e.AIRLOCK_ARTIFACTS_S3_BUCKET === undefined ? { kind: 'file', dir: join(dataDir, 'artifacts') } : { kind: 's3', spoolDir: join(dataDir, 'artifact-spool') };
+  if (input['kind'] === 's3') for (const [option, variable] of Object.entries(s3)) if (e[variable] !== undefined) input[option] = e[variable];
+  const r = ArtifactStoreOptionsSchema.safeParse(input);
+  if (!r.success) lines.push(...issuesByVariable(r.error.issues, s3, 'artifacts'));
+  return r.success ? r.data : undefined;
 }
 
 /**

@@ -2,12 +2,12 @@
  * Composition root: load config, build adapters, start the API and/or the worker, handle
  * signals. `startAirlock` is also what the tests start, with their own prefix and port.
  */
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { buildApp } from './api/index.js';
-import { FileArtifactStore } from './artifacts/index.js';
+import { openArtifactStore } from './artifacts/index.js';
 import { CheckpointFileSink, Checkpointer, RedisAuditStore, loadOrCreateSigningKey, verifyChain, type AuditStore, type VerifyResult } from './audit/index.js';
 import { loadConfig, type Config } from './config.js';
 import { ApiKeyStore, JobCredentialIssuer, JobCredentialVerifier, type CreatedApiKey } from './credentials/index.js';
@@ -17,6 +17,7 @@ import { defaultWorkerId, JobGrants, JobProducer, JobWorker, WorkerRegistry } fr
 import { NO_PROMOTION_TARGETS, loadApprovalPolicyFile, openReview, type PromotionService } from './review/index.js';
 import { DockerRuntime, loadImageCatalog } from './sandbox/index.js';
 import { AppError, containProcessErrors, createLogger, systemClock, type Clock, type Logger } from './shared/index.js';
+import { connectRedis as connectEndpoint, type RedisEndpoint } from './shared/redis/index.js';
 
 type ApiApp = ReturnType<typeof buildApp>;
 
@@ -48,11 +49,9 @@ export interface StartOptions {
   bootstrapAdmin?: boolean;
 }
 
-export async function connectRedis(url: string, opts: RedisOptions = {}): Promise<Redis> {
-  const redis = new Redis(url, { lazyConnect: true, connectTimeout: 5000, ...opts });
-  redis.on('error', () => undefined); // surfaced per command; avoid unhandled 'error' events
-  await redis.connect();
-  return redis;
+/** A URL, or an endpoint through Redis Sentinel (config.redis, config.audit.redis). */
+export function connectRedis(endpoint: RedisEndpoint | string, opts: RedisOptions = {}): Promise<Redis> {
+  return connectEndpoint(endpoint, opts);
 }
 
 /** The tools file (no secrets in it), validated at start-up; none configured: no tools. */
@@ -105,13 +104,14 @@ export async function startAirlock(config: Config, opts: StartOptions = {}): Pro
   const closers: (() => Promise<unknown>)[] = [];
 
   // producers fail fast while Redis is down (no offline queue); workers block and wait
-  const cmd = await connectRedis(config.redis.url, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+  const cmd = await connectRedis(config.redis, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
   closers.push(() => cmd.quit());
   const keys = new ApiKeyStore(cmd, prefix, clock);
-  const artifacts = new FileArtifactStore(join(config.dataDir, 'artifacts'));
+  const artifacts = await openArtifactStore(config.artifacts);
+  closers.push(() => artifacts.close());
   // its own connection: appends must fail fast (fail closed), never queue while Redis is away
   // (AIRLOCK_AUDIT_REDIS_URL may put the log on another Redis than the jobs)
-  const auditRedis = await connectRedis(config.audit.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 2000 });
+  const auditRedis = await connectRedis(config.audit.redis, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 2000 });
   let checkpointer: Checkpointer | undefined;
   closers.push(async () => {
     try {
@@ -130,6 +130,8 @@ export async function startAirlock(config: Config, opts: StartOptions = {}): Pro
     clock,
     appendMaxAttempts: config.audit.appendMaxAttempts,
     appendTimeoutMs: config.audit.appendTimeoutMs,
+    waitReplicas: config.audit.waitReplicas,
+    waitTimeoutMs: config.audit.waitTimeoutMs,
   });
   const registry = new WorkerRegistry(cmd, prefix, config.worker.lockDurationMs * 2);
   const tools = loadTools(config);
@@ -142,8 +144,8 @@ export async function startAirlock(config: Config, opts: StartOptions = {}): Pro
     const runtime = new DockerRuntime({ socketPath: config.docker.socketPath, workerId, deployment: prefix, logger });
     await runtime.ping();
     const images = loadImageCatalog(config.dataDir);
-    const blocking = await connectRedis(config.redis.url, { maxRetriesPerRequest: null });
-    const sub = await connectRedis(config.redis.url, { maxRetriesPerRequest: null });
+    const blocking = await connectRedis(config.redis, { maxRetriesPerRequest: null });
+    const sub = await connectRedis(config.redis, { maxRetriesPerRequest: null });
     const grants = tools.length === 0 ? undefined : await openGrants(config, tools, resolveSecret, cmd, audit, workerId, logger, clock);
     worker = new JobWorker({
       redis: blocking,
@@ -179,7 +181,7 @@ export async function startAirlock(config: Config, opts: StartOptions = {}): Pro
   let bootstrapKey: CreatedApiKey | undefined;
   let review: PromotionService | undefined;
   if (config.role !== 'worker') {
-    const sub = await connectRedis(config.redis.url, { maxRetriesPerRequest: null });
+    const sub = await connectRedis(config.redis, { maxRetriesPerRequest: null });
     const producer = new JobProducer({
       redis: cmd,
       subscriber: sub,

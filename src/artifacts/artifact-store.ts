@@ -2,7 +2,7 @@
  * Port: where artifacts and other content-addressed blobs live (collected files, the artifacts
  * tar, a promotion's patch). A blob's name is its sha256; reading re-checks it, so a blob that
  * changed in the store is refused (ARTIFACT_CORRUPT), never served. Adapters: FileArtifactStore
- * (a folder the worker writes and the API reads); an S3 adapter comes with issue 19.
+ * (a folder the worker writes and the API reads) and S3ArtifactStore (an S3-compatible bucket).
  */
 export interface ArtifactStore {
   /** Stores the bytes (once per content) and returns their sha256. */

@@ -30,6 +30,10 @@ export const AuditOptionsSchema = z
     segmentMaxRecords: z.number().int().min(1).max(1_000_000).default(10_000),
     appendMaxAttempts: z.number().int().min(1).max(1000).default(50),
     appendTimeoutMs: z.number().int().min(100).default(5000),
+    /** Replicas that must hold a record before its append returns (Redis WAIT); 0: the primary's word is enough. */
+    waitReplicas: z.number().int().min(0).max(16).default(0),
+    /** How long an append waits for them (below the audit connection's 2 s command timeout). */
+    waitTimeoutMs: z.number().int().min(10).max(1900).default(1000),
   })
   .refine((o) => o.staleAfterRecords > o.checkpointEveryRecords, {
     message: 'staleAfterRecords must exceed checkpointEveryRecords',

@@ -24,6 +24,9 @@ export interface RedisAuditStoreOptions {
   readonly appendMaxAttempts?: number;
   /** Time an append may spend racing and waiting its turn (default: AuditOptionsSchema's; Redis calls have their own timeouts). */
   readonly appendTimeoutMs?: number;
+  /** Replicas a record must reach (WAIT) before append returns; fewer is AUDIT_UNAVAILABLE (default: none). */
+  readonly waitReplicas?: number;
+  readonly waitTimeoutMs?: number;
 }
 
 /** How long a race loser keeps priority if it dies before using it. */
@@ -36,6 +39,8 @@ export class RedisAuditStore implements AuditStore {
   private readonly clock: Clock;
   private readonly maxAttempts: number;
   private readonly appendTimeoutMs: number;
+  private readonly waitReplicas: number;
+  private readonly waitTimeoutMs: number;
   /** Names this store in the fairness claim. */
   private readonly clientId = randomUUID();
   /** Head JSON as of our last successful append: saves a GET when nobody else wrote. */
@@ -48,6 +53,8 @@ export class RedisAuditStore implements AuditStore {
     this.clock = opts.clock ?? systemClock;
     this.maxAttempts = opts.appendMaxAttempts ?? AUDIT_DEFAULTS.appendMaxAttempts;
     this.appendTimeoutMs = opts.appendTimeoutMs ?? AUDIT_DEFAULTS.appendTimeoutMs;
+    this.waitReplicas = opts.waitReplicas ?? AUDIT_DEFAULTS.waitReplicas;
+    this.waitTimeoutMs = opts.waitTimeoutMs ?? AUDIT_DEFAULTS.waitTimeoutMs;
   }
 
   append(event: AuditEvent): Promise<AuditRecord> {
@@ -76,6 +83,7 @@ export class RedisAuditStore implements AuditStore {
       );
       if (code === 1) {
         this.cachedHead = newHead;
+        await this.awaitReplicas(record.seq);
         return record;
       }
       this.cachedHead = undefined;
@@ -95,6 +103,22 @@ export class RedisAuditStore implements AuditStore {
       if (performance.now() > deadline) {
         throw new AppError('AUDIT_UNAVAILABLE', `audit append did not get through within ${this.appendTimeoutMs} ms`, { retryable: true });
       }
+    }
+  }
+
+  /**
+   * With asynchronous replication a record the primary acknowledged can be lost in a failover;
+   * WAIT makes the append return only once `waitReplicas` replicas hold it. Fewer in time:
+   * AUDIT_UNAVAILABLE, so the caller treats the step as unrecorded (the record itself stays).
+   */
+  private async awaitReplicas(seq: number): Promise<void> {
+    if (this.waitReplicas === 0) return;
+    const acked = await this.call('wait for audit replicas', () => this.redis.wait(this.waitReplicas, this.waitTimeoutMs));
+    if (acked < this.waitReplicas) {
+      throw new AppError('AUDIT_UNAVAILABLE', `audit record ${seq} reached ${acked} of ${this.waitReplicas} replicas within ${this.waitTimeoutMs} ms`, {
+        retryable: true,
+        details: { seq },
+      });
     }
   }
 

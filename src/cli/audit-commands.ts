@@ -38,7 +38,7 @@ export async function auditCommand(sub: string | undefined, flags: ReadonlyMap<s
     return 0;
   }
   if (sub !== 'verify' && sub !== 'export' && sub !== 'trim') throw new AppError('INVALID_REQUEST', AUDIT_USAGE);
-  const redis = await connectRedis(config.audit.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
+  const redis = await connectRedis(config.audit.redis, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
   try {
     const store = new RedisAuditStore({ redis, prefix: config.redis.prefix, clock: systemClock });
     const sink = new CheckpointFileSink(config.audit.checkpointFile);

@@ -10,7 +10,7 @@ import { systemClock } from '../shared/index.js';
 export async function capabilitiesCommand(config: Config, json: boolean, out: (s: string) => void): Promise<number> {
   const profiles = loadProfiles(config.profilesDir);
   const tools = loadTools(config);
-  const redis = await connectRedis(config.redis.url, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
+  const redis = await connectRedis(config.redis, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
   try {
     const keys = await new ApiKeyStore(redis, config.redis.prefix, systemClock).list();
     // what workers published; on a worker host, the local image catalog fills the gaps

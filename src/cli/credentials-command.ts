@@ -9,7 +9,7 @@ import { AppError, systemClock } from '../shared/index.js';
 
 export async function credentialsCommand(sub: string | undefined, config: Config, out: (s: string) => void): Promise<number> {
   if (sub !== 'rotate') throw new AppError('INVALID_REQUEST', 'usage: airlock credentials rotate');
-  const redis = await connectRedis(config.redis.url, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
+  const redis = await connectRedis(config.redis, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
   try {
     const issuer = await JobCredentialIssuer.open({
       redis,

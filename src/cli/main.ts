@@ -133,7 +133,7 @@ export async function run(
 
 /** The same revocation as `DELETE /v1/keys/:id`, by the operator (actor `system`), with its own key.revoke record. */
 async function revokeKey(config: Config, redis: Redis, keys: ApiKeyStore, id: string, killRunning: boolean, out: (s: string) => void): Promise<number> {
-  const auditRedis = await connectRedis(config.audit.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
+  const auditRedis = await connectRedis(config.audit.redis, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
   const producer = new JobProducer({
     redis,
     prefix: config.redis.prefix,
@@ -168,7 +168,7 @@ async function revokeKey(config: Config, redis: Redis, keys: ApiKeyStore, id: st
 
 async function keys(sub: string | undefined, arg: string | undefined, flags: Map<string, string>, out: (s: string) => void): Promise<number> {
   const config = loadConfig();
-  const redis = await connectRedis(config.redis.url, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
+  const redis = await connectRedis(config.redis, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
   try {
     const store = new ApiKeyStore(redis, config.redis.prefix, systemClock);
     switch (sub) {

@@ -5,3 +5,4 @@ export { execChecked } from './checked-exec.js';
 export { corruptStored, integerText, jsonText, parseStored, parseStoredJson } from './stored-json.js';
 export { keyRoot } from './key-root.js';
 export { releaseLock, RELEASE_LOCK_SCRIPT, tryLock } from './redis-lock.js';
+export { connectRedis, parseSentinelHosts, redisOptions, type RedisEndpoint, type SentinelEndpoint } from './connect-redis.js';
