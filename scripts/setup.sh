@@ -7,6 +7,7 @@
 #      capped at AIRLOCK_REDIS_MAXMEMORY (default 1gb, `noeviction`)
 #   4. npm ci, when node_modules is missing or older than package-lock.json
 #   5. the sandbox images, when missing or their recipe changed
+#   6. gVisor (runsc) for the *-gvisor profiles: scripts/setup-gvisor.sh
 # When everything is there it only checks, in a few seconds.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -97,4 +98,7 @@ fi
 
 # --- 5. sandbox images ----------------------------------------------------------------------
 bash "$root/scripts/build-images.sh"
+
+# --- 6. gVisor: runsc registered with the engine for the *-gvisor profiles (or said unavailable) --
+bash "$root/scripts/setup-gvisor.sh"
 say "ready (data: $data)"
