@@ -12,10 +12,10 @@
 #
 # Runtime arguments (Docker 20.10 cannot pass per-container runtime flags):
 #   --network=none  the containers have no network; without it runsc refuses to start them
-#   --oci-seccomp   our seccomp policy applies inside the sandbox too (runsc ignores it by default):
-#                   a job may call exactly what it may call on the plain tier, the seccompDigest a
-#                   result records is true on both tiers, and gVisor's own kernel (the Sentry)
-#                   exposes only what the policy allows
+#   (no --oci-seccomp: measured, runsc applies an OCI seccomp policy only to the container's init
+#   and its children, never to a `docker exec`'d process, and every job runs as an exec; this
+#   release also refuses SCMP_ACT_KILL_PROCESS. Under gVisor the job's calls go to gVisor's own
+#   kernel, the Sentry, which runs under gVisor's host filter: README "How a job is contained")
 #   --host-uds=open a job granted tools may connect to the gateway's socket in its read-only
 #                   /run/airlock (the only host socket it is given); it can create none
 set -euo pipefail
@@ -23,7 +23,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 data=${AIRLOCK_DATA_DIR:-$root/.airlock}
 sock=${AIRLOCK_DOCKER_SOCKET:-/var/run/docker.sock}
 state="$data/gvisor.state"
-args='["--network=none", "--oci-seccomp", "--host-uds=open"]'
+args='["--network=none", "--host-uds=open"]'
 say() { printf 'setup: %s\n' "$*"; }
 
 # says why gVisor is unavailable, once per reason (the state file remembers it)
@@ -33,7 +33,8 @@ unavailable() {
   echo "$why" > "$state"
   exit 0
 }
-engine_runtimes() { curl -sf --max-time 5 --unix-socket "$sock" http://localhost/info | python3 -c 'import json,sys; print(" ".join(json.load(sys.stdin).get("Runtimes", {})))'; }
+# the engine's runsc entry as canonical JSON ("none" when it has none)
+engine_runsc() { curl -sf --max-time 5 --unix-socket "$sock" http://localhost/info | python3 -c 'import json,sys; r=json.load(sys.stdin).get("Runtimes", {}).get("runsc"); print("none" if r is None else json.dumps(r, sort_keys=True))'; }
 
 if ! command -v runsc >/dev/null 2>&1; then
   [ "$(id -u)" -eq 0 ] && [ -r /etc/debian_version ] || unavailable "runsc is not installed (Debian: apt-get install runsc)"
@@ -47,11 +48,11 @@ runsc=$(command -v runsc)
 # the engine must be this host's dockerd, reloadable by us
 pid=$(cat /var/run/docker.pid 2>/dev/null || pidof dockerd 2>/dev/null || true)
 if [ -z "$pid" ] || [ "$sock" != /var/run/docker.sock ] || [ "$(id -u)" -ne 0 ]; then
-  listed register && exit 0
+  [ "$(engine_runsc)" != none ] && exit 0
   unavailable "the engine at $sock is not this host's dockerd run by root; register runsc there (runtimeArgs $args)"
 fi
 # dockerd reads its own --config-file on SIGHUP
-conf=$(tr '\0' '\n' < "/proc/$pid/cmdline" | sed -n 's/^--config-file=//p;/^--config-file$/{n;p}' | head -1)
+conf=$(tr '\0' '\n' < "/proc/$pid/cmdline" | sed -n 's/^--config-file=//p;/^--config-file$/{n;p}' | sed -n 1p)
 conf=${conf:-/etc/docker/daemon.json}
 
 # merge: only runtimes.runsc is ours; prints "changed" when the file was rewritten
@@ -86,8 +87,12 @@ os.replace(tmp, conf)
 print("changed")
 PY
 }
-# $1: register | unregister: true when the engine lists runsc (register) or does not (unregister)
-listed() { case " $(engine_runtimes) " in *" runsc "*) [ "$1" = register ] ;; *) [ "$1" = unregister ] ;; esac; }
+# $1: register | unregister: true when the engine runs runsc with our arguments (register) or has no runsc (unregister)
+listed() {
+  local want=none
+  [ "$1" = register ] && want=$(python3 -c 'import json,sys; print(json.dumps({"path": sys.argv[1], "runtimeArgs": json.loads(sys.argv[2])}, sort_keys=True))' "$runsc" "$args")
+  [ "$(engine_runsc)" = "$want" ]
+}
 # SIGHUP when the engine does not yet agree, then wait until it does
 reload() {
   listed "$1" && return 0
@@ -97,7 +102,7 @@ reload() {
 }
 
 # a trivial container, once per runsc version and arguments; a failed trial is not repeated for them
-key="$("$runsc" --version 2>/dev/null | head -1) $args"
+key="$("$runsc" --version 2>/dev/null | sed -n 1p) $args"
 case "$(cat "$state" 2>/dev/null)" in
   "ok $key") listed register && exit 0 ;;
   "failed $key"*) exit 0 ;;
@@ -111,7 +116,7 @@ image=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["shell"]
 name="airlock-gvisor-trial-$$"
 if out=$(timeout 60 docker run --rm --name "$name" --runtime runsc --network none --read-only --cap-drop ALL \
   --security-opt no-new-privileges --user 10002:10002 --entrypoint /bin/sh "$image" -c 'echo gvisor-ok; uname -r' 2>&1) &&
-  [ "$(echo "$out" | head -1)" = gvisor-ok ]; then
+  [ "$(echo "$out" | sed -n 1p)" = gvisor-ok ]; then
   echo "ok $key" > "$state"
   say "gVisor works ($key; kernel $(echo "$out" | sed -n 2p) inside)"
   exit 0
