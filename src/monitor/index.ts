@@ -1,4 +1,5 @@
-/** Public face of the monitor: findings over run results (later: rate baselines and anomalies). */
-export { assessRun, type RunFacts } from './assess-run.js';
-export { FindingSchema, riskOf, SEVERITIES, type Finding, type Severity } from './finding.js';
+/** Public face of the monitor: findings and detectors over run results (later: rate baselines and anomalies). */
+export { assessRun, type RunBehaviour, type RunFacts, type RunInput } from './assess-run.js';
+export { DETECTORS, type Detector } from './detectors/index.js';
+export { EvidenceSchema, FINDING_CLASSES, FindingSchema, isAlarm, riskOf, SEVERITIES, type Evidence, type Finding, type FindingClass, type Severity } from './finding.js';
 export { DEFAULT_SENSITIVE_PATHS, DEFAULT_SENSITIVE_PATH_RULES, PATH_FINDING_KINDS, pathFindings, type SensitivePathRules } from './sensitive-paths.js';

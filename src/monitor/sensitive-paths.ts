@@ -137,6 +137,7 @@ export function pathFindings(paths: Iterable<string>, rules: SensitivePathRules,
       severity: 'high',
       message: `changes build, CI, review, git or package-manager configuration: ${list.slice(0, 5).join(', ')}`,
       details: { paths: list.slice(0, 50) },
+      ...pathEvidence(list),
     });
   }
   if (dotfiles.size > 0) {
@@ -146,7 +147,13 @@ export function pathFindings(paths: Iterable<string>, rules: SensitivePathRules,
       severity: opts.automatic ? 'high' : 'medium',
       message: `changes root dotfiles${opts.automatic ? ' (never promoted automatically)' : ''}: ${list.slice(0, 5).join(', ')}`,
       details: { paths: list.slice(0, 50) },
+      ...pathEvidence(list),
     });
   }
   return findings;
+}
+
+/** The detector fields of a path finding: its paths as evidence. */
+function pathEvidence(paths: readonly string[]): Pick<Finding, 'detector' | 'class' | 'evidence'> {
+  return { detector: 'sensitive-paths', class: 'persistence', evidence: paths.slice(0, 10).map((p) => ({ source: 'paths', path: p, excerpt: p })) };
 }
