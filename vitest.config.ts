@@ -1,12 +1,27 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * Slow or machine-wide suites are projects of their own, run one group after another once the
+ * fast ones are done (sequence.groupOrder), never next to suites that share the engine.
+ */
+const SLOW = {
+  // Redis Sentinel failover: its own primary, replicas and sentinels, jobs on the engine (~30 s)
+  sentinel: ['test/sentinel.docker.test.ts'],
+  // the docker-compose stack: builds the service images, brings the stack up and down (~3-6 min)
+  compose: ['test/compose.docker.test.ts'],
+};
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     // Docker-backed suites share one engine on a 2-core machine: cap parallel files.
     maxWorkers: 2,
     testTimeout: 60_000,
     hookTimeout: 120_000,
     globalSetup: ['test/helpers/global-setup.ts'],
+    projects: [
+      { extends: true, test: { name: 'default', include: ['test/**/*.test.ts'], exclude: Object.values(SLOW).flat(), sequence: { groupOrder: 0 } } },
+      { extends: true, test: { name: 'sentinel', include: SLOW.sentinel, sequence: { groupOrder: 1 } } },
+      { extends: true, test: { name: 'compose', include: SLOW.compose, testTimeout: 900_000, hookTimeout: 900_000, sequence: { groupOrder: 2 } } },
+    ],
   },
 });
