@@ -11,7 +11,7 @@ mkdir -p "$data"
 names=(python node shell)
 
 recipe_hash() {
-  cat "$root/images/$1/Dockerfile" "$root/images/$1/packages" "$root/images/airlock-init" \
+  cat "$root/images/$1/Dockerfile" "$root/images/$1/packages" "$root/images/airlock-init" "$root/images/airlock-watch" \
       "$root/scripts/build-images.sh" | sha256sum | cut -c1-16
 }
 
@@ -36,7 +36,7 @@ build_one() {
     --customize-hook='rm -rf "$1/var/cache/apt" "$1/var/lib/apt/lists"' \
     --customize-hook='mkdir -p "$1/usr/share/airlock" "$1/etc/airlock" && mv "$1/etc/passwd" "$1/etc/group" "$1/usr/share/airlock/" && ln -s airlock/passwd "$1/etc/passwd" && ln -s airlock/group "$1/etc/group"' \
     "$suite" "$ctx/rootfs.tar"
-  cp "$root/images/$name/Dockerfile" "$root/images/airlock-init" "$ctx/"
+  cp "$root/images/$name/Dockerfile" "$root/images/airlock-init" "$root/images/airlock-watch" "$ctx/"
   DOCKER_BUILDKIT=0 docker build --quiet --label "airlock.recipe=$hash" --label "airlock.runtime=$name" \
     -t "airlock/$name:$hash" -t "airlock/$name:latest" "$ctx" 2> >(grep -v -e DEPRECATED -e "legacy builder" -e buildx -e BuildKit -e "environment-variable" -e "^ *$" -e "docs.docker.com" >&2) >/dev/null
 }

@@ -51,6 +51,8 @@ async function flood(gid: number, count: number): Promise<{ ended: Promise<void>
   return { ended };
 }
 const freshGid = () => 300_000_000 + randomInt(100_000_000);
+/** A kill is a tripwire, never behaviour (test/detectors-behaviour.test.ts has the behaviour watch's records). */
+const NO_BEHAVIOUR = { observed: true, socketAttempts: 0, deviceNodeAttempts: 0, fifosMade: 0 };
 
 describe('tripwire channel (audit multicast)', () => {
   it("reports a watched gid's seccomp kill, and nothing of other gids", async () => {
@@ -59,8 +61,8 @@ describe('tripwire channel (audit multicast)', () => {
     const wb = await monitor.watch(b);
     try {
       await trip(a);
-      expect(await wa.settle()).toEqual({ complete: true, syscalls: ['syscall 110'] });
-      expect(await wb.settle()).toEqual({ complete: true, syscalls: [] });
+      expect(await wa.settle()).toEqual({ complete: true, syscalls: ['syscall 110'], behaviour: NO_BEHAVIOUR });
+      expect(await wb.settle()).toEqual({ complete: true, syscalls: [], behaviour: NO_BEHAVIOUR });
     } finally {
       wa.close();
       wb.close();
@@ -74,7 +76,7 @@ describe('tripwire channel (audit multicast)', () => {
       const flooding = await flood(flooder, 300);
       await trip(victim);
       await flooding.ended;
-      expect(await wv.settle()).toEqual({ complete: true, syscalls: ['syscall 110'] });
+      expect(await wv.settle()).toEqual({ complete: true, syscalls: ['syscall 110'], behaviour: NO_BEHAVIOUR });
     } finally {
       wv.close();
     }
@@ -103,7 +105,7 @@ describe('tripwire channel (audit multicast)', () => {
     w.close();
     // and the next run gets a fresh channel
     const again = await m.watch(freshGid());
-    expect(await again.settle()).toEqual({ complete: true, syscalls: [] });
+    expect(await again.settle()).toEqual({ complete: true, syscalls: [], behaviour: NO_BEHAVIOUR });
     again.close();
     m.close();
   });

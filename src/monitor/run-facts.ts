@@ -3,7 +3,7 @@
  * always passed; the rest feed the detectors and are optional, so a caller that cannot supply
  * one (no input kept, no behaviour recorded) still gets every finding the others allow.
  */
-import type { SandboxResult } from '../sandbox/index.js';
+import type { SandboxBehaviour, SandboxResult } from '../sandbox/index.js';
 
 export interface RunFacts {
   readonly outcome: SandboxResult['outcome'];
@@ -34,11 +34,5 @@ export interface RunInput {
   readonly env: Readonly<Record<string, string>>;
 }
 
-/**
- * Kernel records of what the job's processes tried (see the sandbox's behaviour watch): inet
- * socket attempts (refused), device nodes it tried to create (refused), named pipes it made.
- * `observed: false` when the run had no such record channel (and why).
- */
-export type RunBehaviour =
-  | { readonly observed: true; readonly socketAttempts: number; readonly deviceNodeAttempts: number; readonly fifosMade: number }
-  | { readonly observed: false; readonly reason: string };
+/** What the kernel recorded of the job's processes besides tripwire kills (the sandbox's behaviour watch). */
+export type RunBehaviour = SandboxBehaviour;

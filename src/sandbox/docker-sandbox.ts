@@ -56,7 +56,7 @@ export class DockerSandbox {
       const result = await execInContainer({ docker: this.docker, container: this.container, spec: this.spec, log: this.log }, run);
       // whatever the outcome (a child may trip the policy, then the job time out)
       const evidence: TripwireEvidence = (await this.removeContainer()) ? await this.watch.settle() : { complete: false, reason: 'the container could not be removed' };
-      return withTripwires(result, evidence);
+      return withTripwires(result, evidence, this.spec.isolation);
     } finally {
       await this.remove();
     }

@@ -12,6 +12,7 @@ export type {
   ContainerLimits,
   RejectedArtifact,
   RunLimits,
+  SandboxBehaviour,
   SandboxFile,
   SandboxIsolation,
   SandboxLimits,

@@ -140,4 +140,17 @@ export interface SandboxResult {
   /** All of `artifacts` as one tar; absent when there are none. */
   readonly artifactsTar?: ArtifactsTar;
   readonly artifactsRejected: readonly RejectedArtifact[];
+  /** What the kernel recorded of the job's processes besides tripwire kills (absent on results from before the watch). */
+  readonly behaviour?: SandboxBehaviour;
 }
+
+/**
+ * The behaviour watch (images/airlock-watch): kernel records, counted by the tripwire channel,
+ * of inet socket attempts and block/character device nodes (both refused, as the policy and the
+ * kernel refuse them anyway) and of named pipes made. `observed: false`, with the reason, when
+ * the run had no such records: gVisor's kernel records nothing on the host, and a host kernel
+ * may be set not to log these actions.
+ */
+export type SandboxBehaviour =
+  | { readonly observed: true; readonly socketAttempts: number; readonly deviceNodeAttempts: number; readonly fifosMade: number }
+  | { readonly observed: false; readonly reason: string };

@@ -19,6 +19,12 @@ Protocol, one line each way:
   stdout  R                  ready
           E <message>        fatal: the channel cannot be opened (the process exits)
           S <gid> <syscall>  a seccomp kill of a process with a watched gid
+          D <gid> <syscall> <code> <count>
+                             the behaviour watch's records (images/airlock-watch: an errno or
+                             log action of its filter, not a kill) of a watched gid so far, sent
+                             just before a barrier's answer whenever a count changed
+          N <why>            the kernel does not record the behaviour watch's actions (sent once,
+                             after R)
           L <why>            records may have been lost
 The barrier: a child of this process enters seccomp strict mode and makes a forbidden syscall.
 The kernel kills it and queues its record (type 1326, this child's pid, uid 0) in the same
@@ -39,6 +45,8 @@ NETLINK_AUDIT = 9
 AUDIT_NLGRP_READLOG = 1
 AUDIT_GET = 1000
 AUDIT_SECCOMP = 1326
+# the `code` field of a kill record (SECCOMP_RET_KILL_PROCESS, SECCOMP_RET_KILL_THREAD)
+KILL_CODES = ("0x80000000", "0x0")
 SO_RCVBUFFORCE = 33
 PR_SET_SECCOMP = 22
 SECCOMP_MODE_STRICT = 1
@@ -118,10 +126,15 @@ def main():
         return 2
     libc = ctypes.CDLL(None, use_errno=True)
     watched = set()
+    counts = {}  # (gid, syscall, code) -> behaviour records seen
+    reported = {}  # the same, as last sent
     barriers = {}  # child pid -> barrier token
     stdin = sys.stdin.buffer
     pending = b""
     say("R")
+    logged = open("/proc/sys/kernel/seccomp/actions_logged").read().split()
+    if "errno" not in logged or "log" not in logged:
+        say("N kernel.seccomp.actions_logged lacks errno or log: the behaviour watch leaves no records")
     while True:
         readable, _, _ = select.select([sock, stdin], [], [])
         if sock in readable:
@@ -141,13 +154,21 @@ def main():
                     f = fields(data[offset + HEADER.size : offset + length].decode("utf-8", "replace"))
                     gid = f.get("gid")
                     if gid in watched:
-                        say(f"S {gid} {f.get('syscall', '?')}")
+                        if f.get("code") in KILL_CODES:
+                            say(f"S {gid} {f.get('syscall', '?')}")
+                        else:
+                            key = (gid, f.get("syscall", "?"), f.get("code", "?"))
+                            counts[key] = counts.get(key, 0) + 1
                     elif f.get("uid") == "0" and f.get("pid", "").isdigit() and int(f["pid"]) in barriers:
                         token = barriers.pop(int(f["pid"]))
                         now = kernel_lost()
                         if now is None or now != lost:
                             say("L the kernel dropped audit records")
                             lost = now if now is not None else lost
+                        for key, n in counts.items():
+                            if reported.get(key) != n:
+                                say(f"D {key[0]} {key[1]} {key[2]} {n}")
+                                reported[key] = n
                         say(f"B {token}")
                 offset += (length + 3) & ~3
         if stdin in readable:
@@ -166,6 +187,9 @@ def main():
                     say(f"w {arg}")
                 elif cmd == "F":
                     watched.discard(arg)
+                    for key in [k for k in counts if k[0] == arg]:
+                        counts.pop(key, None)
+                        reported.pop(key, None)
                 elif cmd == "B":
                     barriers[barrier_child(libc)] = arg
 

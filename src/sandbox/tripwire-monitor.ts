@@ -15,10 +15,11 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { AppError, type Logger } from '../shared/index.js';
-import type { SandboxResult } from './sandbox-spec.js';
+import type { SandboxBehaviour, SandboxIsolation, SandboxResult } from './sandbox-spec.js';
 import { syscallName } from './tripwire-syscall.js';
 
-export type TripwireEvidence = { readonly complete: true; readonly syscalls: readonly string[] } | { readonly complete: false; readonly reason: string };
+export type TripwireEvidence =
+  { readonly complete: true; readonly syscalls: readonly string[]; readonly behaviour?: SandboxBehaviour } | { readonly complete: false; readonly reason: string };
 
 export interface TripwireWatch {
   /** Call once every process of the run is gone. */
@@ -47,6 +48,10 @@ interface Channel {
   readonly acks: Map<string, (ok: boolean) => void>;
   readonly barriers: Map<string, (losses: number | undefined) => void>;
   readonly runs: Map<string, string[]>;
+  /** The behaviour watch's record counts per watched gid, by `<syscall> <code>` (listener `D` lines). */
+  readonly observed: Map<string, Map<string, number>>;
+  /** Why the kernel records none of them (listener `N`), if so. */
+  behaviourOff: string | undefined;
 }
 
 export class TripwireMonitor {
@@ -80,11 +85,12 @@ export class TripwireMonitor {
       throw err;
     });
     return {
-      settle: () => this.settle(ch, syscalls, lossesAtStart),
+      settle: () => this.settle(ch, syscalls, lossesAtStart, key),
       close: () => {
         ch.acks.delete(key);
         if (ch.runs.get(key) !== syscalls) return;
         ch.runs.delete(key);
+        ch.observed.delete(key);
         if (ch.dead === undefined) ch.proc.stdin.write(`F ${key}\n`);
       },
     };
@@ -99,7 +105,7 @@ export class TripwireMonitor {
     this.channel = undefined;
   }
 
-  private async settle(ch: Channel, syscalls: string[], lossesAtStart: number): Promise<TripwireEvidence> {
+  private async settle(ch: Channel, syscalls: string[], lossesAtStart: number, key: string): Promise<TripwireEvidence> {
     if (ch.dead !== undefined) return { complete: false, reason: `the tripwire channel died: ${ch.dead}` };
     const token = String(this.nextBarrier++);
     const losses = await new Promise<number | undefined>((resolve) => {
@@ -118,7 +124,7 @@ export class TripwireMonitor {
     if (losses === undefined)
       return { complete: false, reason: dead !== undefined ? `the tripwire channel died: ${dead}` : 'the kernel did not deliver the barrier record in time' };
     if (losses !== lossesAtStart) return { complete: false, reason: 'seccomp records may have been lost while the job ran' };
-    return { complete: true, syscalls: [...syscalls] };
+    return { complete: true, syscalls: [...syscalls], behaviour: behaviourOf(ch, key) };
   }
 
   private open(): Promise<Channel> {
@@ -145,7 +151,7 @@ export class TripwireMonitor {
     // the worker's lifetime decides, not this pipe: EOF on its stdin ends the listener
     proc.unref();
     for (const s of [proc.stdin, proc.stdout, proc.stderr] as unknown as { unref?: () => void }[]) s.unref?.();
-    const ch: Channel = { proc, losses: 0, dead: undefined, acks: new Map(), barriers: new Map(), runs: new Map() };
+    const ch: Channel = { proc, losses: 0, dead: undefined, acks: new Map(), barriers: new Map(), runs: new Map(), observed: new Map(), behaviourOff: undefined };
     let stderr = '';
     proc.stderr.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-2000)));
     proc.stdin.on('error', () => undefined);
@@ -180,6 +186,13 @@ export class TripwireMonitor {
         else if (kind === 'S' && a !== undefined) {
           const run = ch.runs.get(a);
           if (run !== undefined && run.length < MAX_KEPT) run.push(b !== undefined && /^\d+$/.test(b) ? syscallName(Number(b)) : `syscall ${b}`);
+        } else if (kind === 'D' && a !== undefined && ch.runs.has(a)) {
+          const [, , syscall, code, count] = line.split(' ');
+          let counts = ch.observed.get(a);
+          if (counts === undefined) ch.observed.set(a, (counts = new Map<string, number>()));
+          counts.set(`${syscall} ${code}`, Number(count));
+        } else if (kind === 'N') {
+          ch.behaviourOff = line.slice(2);
         } else if (kind === 'L') {
           ch.losses += 1;
           log.warn({ why: line.slice(2) }, 'tripwire records may have been lost');
@@ -193,6 +206,19 @@ export class TripwireMonitor {
       });
     });
   }
+}
+
+/** SECCOMP_RET_LOG's `code`: the watch's allow-and-record action (named pipes); its refusals are errno records. */
+const LOG_CODE = '0x7ffc0000';
+const SOCKET = ['41'];
+const MKNOD = ['133', '259'];
+
+/** The behaviour watch's counts for a gid (see images/airlock-watch), by what its filter records. */
+function behaviourOf(ch: Channel, key: string): SandboxBehaviour {
+  if (ch.behaviourOff !== undefined) return { observed: false, reason: ch.behaviourOff };
+  const counts = [...(ch.observed.get(key) ?? [])].map(([k, n]) => ({ syscall: k.split(' ')[0]!, logged: k.split(' ')[1] === LOG_CODE, n }));
+  const sum = (syscalls: readonly string[], logged: boolean) => counts.filter((c) => syscalls.includes(c.syscall) && c.logged === logged).reduce((a, c) => a + c.n, 0);
+  return { observed: true, socketAttempts: sum(SOCKET, false), deviceNodeAttempts: sum(MKNOD, false), fifosMade: sum(MKNOD, true) };
 }
 
 function unavailable(message: string): AppError {
@@ -210,8 +236,14 @@ const SIGSYS_EXIT = 159;
  * stays, and carries `violation` (the monitor makes it a high finding either way). Evidence
  * that is incomplete is no clean bill: the run fails as SANDBOX_UNAVAILABLE (retried, then `error`).
  */
-export function withTripwires(result: SandboxResult, evidence: TripwireEvidence): SandboxResult {
+export function withTripwires(run: SandboxResult, evidence: TripwireEvidence, isolation: SandboxIsolation = 'container'): SandboxResult {
   if (!evidence.complete) throw unavailable(`no complete seccomp evidence for this run (${evidence.reason}); it is not reported as clean`);
+  // the behaviour watch's records: none reach the host from gVisor's kernel
+  const behaviour: SandboxBehaviour =
+    isolation === 'gvisor'
+      ? { observed: false, reason: 'gVisor records nothing on the host kernel' }
+      : (evidence.behaviour ?? { observed: false, reason: 'the tripwire channel reported no behaviour' });
+  const result: SandboxResult = { ...run, behaviour };
   const first = evidence.syscalls[0];
   const violation =
     first !== undefined ? { syscall: first, verified: true } : result.outcome === 'exited' && result.exitCode === SIGSYS_EXIT ? { syscall: null, verified: false } : undefined;
