@@ -127,7 +127,11 @@ describe('one JobResultSchema, one parse', () => {
         artifactDigest: r.artifactDigest,
         artifacts: r.artifacts.length,
         artifactsRejected: r.artifactsRejected,
-        findings: r.findings.map((f) => ({ kind: f.kind, severity: f.severity })),
+        // what each finding is and who says so; its evidence stays in the result
+        findings: [
+          { kind: 'ci_config_change', severity: 'high', detector: 'sensitive-paths', class: 'persistence' },
+          { kind: 'artifacts_rejected', severity: 'low' },
+        ],
       },
     });
     const record = nextRecord(GENESIS_HEAD, { actor: { type: 'worker', workerId: 'w1' }, action: 'job.finish', target: rec.id, ...audit }, Date.parse('2025-01-01T00:00:03Z'));

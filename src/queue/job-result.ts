@@ -84,6 +84,11 @@ function encode(buf: Buffer): { text: string; encoding: 'utf8' | 'base64' } {
   return { text: buf.toString('base64'), encoding: 'base64' };
 }
 
+/** A finding as job.finish states it: what it is and who says so (the evidence stays in the result). */
+function findingAudit(f: Finding): { kind: string; severity: string; detector?: string; class?: string } {
+  return { kind: f.kind, severity: f.severity, ...(f.detector !== undefined ? { detector: f.detector } : {}), ...(f.class !== undefined ? { class: f.class } : {}) };
+}
+
 /** What a run leaves that its result does not keep: the container, and hashes of the raw output bytes. */
 export type RunTrace = Pick<SandboxResult, 'containerId' | 'stdout' | 'stderr'>;
 
@@ -109,7 +114,7 @@ export function jobFinishAudit(status: TerminalStatus, r: JobResult, run: RunTra
       artifactDigest: r.artifactDigest,
       artifacts: r.artifacts.length,
       artifactsRejected: r.artifactsRejected,
-      findings: r.findings.map((f) => ({ kind: f.kind, severity: f.severity })),
+      findings: r.findings.map(findingAudit),
     },
   };
 }

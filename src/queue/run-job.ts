@@ -172,6 +172,12 @@ async function finishWithResult(deps: RunJobDeps, s: Started, result: SandboxRes
     artifactsRejected: result.artifactsRejected.length,
     ...(s.input.patch !== undefined ? { patch: s.input.patch } : {}),
     ...(result.patchMessage !== undefined ? { patchMessage: result.patchMessage } : {}),
+    // what the detectors read: what ran, what it left, what the kernel recorded
+    input: { argv: s.input.argv, files: s.input.files.map((f) => ({ path: f.path, content: Buffer.from(f.content, f.encoding) })), env: s.input.env },
+    stdout: result.stdout,
+    stderr: result.stderr,
+    artifacts: result.artifacts,
+    ...(result.behaviour !== undefined ? { behaviour: result.behaviour } : {}),
   });
   const jobResult = toJobResult(result, s.profile, s.imageId, stored, s.codeDigest, findings);
   // the record of what ran is written before the result becomes visible
