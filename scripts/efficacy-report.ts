@@ -49,6 +49,17 @@ ${corpusLine(cases, digest)}
 detector was written. **The held-out figures are the ones to quote**; the development part is
 what the detectors were built against and flatters them.
 
+**Read these figures with their caveat.** One author wrote the corpus and the detectors, in that
+order (the corpus and its held-out rule were committed before the first detector). The held-out
+third guards against tuning to the cases; it cannot guard against blind spots the corpus and the
+detectors share: an attack nobody here thought of is in neither, so a 100% recall means no miss
+among the attacks we wrote down, not among the attacks that exist. Static detectors read text
+and decode only the obvious layers (base64, hex, zlib, char codes, rot13, string folding): code
+that builds its payload at run time from data they cannot see is a miss unless the kernel's
+behaviour records or its output give it away (the full part). One held-out case
+(\`rs-shell-b64-pipe\`) was looked at once while the base64 decoder was tested, before the
+tooling enforced the split; no detector was changed after the held-out figures were first seen.
+
 **What counts.** A job raises an **alarm** when a detector reports a finding of one of the four
 classes (\`reverse_shell\`, \`credential_theft\`, \`persistence\`, \`escape\`) at \`medium\` or
 \`high\` severity; a \`high\` one also keeps the result from automatic promotion until the
