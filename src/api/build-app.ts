@@ -22,6 +22,7 @@ import type { JobCredentialVerifier } from '../credentials/index.js';
 import { credentialRoutes } from './routes/credentials.js';
 import { keyRoutes } from './routes/keys.js';
 import { profileRoutes } from './routes/profiles.js';
+import { SECURITY_TXT_PATH, securityTxtRoutes } from './routes/security-txt.js';
 import { promotionRoutes, reviewerKey } from './routes/promotions.js';
 import type { PromotionService } from '../review/index.js';
 
@@ -58,7 +59,7 @@ export interface ApiAudit {
   verify: () => Promise<VerifyResult>;
 }
 
-const PUBLIC_ROUTES = new Set(['/healthz', '/readyz', '/.well-known/jwks.json']);
+const PUBLIC_ROUTES = new Set(['/healthz', '/readyz', '/.well-known/jwks.json', SECURITY_TXT_PATH]);
 
 export function buildApp(deps: AppDeps): FastifyInstance {
   const app = Fastify({
@@ -124,6 +125,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   keyRoutes(app, { keys: deps.keys, producer: deps.producer, credentials: deps.credentials, audit: deps.audit.store });
   credentialRoutes(app, { credentials: deps.credentials, keys: deps.keys, profiles: deps.profiles, tools: deps.tools, workers: deps.workers });
   profileRoutes(app, deps.profiles);
+  securityTxtRoutes(app);
   auditRoutes(app, { store: deps.audit.store, verify: deps.audit.verify, producer: deps.producer });
   promotionRoutes(app, { review: deps.review, audit: deps.audit.store, producer: deps.producer, keys: deps.keys, artifacts: deps.artifacts });
   return app;
