@@ -11,6 +11,7 @@ import { AuditOptionsSchema, defaultAuditPaths, type AuditOptions } from './audi
 import { JobCredentialOptionsSchema, type JobCredentialOptions } from './credentials/index.js';
 import { CallRateSchema, type CallRate } from './gateway/index.js';
 import { ReviewOptionsSchema, WebhookOptionsSchema, type ReviewOptions, type WebhookOptions } from './review/index.js';
+import { PoolOptionsSchema, type PoolOptions } from './sandbox/index.js';
 import { AppError } from './shared/index.js';
 import { parseSentinelHosts, type RedisEndpoint } from './shared/redis/index.js';
 
@@ -59,6 +60,9 @@ export const ConfigSchema = z.object({
   AIRLOCK_RETRY_BACKOFF_MS: int(1000, 0),
   AIRLOCK_LOCK_DURATION_MS: int(30_000, 1000),
   AIRLOCK_STALLED_INTERVAL_MS: int(30_000, 1000),
+  // the warm pool (issue 12): only types here; ranges and defaults live in sandbox's PoolOptionsSchema
+  AIRLOCK_POOL_SIZE: z.string().optional(),
+  AIRLOCK_POOL_MAX_IDLE_MS: z.coerce.number().int().optional(),
   AIRLOCK_MAX_WAIT_S: int(60, 0, 600),
   AIRLOCK_BODY_LIMIT_BYTES: int(8 * 1024 * 1024, 1024),
   AIRLOCK_RESULT_TTL_S: int(7 * 24 * 3600, 60),
@@ -171,6 +175,11 @@ const WEBHOOK_ENV = {
   timeoutMs: 'AIRLOCK_WEBHOOK_TIMEOUT_MS',
 } as const satisfies Record<keyof WebhookOptions, keyof RawConfig>;
 
+const POOL_ENV = {
+  size: 'AIRLOCK_POOL_SIZE',
+  maxIdleMs: 'AIRLOCK_POOL_MAX_IDLE_MS',
+} as const satisfies Partial<Record<keyof PoolOptions, keyof RawConfig>>;
+
 export type RawConfig = z.infer<typeof ConfigSchema>;
 
 export interface Config {
@@ -189,6 +198,8 @@ export interface Config {
     readonly lockDurationMs: number;
     readonly stalledIntervalMs: number;
   };
+  /** The worker's warm pool of started sandboxes (sizes per profile; 0 disables a pool). */
+  readonly pool: PoolOptions;
   readonly resultTtlS: number;
   readonly logLevel: RawConfig['AIRLOCK_LOG_LEVEL'];
   /** The audit module's options, plus the Redis its records live in (default: AIRLOCK_REDIS_URL). */
@@ -236,6 +247,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   const callRate = options(CallRateSchema, CALL_RATE_ENV, 'gateway');
   const review = options(ReviewOptionsSchema, REVIEW_ENV, 'review');
   const webhook = options(WebhookOptionsSchema, WEBHOOK_ENV, 'webhook');
+  const pool = options(PoolOptionsSchema, POOL_ENV, 'pool');
+  if (pool === undefined) throw new AppError('CONFIG_INVALID', `invalid configuration:\n${lines.join('\n')}`);
   const endpoints = redisEndpoints(e, lines);
   const artifacts = artifactStoreOptions(e, cwd, lines);
   if (audit === null || !audit.success || credentialOptions === undefined || callRate === undefined || review === undefined || webhook === undefined) {
@@ -257,6 +270,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       lockDurationMs: e.AIRLOCK_LOCK_DURATION_MS,
       stalledIntervalMs: e.AIRLOCK_STALLED_INTERVAL_MS,
     },
+    pool,
     resultTtlS: e.AIRLOCK_RESULT_TTL_S,
     logLevel: e.AIRLOCK_LOG_LEVEL,
     audit: { ...audit.options, redisUrl: endpoints.audit.url, redis: endpoints.audit },

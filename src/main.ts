@@ -13,9 +13,9 @@ import { loadConfig, type Config } from './config.js';
 import { ApiKeyStore, JobCredentialIssuer, JobCredentialVerifier, type CreatedApiKey } from './credentials/index.js';
 import { parseTools, resolveToolSecrets, type Tool } from './gateway/index.js';
 import { loadProfiles } from './profiles/index.js';
-import { defaultWorkerId, JobGrants, JobProducer, JobWorker, WorkerRegistry } from './queue/index.js';
+import { defaultWorkerId, JobGrants, JobProducer, JobWorker, poolTemplatesOf, WorkerRegistry } from './queue/index.js';
 import { NO_PROMOTION_TARGETS, loadApprovalPolicyFile, openReview, type PromotionService } from './review/index.js';
-import { DockerRuntime, loadImageCatalog } from './sandbox/index.js';
+import { DockerRuntime, loadImageCatalog, SandboxPool } from './sandbox/index.js';
 import { AppError, containProcessErrors, createLogger, systemClock, type Clock, type Logger } from './shared/index.js';
 import { connectRedis as connectEndpoint, type RedisEndpoint } from './shared/redis/index.js';
 
@@ -147,6 +147,17 @@ export async function startAirlock(config: Config, opts: StartOptions = {}): Pro
     const blocking = await connectRedis(config.redis, { maxRetriesPerRequest: null });
     const sub = await connectRedis(config.redis, { maxRetriesPerRequest: null });
     const grants = tools.length === 0 ? undefined : await openGrants(config, tools, resolveSecret, cmd, audit, workerId, logger, clock);
+    // started containers per profile (filled by worker.start() after the reaper, removed by its close)
+    const pool = new SandboxPool({
+      engine: runtime,
+      options: config.pool,
+      concurrency: config.worker.concurrency,
+      templates: poolTemplatesOf(profiles, images, grants !== undefined),
+      runRoot: config.tools.gatewayDir,
+      labels: opts.containerLabels,
+      clock,
+      logger,
+    });
     worker = new JobWorker({
       redis: blocking,
       subscriber: sub,
@@ -159,6 +170,7 @@ export async function startAirlock(config: Config, opts: StartOptions = {}): Pro
       stalledIntervalMs: config.worker.stalledIntervalMs,
       finishedTtlS: config.resultTtlS,
       runtime,
+      pool,
       profiles,
       images,
       clock,

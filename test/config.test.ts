@@ -5,6 +5,7 @@ import { ConfigSchema, loadConfig } from '../src/config.js';
 import { parseJobCredentialOptions } from '../src/credentials/index.js';
 import { CallRateSchema, DEFAULT_CALL_RATE } from '../src/gateway/index.js';
 import { ReviewOptionsSchema, WebhookOptionsSchema, webhookOptions } from '../src/review/index.js';
+import { PoolOptionsSchema, poolSize } from '../src/sandbox/index.js';
 import { configError } from './helpers/config-error.js';
 
 describe('loadConfig', () => {
@@ -26,7 +27,9 @@ describe('loadConfig', () => {
 });
 
 /** Variables a module's option schema owns: config.ts types them and names them in messages, nothing more. */
-const MODULE_VARIABLES = Object.keys(ConfigSchema.shape).filter((v) => /^AIRLOCK_(AUDIT_(?!REDIS_URL)|JOB_TOKEN_(?!KEY_DIR)|GATEWAY_CALL|REVIEW_(SWEEP|APPLY)|WEBHOOK_)/.test(v));
+const MODULE_VARIABLES = Object.keys(ConfigSchema.shape).filter((v) =>
+  /^AIRLOCK_(AUDIT_(?!REDIS_URL)|JOB_TOKEN_(?!KEY_DIR)|GATEWAY_CALL|REVIEW_(SWEEP|APPLY)|WEBHOOK_|POOL_)/.test(v),
+);
 
 describe('defaults live only in the option schemas', () => {
   it('config.ts writes no default for a variable a module owns', () => {
@@ -71,5 +74,27 @@ describe('defaults live only in the option schemas', () => {
     expect(c.tools.callRate).toEqual({ ...DEFAULT_CALL_RATE, perSecond: 7 });
     expect(c.review.webhook).toEqual({ ...webhookOptions(), attempts: 2 });
     expect(c.review).toMatchObject({ applyLeaseMs: 5000, sweepMs: ReviewOptionsSchema.parse({}).sweepMs });
+  });
+});
+
+describe('the warm pool (AIRLOCK_POOL_*)', () => {
+  it("unset: the sandbox module's defaults (every pool as large as the worker's concurrency, replaced after 10 minutes idle)", () => {
+    const c = loadConfig({ AIRLOCK_WORKER_CONCURRENCY: '3' });
+    expect(c.pool).toEqual(PoolOptionsSchema.parse({}));
+    expect(c.pool.maxIdleMs).toBe(600_000);
+    expect(poolSize(c.pool.size, 'python', c.worker.concurrency)).toBe(3);
+  });
+
+  it('a size for every pool, and one per pool by name (0 disables it)', () => {
+    const c = loadConfig({ AIRLOCK_POOL_SIZE: '2, python=5,node+tools=0', AIRLOCK_POOL_MAX_IDLE_MS: '60000' });
+    expect(c.pool).toMatchObject({ size: { default: 2, byPool: { python: 5, 'node+tools': 0 } }, maxIdleMs: 60_000 });
+    expect([poolSize(c.pool.size, 'python', 4), poolSize(c.pool.size, 'shell', 4), poolSize(c.pool.size, 'node+tools', 4)]).toEqual([5, 2, 0]);
+  });
+
+  it('a bad size or idle time is named by its variable', () => {
+    const msg = configError(() => loadConfig({ AIRLOCK_POOL_SIZE: 'python=lots', AIRLOCK_POOL_MAX_IDLE_MS: '5' }));
+    expect(msg).toContain('AIRLOCK_POOL_SIZE: "python=lots" is neither N nor <pool>=N');
+    expect(msg).toMatch(/AIRLOCK_POOL_MAX_IDLE_MS: .*1000/);
+    expect(configError(() => loadConfig({ AIRLOCK_POOL_SIZE: '65' }))).toMatch(/AIRLOCK_POOL_SIZE: .*64/);
   });
 });

@@ -7,6 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jobOfContainer, LABEL_JOB } from '../src/sandbox/index.js';
 import { docker, runJob, startTestAirlock, type TestAirlock } from './helpers/airlock.js';
 import { TEST_REDIS_URL } from './helpers/redis.js';
 
@@ -41,7 +42,9 @@ async function until<T>(what: string, fn: () => Promise<T | undefined | false>, 
   }
 }
 
-const jobContainers = (jobId: string) => docker.listContainers({ all: true, filters: { label: [`airlock.job=${jobId}`] } });
+// labelled with the job (cold), or named after it by its claim (from the warm pool)
+const jobContainers = async (jobId: string) =>
+  (await docker.listContainers({ all: true, filters: { label: ['airlock.managed=true'] } })).filter((c) => jobOfContainer(c.Labels, c.Names, LABEL_JOB) === jobId);
 const exited = (child: ChildProcess) => new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
 
 describe('worker killed mid-job', () => {

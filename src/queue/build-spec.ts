@@ -3,7 +3,7 @@
  * (per run), and a sandbox outcome into a job status (the result: job-result.ts).
  */
 import type { LoadedProfile } from '../profiles/index.js';
-import { jobIds, type SandboxResult, type SandboxRun, type SandboxSpec } from '../sandbox/index.js';
+import { containerLimitsOf, jobIds, type ContainerLimits, type PoolTemplate, type SandboxResult, type SandboxRun, type SandboxSpec } from '../sandbox/index.js';
 import type { JobInput, TerminalStatus } from './job-types.js';
 
 export interface SpecSource {
@@ -17,14 +17,46 @@ export interface SpecSource {
   readonly runDir?: string | undefined;
 }
 
+/**
+ * What is fixed at create for a job on `profile` with `limits` (a warm pool's containers are
+ * made from the profile's own limits; a job takes one when its template fits). `tools`: the
+ * container gets a gateway folder; its pool is `<profile>+tools`.
+ */
+export function sandboxTemplateOf(profile: LoadedProfile, imageId: string, limits: ContainerLimits, tools: boolean): PoolTemplate {
+  return {
+    name: tools ? `${profile.profile.name}+tools` : profile.profile.name,
+    imageId,
+    seccompJson: profile.seccompJson,
+    profileDigest: profile.digest,
+    limits: containerLimitsOf(limits),
+    isolation: 'container',
+    tools,
+  };
+}
+
+/** The pools a worker keeps: one per profile whose image is built, and `+tools` ones when it serves tools and the profile lists some. */
+export function poolTemplatesOf(profiles: ReadonlyMap<string, LoadedProfile>, images: ReadonlyMap<string, string>, servesTools: boolean): PoolTemplate[] {
+  const out: PoolTemplate[] = [];
+  for (const p of profiles.values()) {
+    const imageId = images.get(p.profile.image);
+    if (imageId === undefined) continue;
+    out.push(sandboxTemplateOf(p, imageId, p.profile.limits, false));
+    if (servesTools && p.profile.tools.length > 0) out.push(sandboxTemplateOf(p, imageId, p.profile.limits, true));
+  }
+  return out;
+}
+
+/** A cold sandbox: the job's template, ids of its own, its labels and gateway folder. */
 export function sandboxSpecOf(s: SpecSource): SandboxSpec {
+  const t = sandboxTemplateOf(s.profile, s.imageId, s.input.limits, s.runDir !== undefined);
   return {
     jobId: s.jobId,
-    imageId: s.imageId,
+    imageId: t.imageId,
     // ids of the job's own: its uid and gid are nobody else's
     ...jobIds(),
-    limits: s.input.limits,
-    seccompJson: s.profile.seccompJson,
+    limits: t.limits,
+    seccompJson: t.seccompJson,
+    ...(t.isolation !== 'container' ? { isolation: t.isolation } : {}),
     ...(s.labels !== undefined ? { labels: s.labels } : {}),
     ...(s.runDir !== undefined ? { runDir: s.runDir } : {}),
   };

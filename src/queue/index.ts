@@ -6,6 +6,7 @@ export { WorkerRegistry, type WorkerBeat } from './worker-registry.js';
 export { JOB_STATUSES, isTerminal, type JobError, type JobFileInput, type JobInput, type JobRecord, type JobStatus, type TerminalStatus } from './job-types.js';
 export { JobGrants, type JobGrantsOptions, type OpenGrant } from './job-grants.js';
 export { codeDigestOf } from './code-digest.js';
+export { poolTemplatesOf } from './build-spec.js';
 export {
   JobResultSchema,
   JobResultViewSchema,

@@ -65,7 +65,8 @@ export class JobGrants {
     if (n > 0) await this.opts.audit.append(workerEvent(this.opts.workerId, 'credential.revoke', jobId, { details: { reason: 'earlier attempt', revoked: n } }));
   }
 
-  async open(job: GrantJob): Promise<OpenGrant> {
+  /** `into`: an empty folder that already exists and is mounted (a pooled sandbox's); without it the grant makes its own. Either way close() removes it. */
+  async open(job: GrantJob, into?: string): Promise<OpenGrant> {
     const tools = this.opts.tools.filter((t) => job.tools.includes(t.name));
     const missing = job.tools.filter((name) => !tools.some((t) => t.name === name));
     if (missing.length > 0) throw new AppError('CONFIG_INVALID', `this worker has no configuration for tools: ${missing.join(', ')}`);
@@ -76,7 +77,7 @@ export class JobGrants {
     let refreshing = true;
     let inFlight: Promise<boolean> = Promise.resolve(true);
     let timer: NodeJS.Timeout | undefined;
-    const dir = join(this.opts.gatewayDir, `${job.jobId}-${job.attempt}`);
+    const dir = into ?? join(this.opts.gatewayDir, `${job.jobId}-${job.attempt}`);
     let gateway: Awaited<ReturnType<ToolGateway['start']>> | undefined;
     // forwarded calls one record each, refused calls one summary per window
     const calls = new GatewayAuditRecorder({
@@ -129,10 +130,12 @@ export class JobGrants {
       await rm(dir, { recursive: true, force: true });
     };
     try {
-      await mkdir(this.opts.gatewayDir, { recursive: true, mode: 0o700 });
-      await rm(dir, { recursive: true, force: true });
-      await mkdir(dir, { mode: 0o755 });
-      await chmod(dir, 0o755);
+      if (into === undefined) {
+        await mkdir(this.opts.gatewayDir, { recursive: true, mode: 0o700 });
+        await rm(dir, { recursive: true, force: true });
+        await mkdir(dir, { mode: 0o755 });
+        await chmod(dir, 0o755);
+      }
       await writeFile(join(dir, 'token'), first.token, { mode: 0o444 });
       gateway = await new ToolGateway({
         jobId: job.jobId,

@@ -22,6 +22,11 @@ export const JobResultSchema = PromotableResultSchema.extend({
   patchMessage: z.string().optional(),
   /** Files an output pattern matched that were not collected, and why (symlink, unsafe_path, too_large, …). */
   artifactsRejected: z.array(z.object({ path: z.string(), reason: z.string() }).readonly()).readonly(),
+  /** Where the job ran: a container from the warm pool (`pooled`), and how long the claim waited for one. Absent on results from before the pool. */
+  sandbox: z
+    .object({ pooled: z.boolean(), waitMs: z.number().int().min(0) })
+    .readonly()
+    .optional(),
 });
 export type JobResult = Readonly<z.infer<typeof JobResultSchema>>;
 

@@ -13,7 +13,7 @@ import type { ArtifactStore } from '../artifacts/index.js';
 import type { AuditStore } from '../audit/index.js';
 import { ApiKeyStore } from '../credentials/index.js';
 import type { LoadedProfile } from '../profiles/index.js';
-import { LABEL_WORKER, type ContainerRuntime } from '../sandbox/index.js';
+import { LABEL_WORKER, type ContainerRuntime, type SandboxPool } from '../sandbox/index.js';
 import { keyRoot, newId, type Clock, type Logger } from '../shared/index.js';
 import { endAsError, failAttempt } from './job-endings.js';
 import type { JobGrants } from './job-grants.js';
@@ -38,6 +38,8 @@ export interface JobWorkerOptions {
   stalledIntervalMs: number;
   finishedTtlS: number;
   runtime: ContainerRuntime;
+  /** Sandboxes started ahead of time; filled once start() has reaped this worker's leftovers, removed by close(). */
+  pool?: SandboxPool;
   profiles: ReadonlyMap<string, LoadedProfile>;
   /** Image name → image ID (sha256:…), from <dataDir>/images.json. */
   images: ReadonlyMap<string, string>;
@@ -77,6 +79,7 @@ export class JobWorker {
     this.deps = {
       store: this.store,
       runtime: opts.runtime,
+      pool: opts.pool,
       audit: opts.audit,
       artifacts: opts.artifacts,
       grants: opts.grants,
@@ -96,6 +99,7 @@ export class JobWorker {
     // containers left by a dead worker (or by this worker id's previous life) are orphans
     const reaped = await this.reapOrphans(true);
     if (reaped > 0) this.log.warn({ reaped }, 'removed orphaned sandbox containers');
+    this.opts.pool?.start();
 
     await this.opts.subscriber.subscribe(this.store.cancelChannel);
     this.opts.subscriber.on('message', (channel: string, jobId: string) => {
@@ -134,7 +138,8 @@ export class JobWorker {
     } catch {
       engineOk = false;
     }
-    await this.registry.beat({ workerId: this.workerId, startedAt: this.startedAt, at: new Date(this.opts.clock.now()).toISOString(), engineOk });
+    const pool = this.opts.pool?.state();
+    await this.registry.beat({ workerId: this.workerId, startedAt: this.startedAt, at: new Date(this.opts.clock.now()).toISOString(), engineOk, ...(pool ? { pool } : {}) });
   }
 
   /** Removes managed containers whose worker is gone (and, at start-up, this worker id's own leftovers). */
@@ -165,6 +170,8 @@ export class JobWorker {
   async close(): Promise<void> {
     clearInterval(this.beatTimer);
     await this.worker?.close();
+    // a stopped worker leaves no pooled container behind
+    await this.opts.pool?.close();
     await this.opts.subscriber.unsubscribe(this.store.cancelChannel).catch(() => undefined);
     await this.registry.remove(this.workerId).catch(() => undefined);
   }
@@ -172,6 +179,7 @@ export class JobWorker {
   /** Hard stop (tests): stops taking jobs and renewing locks without draining or ending running jobs, as a crash would. */
   async closeNow(): Promise<void> {
     clearInterval(this.beatTimer);
+    this.opts.pool?.abandon();
     await this.worker?.close(true);
   }
 }

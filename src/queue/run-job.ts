@@ -1,8 +1,10 @@
 /**
  * One job, start to finish, over its collaborators (no BullMQ here: job-worker.ts is the
- * adapter). start (compare-and-set, counts the attempt) → grants → create the sandbox → the last
- * look at the key and job.start (fail-closed: a job that cannot be audited never starts) → start
- * → exec → store artifacts → findings → job.finish (fail-closed: no record, no result) → finish.
+ * adapter). start (compare-and-set, counts the attempt) → claim a pooled sandbox → grants (into
+ * the pooled sandbox's gateway folder) → or create a cold sandbox → the last look at the key and
+ * job.start (fail-closed: a job that cannot be audited never starts) → start → exec → the
+ * credential revoked → store artifacts → findings → job.finish (fail-closed: no record, no
+ * result) → finish.
  * A user program that fails is a result; an infrastructure failure is thrown as an AppError
  * for the adapter to retry or end (job-endings.ts). The sandbox is removed whatever happens.
  */
@@ -11,13 +13,13 @@ import type { AuditStore } from '../audit/index.js';
 import { CREDENTIAL_START_SLACK_MS, type ApiKeyStore } from '../credentials/index.js';
 import { assessRun } from '../monitor/index.js';
 import { credentialDeadlineMs, type LoadedProfile } from '../profiles/index.js';
-import { LABEL_JOB, type ContainerRuntime, type SandboxResult } from '../sandbox/index.js';
+import { LABEL_JOB, type ContainerRuntime, type PoolClaim, type SandboxPool, type SandboxResult } from '../sandbox/index.js';
 import { AppError, isAppError, type Clock, type Logger } from '../shared/index.js';
-import { sandboxRunOf, sandboxSpecOf, statusOf } from './build-spec.js';
+import { sandboxRunOf, sandboxSpecOf, sandboxTemplateOf, statusOf } from './build-spec.js';
 import { codeDigestOf } from './code-digest.js';
 import { appendFinish, auditKeyRefusal, cancelForKey, type EndingDeps } from './job-endings.js';
 import type { JobGrants, OpenGrant } from './job-grants.js';
-import { jobFinishAudit, toJobResult } from './job-result.js';
+import { jobFinishAudit, toJobResult, type JobResult } from './job-result.js';
 import type { RedisJobStore } from './job-store.js';
 import type { JobInput, JobRecord } from './job-types.js';
 import { storeArtifacts } from './store-artifacts.js';
@@ -26,6 +28,8 @@ import { workerEvent } from './worker-event.js';
 export interface RunJobDeps extends EndingDeps {
   readonly store: RedisJobStore;
   readonly runtime: ContainerRuntime;
+  /** Sandboxes started ahead of time (absent: every job takes the cold path). */
+  readonly pool?: SandboxPool | undefined;
   readonly audit: AuditStore;
   readonly artifacts: ArtifactStore;
   /** Credentials and gateways for jobs granted tools (absent: this worker serves no tools). */
@@ -67,11 +71,16 @@ export async function runJob(deps: RunJobDeps, run: JobRun): Promise<void> {
   try {
     // a cancel that landed before the start: nothing is created
     if (run.signal.aborted || started.record.cancelRequested) return await endCancelledBeforeStart(deps, started);
-    const grant = await openGrant(deps, started);
+    const claim = await claimSandbox(deps, started);
     try {
-      await runInSandbox(deps, started, grant);
+      const grant = await openGrant(deps, started, claim.runDir);
+      try {
+        await runInSandbox(deps, started, grant, claim);
+      } finally {
+        await grant?.close();
+      }
     } finally {
-      await grant?.close();
+      await claim.sandbox?.remove();
     }
   } catch (err) {
     // the key was revoked after the start: the credential mint or the last look refused it, nothing ran
@@ -115,8 +124,15 @@ async function endCancelledBeforeStart(deps: RunJobDeps, s: Started): Promise<vo
     .catch((err: unknown) => s.log.error({ err }, 'could not audit the end of a job cancelled before it ran'));
 }
 
-/** A job granted tools gets its credential and gateway here; any earlier attempt's credential dies first. */
-async function openGrant(deps: RunJobDeps, s: Started): Promise<OpenGrant | undefined> {
+/** A sandbox from the pool when one fits the job (a miss, or no pool: the cold path, created after the grant). */
+async function claimSandbox(deps: RunJobDeps, s: Started): Promise<PoolClaim> {
+  if (deps.pool === undefined) return { sandbox: undefined, waitMs: 0, reason: 'no pool' };
+  const tools = (s.input.tools ?? []).length > 0;
+  return deps.pool.claim({ jobId: s.jobId, template: sandboxTemplateOf(s.profile, s.imageId, s.input.limits, tools) });
+}
+
+/** A job granted tools gets its credential and gateway here (in a pooled sandbox's folder, `into`); any earlier attempt's credential dies first. */
+async function openGrant(deps: RunJobDeps, s: Started, into: string | undefined): Promise<OpenGrant | undefined> {
   const tools = s.input.tools ?? [];
   // a job's tools never change between attempts: only a job with tools ever had a credential
   if (tools.length === 0) return undefined;
@@ -125,17 +141,21 @@ async function openGrant(deps: RunJobDeps, s: Started): Promise<OpenGrant | unde
   if (s.attempt > 1) await deps.grants.revokeJob(s.jobId);
   // the credential dies at the job's deadline (+ grace) even if nobody revokes it: the lifetime the capability matrix states
   const deadlineMs = credentialDeadlineMs(deps.clock.now(), s.input.limits.timeoutMs, { startSlackMs: CREDENTIAL_START_SLACK_MS });
-  return deps.grants.open({ jobId: s.jobId, keyId: s.record.ownerKeyId, profile: s.input.profile, tools, deadlineMs, attempt: s.attempt });
+  return deps.grants.open({ jobId: s.jobId, keyId: s.record.ownerKeyId, profile: s.input.profile, tools, deadlineMs, attempt: s.attempt }, into);
 }
 
-async function runInSandbox(deps: RunJobDeps, s: Started, grant: OpenGrant | undefined): Promise<void> {
-  const prepared = await deps.runtime.create(sandboxSpecOf({ jobId: s.jobId, input: s.input, profile: s.profile, imageId: s.imageId, labels: deps.labels, runDir: grant?.dir }));
+async function runInSandbox(deps: RunJobDeps, s: Started, grant: OpenGrant | undefined, claim: Pick<PoolClaim, 'sandbox' | 'waitMs'>): Promise<void> {
+  const prepared =
+    claim.sandbox ??
+    (await deps.runtime.create(sandboxSpecOf({ jobId: s.jobId, input: s.input, profile: s.profile, imageId: s.imageId, labels: deps.labels, runDir: grant?.dir })));
   try {
     // recorded before the container starts: a job that cannot be audited never runs
     await recordStart(deps, s, prepared.containerId, grant);
     const running = await prepared.start();
     const result = await running.exec(sandboxRunOf(s.input, s.signal));
-    await finishWithResult(deps, s, result);
+    // the container is gone: its credential dies before its result becomes visible
+    await grant?.close();
+    await finishWithResult(deps, s, result, { pooled: claim.sandbox !== undefined, waitMs: claim.waitMs });
   } finally {
     await prepared.remove();
   }
@@ -160,7 +180,7 @@ async function recordStart(deps: RunJobDeps, s: Started, containerId: string, gr
   );
 }
 
-async function finishWithResult(deps: RunJobDeps, s: Started, result: SandboxResult): Promise<void> {
+async function finishWithResult(deps: RunJobDeps, s: Started, result: SandboxResult, sandbox: JobResult['sandbox']): Promise<void> {
   const status = statusOf(result);
   const stored = await storeArtifacts(deps.artifacts, result);
   const findings = await assessRun({
@@ -179,7 +199,7 @@ async function finishWithResult(deps: RunJobDeps, s: Started, result: SandboxRes
     artifacts: result.artifacts,
     ...(result.behaviour !== undefined ? { behaviour: result.behaviour } : {}),
   });
-  const jobResult = toJobResult(result, s.profile, s.imageId, stored, s.codeDigest, findings);
+  const jobResult: JobResult = { ...toJobResult(result, s.profile, s.imageId, stored, s.codeDigest, findings), sandbox };
   // the record of what ran is written before the result becomes visible
   await appendFinish(deps, workerEvent(deps.workerId, 'job.finish', s.jobId, jobFinishAudit(status, jobResult, result)));
   await deps.store.finish(s.jobId, status, { result: jobResult, finishedAt: result.finishedAt });

@@ -6,9 +6,17 @@
  */
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
+import { PoolStateSchema } from '../sandbox/index.js';
 import { keyRoot, parseStoredJson, redisCall } from '../shared/index.js';
 
-const WorkerBeatSchema = z.object({ workerId: z.string(), startedAt: z.string(), at: z.string(), engineOk: z.boolean() });
+const WorkerBeatSchema = z.object({
+  workerId: z.string(),
+  startedAt: z.string(),
+  at: z.string(),
+  engineOk: z.boolean(),
+  /** The worker's warm pools as of this beat (absent: no pool). */
+  pool: z.record(z.string(), PoolStateSchema).optional(),
+});
 export type WorkerBeat = Readonly<z.infer<typeof WorkerBeatSchema>>;
 
 export class WorkerRegistry {

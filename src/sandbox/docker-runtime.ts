@@ -3,16 +3,18 @@
  * and docker-outcome.ts the only code that talks to the engine. A container per job: create
  * (hardened options, checked against the engine's ranges first; the tripwire watch opens
  * before it exists) → start (PID 1 idles) → one exec → remove, always. Stop/remove are
- * idempotent: 304/404 are fine.
+ * idempotent: 304/404 are fine. For the warm pool it also makes containers ahead of any job
+ * (`warm`) that a job then claims (PoolEngine).
  */
 import Docker from 'dockerode';
 import { AppError, type Logger } from '../shared/index.js';
 import { LABEL_DEPLOYMENT, LABEL_ISOLATION, LABEL_JOB, LABEL_MANAGED, LABEL_WORKER, type ContainerRuntime, type PreparedSandbox } from './container-runtime.js';
 import { messageOf, statusOf } from './docker-errors.js';
-import { DockerSandbox, removeContainer } from './docker-sandbox.js';
+import { DockerSandbox, limitUpdate, removeContainer } from './docker-sandbox.js';
 import { assertEngineLimits, type EngineFacts } from './engine-limits.js';
 import { containerOptions } from './hardening.js';
 import type { SandboxSpec } from './sandbox-spec.js';
+import { claimName, jobOfContainer, LABEL_POOL, type PoolEngine, type WarmSandbox } from './pool/pool-engine.js';
 import { TripwireMonitor } from './tripwire-monitor.js';
 
 export interface DockerRuntimeOptions {
@@ -25,7 +27,7 @@ export interface DockerRuntimeOptions {
   tripwires?: TripwireMonitor;
 }
 
-export class DockerRuntime implements ContainerRuntime {
+export class DockerRuntime implements ContainerRuntime, PoolEngine {
   private readonly docker: Docker;
   private readonly tripwires: TripwireMonitor;
   private engine: Promise<EngineFacts> | undefined;
@@ -60,11 +62,44 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async create(spec: SandboxSpec): Promise<PreparedSandbox> {
+    return (await this.make(spec, { [LABEL_JOB]: spec.jobId })).prepared();
+  }
+
+  /** A pooled container: created and started now, labelled with its pool (spec.labels), not with a job; `claim` gives it one. */
+  async warm(spec: SandboxSpec): Promise<WarmSandbox> {
+    const sandbox = await this.make(spec, {});
+    await sandbox.prepared().start();
+    return {
+      containerId: sandbox.containerId,
+      spec,
+      claim: async (jobId, limits) => {
+        const jobSpec: SandboxSpec = { ...spec, jobId, limits };
+        // the job's limits pass the same check as a create's before the engine sees them
+        const options = containerOptions(jobSpec, {});
+        try {
+          assertEngineLimits(options, await this.engineFacts());
+        } catch (err) {
+          await sandbox.remove();
+          throw err;
+        }
+        return sandbox.claim(jobSpec, claimName(jobId, sandbox.containerId), limitUpdate(spec.limits, limits, options), this.opts.logger.child({ jobId }));
+      },
+      remove: () => sandbox.remove(),
+    };
+  }
+
+  async runningPooled(): Promise<ReadonlySet<string>> {
+    const label = [`${LABEL_MANAGED}=true`, `${LABEL_DEPLOYMENT}=${this.opts.deployment}`, `${LABEL_WORKER}=${this.opts.workerId}`, LABEL_POOL];
+    const list = await this.docker.listContainers({ all: false, filters: { label, status: ['running'] } });
+    return new Set(list.map((c) => c.Id));
+  }
+
+  private async make(spec: SandboxSpec, jobLabel: Record<string, string>): Promise<DockerSandbox> {
     const labels = {
       ...spec.labels,
       [LABEL_MANAGED]: 'true',
       [LABEL_DEPLOYMENT]: this.opts.deployment,
-      [LABEL_JOB]: spec.jobId,
+      ...jobLabel,
       [LABEL_WORKER]: this.opts.workerId,
       [LABEL_ISOLATION]: spec.isolation ?? 'container',
     };
@@ -82,13 +117,19 @@ export class DockerRuntime implements ContainerRuntime {
       if (statusOf(err) === 404) throw imageMissing(spec.imageId, err);
       throw new AppError('SANDBOX_UNAVAILABLE', `container create failed: ${messageOf(err)}`, { retryable: true, cause: err });
     }
-    return new DockerSandbox(this.docker, id, spec, watch, log).prepared();
+    return new DockerSandbox(this.docker, id, spec, watch, log);
   }
 
+  /** A claimed pooled container reports the job it serves under LABEL_JOB (from its name: see pool-engine.ts). */
   async listManaged(labelFilter: Readonly<Record<string, string>> = {}): Promise<{ id: string; labels: Record<string, string> }[]> {
-    const label = [`${LABEL_MANAGED}=true`, `${LABEL_DEPLOYMENT}=${this.opts.deployment}`, ...Object.entries(labelFilter).map(([k, v]) => `${k}=${v}`)];
+    const label = [`${LABEL_MANAGED}=true`, `${LABEL_DEPLOYMENT}=${this.opts.deployment}`];
     const list = await this.docker.listContainers({ all: true, filters: { label } });
-    return list.map((c) => ({ id: c.Id, labels: c.Labels }));
+    return list
+      .map((c) => {
+        const jobId = jobOfContainer(c.Labels, c.Names, LABEL_JOB);
+        return { id: c.Id, labels: jobId === undefined ? c.Labels : { ...c.Labels, [LABEL_JOB]: jobId } };
+      })
+      .filter((c) => Object.entries(labelFilter).every(([k, v]) => c.labels[k] === v));
   }
 
   async reap(shouldRemove: (labels: Readonly<Record<string, string>>) => boolean | Promise<boolean>): Promise<number> {

@@ -2,30 +2,37 @@
  * One container through its stages (created → started → one run → removed), handed out as the
  * port's stage types. The tripwire watch opened before the container was created lives as long
  * as the container: a run's verdict is settled once the container is gone, and the watch ends
- * with the removal at whatever stage that happens.
+ * with the removal at whatever stage that happens. A pooled container is started ahead of any
+ * job and claimed by one (`claim`) before its one run.
  */
 import type Docker from 'dockerode';
 import { AppError, type Logger } from '../shared/index.js';
 import type { PreparedSandbox, RunningSandbox } from './container-runtime.js';
 import { delay, messageOf, statusOf } from './docker-errors.js';
 import { execInContainer } from './docker-exec.js';
-import type { SandboxResult, SandboxRun, SandboxSpec } from './sandbox-spec.js';
+import type { ContainerCreateOptions } from './hardening.js';
+import type { ContainerLimits, SandboxResult, SandboxRun, SandboxSpec } from './sandbox-spec.js';
 import { withTripwires, type TripwireEvidence, type TripwireWatch } from './tripwire-monitor.js';
 
 export class DockerSandbox {
   private readonly container: Docker.Container;
   private started = false;
+  private claimed = false;
   private used = false;
   private removal: Promise<boolean> | undefined;
 
   constructor(
     private readonly docker: Docker,
     readonly containerId: string,
-    readonly spec: SandboxSpec,
+    private current: SandboxSpec,
     private readonly watch: TripwireWatch,
-    private readonly log: Logger,
+    private log: Logger,
   ) {
     this.container = docker.getContainer(containerId);
+  }
+
+  get spec(): SandboxSpec {
+    return this.current;
   }
 
   prepared(): PreparedSandbox {
@@ -45,6 +52,29 @@ export class DockerSandbox {
       await this.remove();
       throw new AppError('SANDBOX_UNAVAILABLE', `container start failed: ${messageOf(err)}`, { retryable: true, cause: err });
     }
+    return this.running();
+  }
+
+  /**
+   * A started pooled container becomes one job's, once: named after it, its cgroup lowered to
+   * the job's limits, its seccomp evidence counted from now, and confirmed still running (all
+   * in parallel: one engine round trip of latency). Any failure removes it.
+   */
+  async claim(jobSpec: SandboxSpec, name: string, update: ContainerUpdate | undefined, log: Logger): Promise<RunningSandbox> {
+    if (!this.started || this.claimed || this.used || this.removal !== undefined)
+      throw new AppError('INTERNAL', `sandbox ${this.containerId} is not a started, unclaimed container`);
+    this.claimed = true;
+    try {
+      const [info] = await Promise.all([this.container.inspect(), this.container.rename({ name }), update === undefined ? undefined : this.container.update(update)]);
+      if (info.State.Running !== true) throw new Error(`the container is ${info.State.Status}`);
+      // losses before now cannot hide a record of the job's gid: no process had it yet
+      if (!this.watch.rebase()) throw new Error('its tripwire channel died since it was made');
+    } catch (err) {
+      await this.remove();
+      throw new AppError('SANDBOX_UNAVAILABLE', `pooled container claim failed: ${messageOf(err)}`, { retryable: true, cause: err });
+    }
+    this.current = jobSpec;
+    this.log = log;
     return this.running();
   }
 
@@ -72,6 +102,24 @@ export class DockerSandbox {
     this.removal ??= removeContainer(this.docker, this.containerId, this.log);
     return this.removal;
   }
+}
+
+/** The cgroup fields `docker update` can lower on a running container (the engine's names). */
+export interface ContainerUpdate {
+  Memory?: number;
+  MemorySwap?: number;
+  NanoCpus?: number;
+  PidsLimit?: number;
+}
+
+/** What to send so a container made with `made` runs with `wanted`; undefined when nothing changes. Values come from the job's checked create options. */
+export function limitUpdate(made: ContainerLimits, wanted: ContainerLimits, options: ContainerCreateOptions): ContainerUpdate | undefined {
+  const hc = options.HostConfig as { Memory: number; MemorySwap: number; NanoCpus: number; PidsLimit: number };
+  const update: ContainerUpdate = {};
+  if (wanted.memoryBytes !== made.memoryBytes) Object.assign(update, { Memory: hc.Memory, MemorySwap: hc.MemorySwap });
+  if (wanted.cpus !== made.cpus) update.NanoCpus = hc.NanoCpus;
+  if (wanted.pids !== made.pids) update.PidsLimit = hc.PidsLimit;
+  return Object.keys(update).length === 0 ? undefined : update;
 }
 
 /** Force-remove with volumes (every process of the job is dead when it returns true); a container that is already gone is not an error. */

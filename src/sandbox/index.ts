@@ -22,3 +22,26 @@ export type {
   SandboxSpec,
 } from './sandbox-spec.js';
 export { loadImageCatalog } from './image-catalog.js';
+export {
+  claimName,
+  containerLimitsOf,
+  fitsTemplate,
+  jobOfContainer,
+  LABEL_POOL,
+  LABEL_POOL_KEY,
+  MAX_POOL_SIZE,
+  poolSize,
+  PoolOptionsSchema,
+  PoolStateSchema,
+  SandboxPool,
+  templateKey,
+  type PoolClaim,
+  type PoolEngine,
+  type PoolOptions,
+  type PoolOptionsInput,
+  type PoolRequest,
+  type PoolState,
+  type PoolTemplate,
+  type SandboxPoolOptions,
+  type WarmSandbox,
+} from './pool/index.js';

@@ -26,6 +26,12 @@ export interface TripwireWatch {
   settle(): Promise<TripwireEvidence>;
   /** Stops watching (always, in finally). */
   close(): void;
+  /**
+   * The job starts now (a pooled container was watched long before its job existed): losses
+   * before this moment cannot have hidden a record of this gid, which no process had yet. False
+   * when the channel this watch is on has died: the watch can no longer settle.
+   */
+  rebase(): boolean;
 }
 
 export interface TripwireMonitorOptions {
@@ -71,7 +77,7 @@ export class TripwireMonitor {
     const key = String(gid);
     const syscalls: string[] = [];
     ch.runs.set(key, syscalls);
-    const lossesAtStart = ch.losses;
+    let lossesAtStart = ch.losses;
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(unavailable('the tripwire channel did not acknowledge a watch')), this.opts.startTimeoutMs ?? 10_000);
       ch.acks.set(key, (ok) => {
@@ -86,6 +92,11 @@ export class TripwireMonitor {
     });
     return {
       settle: () => this.settle(ch, syscalls, lossesAtStart, key),
+      rebase: () => {
+        if (ch.dead !== undefined || ch.runs.get(key) !== syscalls) return false;
+        lossesAtStart = ch.losses;
+        return true;
+      },
       close: () => {
         ch.acks.delete(key);
         if (ch.runs.get(key) !== syscalls) return;

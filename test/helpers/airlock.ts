@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { CreatedApiKey, Role } from '../../src/credentials/index.js';
 import { startAirlock, type Airlock } from '../../src/main.js';
-import { LABEL_JOB } from '../../src/sandbox/index.js';
+import { jobOfContainer, LABEL_JOB } from '../../src/sandbox/index.js';
 import { createLogger, type Clock } from '../../src/shared/index.js';
 import { deletePrefix, testRedis, TEST_REDIS_URL, uniquePrefix } from './redis.js';
 
@@ -27,7 +27,7 @@ export interface TestAirlock {
   key(role?: Role, owner?: string, groups?: string[]): Promise<CreatedApiKey>;
   /** fetch against the live server with a bearer key. */
   request(method: string, path: string, key: string | undefined, body?: unknown): Promise<{ status: number; body: any }>;
-  /** Containers carrying this test's label, or only one job's (should be none after each job). */
+  /** Job containers carrying this test's label, or only one job's (should be none after each job); the warm pool's unclaimed containers are not counted. */
   containers(jobId?: string): Promise<Docker.ContainerInfo[]>;
   stop(): Promise<void>;
 }
@@ -69,8 +69,12 @@ export async function startTestAirlock(
     ...(opts.webhookSleep ? { webhookSleep: opts.webhookSleep } : {}),
   });
   const baseUrl = (airlock.url ?? '').replace('0.0.0.0', '127.0.0.1');
-  const containers = (jobId?: string) =>
-    docker.listContainers({ all: true, filters: { label: [`${TEST_LABEL}=${testId}`, ...(jobId === undefined ? [] : [`${LABEL_JOB}=${jobId}`])] } });
+  // a job's container: labelled with it (cold) or named after it by its claim (pooled); the pool's unclaimed ones are nobody's
+  const containers = async (jobId?: string) =>
+    (await docker.listContainers({ all: true, filters: { label: [`${TEST_LABEL}=${testId}`] } })).filter((c) => {
+      const job = jobOfContainer(c.Labels, c.Names, LABEL_JOB);
+      return jobId === undefined ? job !== undefined : job === jobId;
+    });
   return {
     airlock,
     config,
@@ -97,7 +101,7 @@ export async function startTestAirlock(
     async stop() {
       await airlock.close();
       // a fixture guarantees cleanup even when an assertion failed mid-test
-      for (const c of await containers())
+      for (const c of await docker.listContainers({ all: true, filters: { label: [`${TEST_LABEL}=${testId}`] } }))
         await docker
           .getContainer(c.Id)
           .remove({ force: true, v: true })

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
-import type { WorkerRegistry } from '../../queue/index.js';
+import type { WorkerBeat, WorkerRegistry } from '../../queue/index.js';
 import type { Logger } from '../../shared/index.js';
 
 /** Past this share of its `maxmemory`, a Redis is reported and logged as near its cap. */
@@ -26,7 +26,9 @@ export interface HealthDeps {
 /**
  * /healthz: the process is up. /readyz: Redis answers and at least one live worker reports
  * a reachable Docker engine (the API itself has no Docker socket); `degraded` (still 200)
- * when a Redis is above MEMORY_ALERT_RATIO of its maxmemory, with a warning in the log.
+ * when a Redis is above MEMORY_ALERT_RATIO of its maxmemory, with a warning in the log. The warm
+ * pools are shown per worker and summed per pool, as of each worker's last heartbeat; an empty
+ * pool does not make the service unready (its jobs take the cold path).
  */
 export function healthRoutes(app: FastifyInstance, deps: HealthDeps): void {
   const alerting = new Set<string>();
@@ -46,11 +48,11 @@ export function healthRoutes(app: FastifyInstance, deps: HealthDeps): void {
   app.get('/healthz', () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
     let redisOk: boolean;
-    let workers: { workerId: string; engineOk: boolean }[] = [];
+    let workers: Pick<WorkerBeat, 'workerId' | 'engineOk' | 'pool'>[] = [];
     let memory: { redis?: RedisMemory; audit?: RedisMemory } = {};
     try {
       redisOk = (await deps.redis.ping()) === 'PONG';
-      workers = (await deps.workers.live()).map((w) => ({ workerId: w.workerId, engineOk: w.engineOk }));
+      workers = (await deps.workers.live()).map((w) => ({ workerId: w.workerId, engineOk: w.engineOk, ...(w.pool ? { pool: w.pool } : {}) }));
       memory = await memoryOf(deps.redis, deps.auditRedis);
     } catch {
       redisOk = false;
@@ -60,8 +62,24 @@ export function healthRoutes(app: FastifyInstance, deps: HealthDeps): void {
     const dockerOk = workers.some((w) => w.engineOk);
     const ready = redisOk && dockerOk;
     const degraded = memory.redis?.alert === true || memory.audit?.alert === true;
-    return reply.status(ready ? 200 : 503).send({ status: ready ? (degraded ? 'degraded' : 'ready') : 'not_ready', redis: redisOk, docker: dockerOk, workers, memory });
+    return reply
+      .status(ready ? 200 : 503)
+      .send({ status: ready ? (degraded ? 'degraded' : 'ready') : 'not_ready', redis: redisOk, docker: dockerOk, workers, pool: poolTotals(workers), memory });
   });
+}
+
+/** Per pool over the live workers: containers targeted, ready and being made. */
+function poolTotals(workers: readonly Pick<WorkerBeat, 'pool'>[]): Record<string, { target: number; ready: number; creating: number }> {
+  const out: Record<string, { target: number; ready: number; creating: number }> = {};
+  for (const w of workers) {
+    for (const [name, p] of Object.entries(w.pool ?? {})) {
+      const t = (out[name] ??= { target: 0, ready: 0, creating: 0 });
+      t.target += p.target;
+      t.ready += p.ready;
+      t.creating += p.creating;
+    }
+  }
+  return out;
 }
 
 /** Memory of the main Redis, and of the audit Redis when it is another server. */
