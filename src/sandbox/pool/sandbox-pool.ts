@@ -15,12 +15,12 @@
  */
 import { chmod, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { z } from 'zod';
 import { newId, type Clock, type Logger } from '../../shared/index.js';
 import type { PreparedSandbox, RunningSandbox } from '../container-runtime.js';
 import { jobIds } from '../hardening.js';
-import { LABEL_POOL, LABEL_POOL_KEY, type PoolEngine, type WarmSandbox } from './pool-engine.js';
+import { LABEL_POOL, LABEL_POOL_KEY, type PoolEngine } from './pool-engine.js';
 import { poolSize, type PoolOptions } from './pool-options.js';
+import { backoffMs, Pool, type PoolState, type Slot } from './pool-state.js';
 import { fitsTemplate, templateKey, type PoolTemplate } from './pool-template.js';
 
 export interface SandboxPoolOptions {
@@ -46,54 +46,6 @@ export interface PoolRequest {
 export type PoolClaim =
   | { readonly sandbox: PreparedSandbox; readonly runDir: string | undefined; readonly waitMs: number }
   | { readonly sandbox: undefined; readonly runDir?: undefined; readonly waitMs: number; readonly reason: string };
-
-/** One pool as the worker reports it (heartbeat, /readyz). */
-export const PoolStateSchema = z.object({
-  target: z.number(),
-  ready: z.number(),
-  creating: z.number(),
-  /** Claims served by a ready container, by one that was being made, and misses (cold path). */
-  hits: z.number(),
-  waited: z.number(),
-  misses: z.number(),
-  /** Containers that could not be made (the pool backs off and tries again). */
-  failures: z.number(),
-  lastError: z.string().optional(),
-});
-export type PoolState = z.infer<typeof PoolStateSchema>;
-
-interface Slot {
-  readonly warm: WarmSandbox;
-  readonly key: string;
-  readonly createdAtMs: number;
-  readonly runDir: string | undefined;
-}
-
-class Pool {
-  key: string;
-  target: number;
-  readonly ready: Slot[] = [];
-  creating = 0;
-  readonly waiters: ((slot: Slot | undefined) => void)[] = [];
-  hits = 0;
-  waited = 0;
-  misses = 0;
-  failures = 0;
-  lastError: string | undefined;
-  failedInARow = 0;
-  retryAtMs = 0;
-
-  constructor(
-    public template: PoolTemplate,
-    target: number,
-  ) {
-    this.key = templateKey(template);
-    this.target = target;
-  }
-}
-
-/** Backoff after failed creations: 0.5 s doubling to 30 s (an image gone missing must not spin). */
-const backoffMs = (failedInARow: number) => Math.min(30_000, 500 * 2 ** Math.min(10, failedInARow - 1));
 
 export class SandboxPool {
   private readonly pools = new Map<string, Pool>();
@@ -179,20 +131,7 @@ export class SandboxPool {
 
   /** Per pool: target, ready, being made, and what claims got. */
   state(): Record<string, PoolState> {
-    const out: Record<string, PoolState> = {};
-    for (const [name, p] of this.pools) {
-      out[name] = {
-        target: p.target,
-        ready: p.ready.length,
-        creating: p.creating,
-        hits: p.hits,
-        waited: p.waited,
-        misses: p.misses,
-        failures: p.failures,
-        ...(p.lastError !== undefined ? { lastError: p.lastError } : {}),
-      };
-    }
-    return out;
+    return Object.fromEntries([...this.pools].map(([name, p]) => [name, p.state()]));
   }
 
   /** Removes every container the pool holds (ready, and those being made once they exist); claims from now on miss. */
