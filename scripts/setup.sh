@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One idempotent setup for `npm start` and `npm test` on a fresh Debian machine:
-#   1. Debian packages: docker.io, redis-server, mmdebstrap, git, python3 (installed only if missing)
+#   1. Debian packages: docker.io, redis-server, mmdebstrap, git, python3, docker-compose (installed only if missing)
 #   2. dockerd, started when no engine answers
 #   3. Redis: the embedded default — when AIRLOCK_REDIS_URL is unset and nothing answers on
 #      127.0.0.1:6379, a private redis-server with AOF persistence under the data folder,
@@ -28,6 +28,8 @@ command -v git >/dev/null 2>&1 || need+=(git) # every job patch is read with git
 command -v patch >/dev/null 2>&1 || need+=(patch) # test/patch-paths.test.ts replays the launcher's GNU patch check
 # the worker's seccomp tripwire channel (src/sandbox/tripwire-listener.py; ctypes is in Debian's python3)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
+# npm run compose:test (part of npm test) and the README's docker-compose deployment (issue 19)
+command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && [ -r /etc/debian_version ] && command -v apt-get >/dev/null 2>&1; then
     say "installing ${need[*]} from Debian's packages"
