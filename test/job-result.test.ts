@@ -90,6 +90,7 @@ describe('one JobResultSchema, one parse', () => {
         'durationMs',
         'exitCode',
         'imageDigest',
+        'isolation',
         'profile',
         'seccompDigest',
         ...Object.keys(fixture).filter((k) => /^std(out|err)(Encoding|Bytes|Truncated)$/.test(k)),

@@ -22,12 +22,36 @@ const base = async () => JSON.parse(await readFile(join(REAL, 'shell.json'), 'ut
 describe('loadProfiles', () => {
   it('loads the shipped profiles with digests of profile and policy', () => {
     const profiles = loadProfiles(REAL);
-    expect([...profiles.keys()].sort()).toEqual(['node', 'python', 'shell']);
+    expect([...profiles.keys()].sort()).toEqual(['node', 'node-gvisor', 'python', 'python-gvisor', 'shell', 'shell-gvisor']);
     for (const p of profiles.values()) {
       expect(p.digest).toMatch(/^[0-9a-f]{64}$/);
       expect(p.seccompDigest).toMatch(/^[0-9a-f]{64}$/);
       expect(p.profile.network).toBe('none');
+      expect(p.profile.isolation).toBe(p.profile.name.endsWith('-gvisor') ? 'gvisor' : 'container');
     }
+  });
+
+  it('each gVisor profile is its runtime profile on the gVisor tier, and nothing else differs', () => {
+    const profiles = loadProfiles(REAL);
+    for (const runtime of ['python', 'node', 'shell']) {
+      const { name: _n, description: _d, isolation, ...rest } = profiles.get(`${runtime}-gvisor`)!.profile;
+      const { name: _bn, description: _bd, isolation: plain, ...base } = profiles.get(runtime)!.profile;
+      expect({ isolation, plain, rest }).toEqual({ isolation: 'gvisor', plain: 'container', rest: base });
+    }
+  });
+
+  it('the isolation tier defaults to container and is part of the profile digest', async () => {
+    const p = await base();
+    delete p['isolation'];
+    await writeFile(join(dir, 'shell.json'), JSON.stringify(p));
+    const plain = loadProfiles(dir).get('shell')!;
+    expect(plain.profile.isolation).toBe('container');
+    await writeFile(join(dir, 'shell.json'), JSON.stringify({ ...p, isolation: 'gvisor' }));
+    const gvisor = loadProfiles(dir).get('shell')!;
+    expect(gvisor.profile.isolation).toBe('gvisor');
+    expect(gvisor.digest).not.toBe(plain.digest);
+    await writeFile(join(dir, 'shell.json'), JSON.stringify({ ...p, isolation: 'kata' }));
+    expect(() => loadProfiles(dir)).toThrow(/shell\.json[\s\S]*isolation/);
   });
 
   it('names the file and the field of an invalid profile', async () => {

@@ -5,7 +5,7 @@
  * function POST /v1/jobs enforces, grants.
  */
 import { credentialLifetimeMs, grantableTools, jobGrant } from './job-grant.js';
-import type { LoadedProfile } from './profile-schema.js';
+import type { IsolationTier, LoadedProfile } from './profile-schema.js';
 
 export interface MatrixTool {
   readonly name: string;
@@ -30,6 +30,8 @@ export interface CapabilityMatrix {
     readonly name: string;
     readonly imageDigest: string | null;
     readonly network: string;
+    /** `container` (runc, the host's kernel behind the seccomp policy) or `gvisor` (runsc, gVisor's user-space kernel). */
+    readonly isolation: IsolationTier;
     readonly seccompDigest: string;
     readonly profileDigest: string;
     readonly limits: LoadedProfile['profile']['limits'];
@@ -65,6 +67,7 @@ export function capabilityMatrix(input: {
       name: profile.name,
       imageDigest: input.imageDigests.get(profile.image) ?? null,
       network: profile.network,
+      isolation: profile.isolation,
       seccompDigest,
       profileDigest: digest,
       limits: profile.limits,
@@ -92,7 +95,7 @@ export function formatCapabilityMatrix(m: CapabilityMatrix): string {
   for (const p of m.profiles) {
     const l = p.limits;
     lines.push(
-      `  ${p.name}  image ${p.imageDigest ?? '(not built)'}  network ${p.network}  seccomp sha256:${p.seccompDigest.slice(0, 16)}…`,
+      `  ${p.name}  image ${p.imageDigest ?? '(not built)'}  isolation ${p.isolation}  network ${p.network}  seccomp sha256:${p.seccompDigest.slice(0, 16)}…`,
       `    limits: timeout ${l.timeoutMs} ms, memory ${mib(l.memoryBytes)}, cpus ${l.cpus}, pids ${l.pids}, stdout/stderr ${mib(l.stdoutBytes)}/${mib(l.stderrBytes)}, scratch ${mib(l.scratchBytes)}, file ${mib(l.fileSizeBytes)}, open files ${l.openFiles}`,
     );
     if (p.grantableTools.length === 0) lines.push('    tools: none (no credential, no gateway socket)');

@@ -1,4 +1,15 @@
-export { LIMIT_NAMES, limitRangeIssue, LimitsSchema, ProfileSchema, type LimitRangeIssue, type Limits, type LoadedProfile, type Profile } from './profile-schema.js';
+export {
+  ISOLATION_TIERS,
+  LIMIT_NAMES,
+  limitRangeIssue,
+  LimitsSchema,
+  ProfileSchema,
+  type IsolationTier,
+  type LimitRangeIssue,
+  type Limits,
+  type LoadedProfile,
+  type Profile,
+} from './profile-schema.js';
 export { checkInputFits, inputNeeds, LAUNCHER_MEMORY_BYTES, type InputSizes } from './check-input-fits.js';
 export { loadProfiles, loadSeccomp } from './load-profiles.js';
 export { tightenLimits } from './tighten-limits.js';

@@ -46,6 +46,15 @@ export function limitRangeIssue(issue: z.core.$ZodIssue | undefined): LimitRange
   return (issue.params as { limitRange?: LimitRangeIssue } | undefined)?.limitRange;
 }
 
+/**
+ * Isolation tiers: `container` runs the job on the host's kernel behind our seccomp policy (runc);
+ * `gvisor` runs it on gVisor's user-space kernel (runsc), whose own calls to the host kernel are
+ * few and filtered. The sandbox's SandboxIsolation names the same tiers (the queue assigns one to
+ * the other, so a tier added here and not there does not compile).
+ */
+export const ISOLATION_TIERS = ['container', 'gvisor'] as const;
+export type IsolationTier = (typeof ISOLATION_TIERS)[number];
+
 export const ProfileSchema = z.strictObject({
   name: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'lowercase letters, digits and dashes'),
   description: z.string().max(200).default(''),
@@ -53,6 +62,8 @@ export const ProfileSchema = z.strictObject({
   image: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/),
   command: z.array(z.string().min(1)).min(1),
   network: z.literal('none'),
+  /** The isolation tier (part of the profile digest, and of every result); never downgraded: a host without it refuses the profile's jobs. */
+  isolation: z.enum(ISOLATION_TIERS).default('container'),
   /** Seccomp policy file, relative to the profiles directory. */
   seccomp: z
     .string()

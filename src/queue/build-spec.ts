@@ -29,7 +29,8 @@ export function sandboxTemplateOf(profile: LoadedProfile, imageId: string, limit
     seccompJson: profile.seccompJson,
     profileDigest: profile.digest,
     limits: containerLimitsOf(limits),
-    isolation: 'container',
+    // the profile's tier (SandboxIsolation and the profiles' IsolationTier name the same tiers)
+    isolation: profile.profile.isolation,
     tools,
   };
 }

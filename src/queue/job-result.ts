@@ -71,6 +71,8 @@ export function toJobResult(r: SandboxResult, profile: LoadedProfile, imageId: s
     profile: profile.profile.name,
     profileDigest: profile.digest,
     seccompDigest: profile.seccompDigest,
+    // the tier its sandbox was made for (a pooled one fits only a template of the same tier)
+    isolation: profile.profile.isolation,
     ...(r.patchMessage !== undefined ? { patchMessage: r.patchMessage } : {}),
     ...(r.violation !== undefined ? { violation: r.violation } : {}),
     artifacts: artifacts.entries,

@@ -12,7 +12,7 @@ import { hostname } from 'node:os';
 import type { ArtifactStore } from '../artifacts/index.js';
 import type { AuditStore } from '../audit/index.js';
 import { ApiKeyStore } from '../credentials/index.js';
-import type { LoadedProfile } from '../profiles/index.js';
+import type { IsolationTier, LoadedProfile } from '../profiles/index.js';
 import { LABEL_WORKER, type ContainerRuntime, type SandboxPool } from '../sandbox/index.js';
 import { keyRoot, newId, type Clock, type Logger } from '../shared/index.js';
 import { endAsError, failAttempt } from './job-endings.js';
@@ -133,13 +133,23 @@ export class JobWorker {
 
   private async heartbeat(): Promise<void> {
     let engineOk = true;
+    let isolation: readonly IsolationTier[] = [];
     try {
       await this.opts.runtime.ping();
+      // the tiers its engine runs (the API refuses jobs of a tier no live worker offers)
+      isolation = await this.opts.runtime.isolations();
     } catch {
       engineOk = false;
     }
     const pool = this.opts.pool?.state();
-    await this.registry.beat({ workerId: this.workerId, startedAt: this.startedAt, at: new Date(this.opts.clock.now()).toISOString(), engineOk, ...(pool ? { pool } : {}) });
+    await this.registry.beat({
+      workerId: this.workerId,
+      startedAt: this.startedAt,
+      at: new Date(this.opts.clock.now()).toISOString(),
+      engineOk,
+      isolation,
+      ...(pool ? { pool } : {}),
+    });
   }
 
   /** Removes managed containers whose worker is gone (and, at start-up, this worker id's own leftovers). */

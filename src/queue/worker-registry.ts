@@ -7,7 +7,8 @@
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { PoolStateSchema } from '../sandbox/index.js';
-import { keyRoot, parseStoredJson, redisCall } from '../shared/index.js';
+import { ISOLATION_TIERS, type IsolationTier } from '../profiles/index.js';
+import { AppError, keyRoot, parseStoredJson, redisCall } from '../shared/index.js';
 
 const WorkerBeatSchema = z.object({
   workerId: z.string(),
@@ -16,6 +17,8 @@ const WorkerBeatSchema = z.object({
   engineOk: z.boolean(),
   /** The worker's warm pools as of this beat (absent: no pool). */
   pool: z.record(z.string(), PoolStateSchema).optional(),
+  /** The isolation tiers its engine runs (absent: a worker from before tiers, the plain one only). */
+  isolation: z.array(z.enum(ISOLATION_TIERS)).readonly().optional(),
 });
 export type WorkerBeat = Readonly<z.infer<typeof WorkerBeatSchema>>;
 
@@ -56,6 +59,22 @@ export class WorkerRegistry {
 
   async isAlive(workerId: string): Promise<boolean> {
     return (await redisCall('read a worker heartbeat', () => this.redis.exists(this.key(workerId)))) === 1;
+  }
+
+  /** The isolation tiers some live worker with a reachable engine runs. */
+  async isolations(): Promise<Set<IsolationTier>> {
+    return new Set((await this.live()).flatMap((w) => (w.engineOk ? (w.isolation ?? ['container']) : [])));
+  }
+
+  /**
+   * Refuses a job on a tier no live worker runs (ISOLATION_UNAVAILABLE, 503): it is never queued
+   * for a weaker tier, nor for a tier nobody would run (setup says why gVisor is unavailable).
+   */
+  async assertServes(tier: IsolationTier, profile: string): Promise<void> {
+    if ((await this.isolations()).has(tier)) return;
+    throw new AppError('ISOLATION_UNAVAILABLE', `profile ${profile} runs on the ${tier} isolation tier, which no live worker's engine runs (npm run setup says why)`, {
+      details: { isolation: tier, profile },
+    });
   }
 
   async live(): Promise<WorkerBeat[]> {

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { DEFAULT_SENSITIVE_PATHS, type SensitivePathRules } from '../monitor/index.js';
+import { ISOLATION_TIERS, type IsolationTier } from '../profiles/index.js';
 import { AppError, canonicalJson, invalidGlobReason, sha256Hex } from '../shared/index.js';
 import type { Requirement } from './promotion-types.js';
 import { GROUP_NAME } from './promotion-types.js';
@@ -30,6 +31,8 @@ const TargetPolicySchema = z
     approval: ApprovalSchema,
     /** Groups whose keys may request promotions to this target (an admin always may); absent: any agent key. */
     requesters: z.array(Group).min(1).max(16).optional(),
+    /** Only a job run on this isolation tier may be promoted here (`gvisor`: code nobody has read ran behind gVisor); absent: any tier. */
+    requireIsolation: z.enum(ISOLATION_TIERS).optional(),
     reviewTimeoutMs: z
       .number()
       .int()
@@ -111,6 +114,16 @@ export function parseApprovalPolicy(raw: unknown, source = 'approval policy'): A
 
 /** The empty policy: no targets, so every promotion request is refused (TARGET_NOT_FOUND). */
 export const NO_PROMOTION_TARGETS: ApprovalPolicy = parseApprovalPolicy({ version: 'none', targets: {} });
+
+/** Ranks the tiers by the boundary they put around a job: a requirement is met by its tier or a stronger one. */
+const TIER_STRENGTH: Readonly<Record<IsolationTier, number>> = { container: 0, gvisor: 1 };
+
+/** Why a job run on `ran` may not be promoted to `target`, or undefined when it may (the review gate refuses it as NOT_PROMOTABLE). */
+export function isolationShortfall(target: TargetPolicy, ran: IsolationTier): string | undefined {
+  const required = target.requireIsolation;
+  if (required === undefined || TIER_STRENGTH[ran] >= TIER_STRENGTH[required]) return undefined;
+  return `this target requires a run on the ${required} isolation tier (requireIsolation) and the job ran on the ${ran} tier; run it again on a ${required} profile`;
+}
 
 /**
  * What a promotion needs. A high-risk result is never automatic: it needs at least one

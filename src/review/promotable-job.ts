@@ -9,6 +9,7 @@
 import { z } from 'zod';
 import { ArtifactRefSchema } from '../artifacts/index.js';
 import { FindingSchema } from '../monitor/index.js';
+import { ISOLATION_TIERS } from '../profiles/index.js';
 import type { PrincipalRef } from './promotion-types.js';
 
 /** Characters of stdout/stderr a snapshot keeps. */
@@ -37,6 +38,8 @@ export const PromotableResultSchema = OutputFactsSchema.extend({
   imageDigest: z.string(),
   profileDigest: z.string(),
   seccompDigest: z.string(),
+  /** The isolation tier it ran on (its profile's; results stored before tiers existed ran on `container`). */
+  isolation: z.enum(ISOLATION_TIERS).default('container'),
   /** A seccomp tripwire fired: `syscall` as the kernel recorded it (`verified`), null when only the exit status says so. */
   violation: z.object({ syscall: z.string().nullable(), verified: z.boolean() }).readonly().optional(),
   /** Collected files, sorted by path; `artifactDigest` covers the whole set. */
@@ -83,6 +86,7 @@ const SnapshotResultSchema = PromotableResultSchema.pick({
   artifactsTarSha256: true,
   imageDigest: true,
   seccompDigest: true,
+  isolation: true,
 });
 
 /** What the reviewer is shown about the job, captured when promotion is requested (a job record expires; this does not). */

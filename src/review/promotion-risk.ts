@@ -4,14 +4,17 @@
  * paths as they land in the target's tree, root dotfiles denied on automatic targets), and
  * the patch read by git, the parser the git target applies it with. A patch-only promotion
  * carries regular files only, as artifacts do: a symlink, gitlink, executable or mode change
- * is refused here, before anyone reviews it, and again by the git target.
+ * is refused here, before anyone reviews it, and again by the git target. A target that requires
+ * an isolation tier (`requireIsolation`) refuses a job run on a weaker one, whatever else it is.
  */
 import { PATH_FINDING_KINDS, pathFindings, type Finding } from '../monitor/index.js';
 import { AppError, irregularChanges, isAppError, readPatch, unsafePath, type PatchView } from '../shared/index.js';
-import type { ApprovalPolicy, TargetPolicy } from './approval-policy.js';
+import { isolationShortfall, type ApprovalPolicy, type TargetPolicy } from './approval-policy.js';
 import type { PromotableJob } from './promotable-job.js';
 
 export async function promotionFindings(job: PromotableJob, kind: 'artifacts' | 'patch', policy: ApprovalPolicy, target: TargetPolicy): Promise<Finding[]> {
+  const shortfall = isolationShortfall(target, job.result?.isolation ?? 'container');
+  if (shortfall !== undefined) throw notPromotable(job, shortfall);
   const findings = jobFindings(job).filter((f) => !PATH_FINDING_KINDS.has(f.kind));
   const patch = job.input?.patch;
   let view: PatchView | undefined;

@@ -1,4 +1,4 @@
-import type { SandboxResult, SandboxRun, SandboxSpec } from './sandbox-spec.js';
+import type { SandboxIsolation, SandboxResult, SandboxRun, SandboxSpec } from './sandbox-spec.js';
 
 /**
  * The port the worker talks to, in stages: create → start → exec. Each stage is its own type,
@@ -13,6 +13,8 @@ export interface ContainerRuntime {
   create(spec: SandboxSpec): Promise<PreparedSandbox>;
   /** Throws SANDBOX_UNAVAILABLE when the engine (or the tripwire channel) does not answer. */
   ping(): Promise<void>;
+  /** The isolation tiers this engine can run (a spec of another tier is refused at create: ISOLATION_UNAVAILABLE). */
+  isolations(): Promise<readonly SandboxIsolation[]>;
   /** Throws IMAGE_MISSING when the image ID is not present. */
   assertImage(imageId: string): Promise<void>;
   /** Removes this deployment's managed containers matching the predicate over their labels; returns how many. */

@@ -59,7 +59,7 @@ export async function execInContainer(t: ExecTarget, run: SandboxRun): Promise<S
     const ended = streamEnded(stream, (chunk) => capture.write(chunk));
     // input goes in on stdin; ending our side closes the exec's stdin
     stream.end(input);
-    await ended;
+    await endedOrStopped(t.container, stream, ended);
     const finishedAtMs = Date.now();
     clearTimeout(timer);
     const exitCode = await execExitCode(exec);
@@ -68,6 +68,30 @@ export async function execInContainer(t: ExecTarget, run: SandboxRun): Promise<S
   } finally {
     clearTimeout(timer);
     run.signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/** How long an exec's stream may still deliver output once its container has stopped. */
+const STREAM_DRAIN_MS = 1000;
+
+/**
+ * The exec's stream end, or the container's stop: under runsc a sandbox that died (the host's
+ * OOM killer takes gVisor's kernel with the job, measured) leaves the exec's stream open for
+ * good, and a kill cannot end it (the container is no longer running). With runc the stream
+ * ends by itself; the stop only ends a run whose stream did not.
+ */
+async function endedOrStopped(container: Docker.Container, stream: Duplex, ended: Promise<void>): Promise<void> {
+  let drain: NodeJS.Timeout | undefined;
+  // resolves when the container stops, or errors when it is gone (removed at the end of every run)
+  const stopped = (container.wait() as Promise<unknown>).then(
+    () => new Promise<void>((resolve) => (drain = setTimeout(resolve, STREAM_DRAIN_MS).unref())),
+    () => new Promise<void>(() => undefined),
+  );
+  try {
+    await Promise.race([ended, stopped]);
+  } finally {
+    clearTimeout(drain);
+    stream.destroy();
   }
 }
 
@@ -86,6 +110,11 @@ async function resultOf(t: ExecTarget, run: SandboxRun, e: Ended): Promise<Sandb
       throw new AppError('SANDBOX_UNAVAILABLE', 'the sandbox container stopped before the command started', { retryable: true });
     }
     throw new AppError('SANDBOX_INPUT_FAILED', `sandbox launcher could not unpack the input: ${capture.stdout.toBuffer().toString('utf8').slice(0, 500)}`);
+  }
+  if (outcome === 'exited' && e.exitCode === null && !(await isRunning(t.docker, t.container.id))) {
+    // the engine dropped the exec with its container: the sandbox died under the command (under
+    // runsc its kernel, the Sentry, can die of the job's memory without an OOM kill); no result to report
+    throw new AppError('SANDBOX_UNAVAILABLE', 'the sandbox stopped during the run without an exit status for the command', { retryable: true });
   }
   const patchMessage = outcome === 'patch_failed' ? capture.stdout.toBuffer().toString('utf8') : undefined;
   const collected =

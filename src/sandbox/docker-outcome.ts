@@ -1,14 +1,24 @@
 /** How a run in a container ended, as the engine tells it (the job cannot forge any of it). */
 import type Docker from 'dockerode';
 import type { Readable } from 'node:stream';
-import { delay } from './docker-errors.js';
+import { delay, statusOf } from './docker-errors.js';
 import type { LauncherStatus } from './output-capture.js';
 import type { SandboxOutcome } from './sandbox-spec.js';
 
-/** The engine's record of the exec's exit; it may lag the stream's end by a few ms. */
+/**
+ * The engine's record of the exec's exit; it may lag the stream's end by a few ms. Null when
+ * there is none: the engine drops an exec whose container died (under runsc, the host's OOM
+ * killer ends the whole sandbox), and the container's state tells the rest.
+ */
 export async function execExitCode(exec: Docker.Exec): Promise<number | null> {
   for (let i = 0; i < 50; i++) {
-    const info = (await exec.inspect()) as { Running: boolean; ExitCode: number | null };
+    let info: { Running: boolean; ExitCode: number | null };
+    try {
+      info = await exec.inspect();
+    } catch (err) {
+      if (statusOf(err) === 404) return null;
+      throw err;
+    }
     if (!info.Running) return info.ExitCode;
     await delay(20);
   }

@@ -13,7 +13,8 @@ import { messageOf, statusOf } from './docker-errors.js';
 import { DockerSandbox, limitUpdate, removeContainer } from './docker-sandbox.js';
 import { assertEngineLimits, type EngineFacts } from './engine-limits.js';
 import { containerOptions } from './hardening.js';
-import type { SandboxSpec } from './sandbox-spec.js';
+import { assertIsolation, isolationsOf } from './isolation-runtime.js';
+import type { SandboxIsolation, SandboxSpec } from './sandbox-spec.js';
 import { claimName, jobOfContainer, LABEL_POOL, type PoolEngine, type WarmSandbox } from './pool/pool-engine.js';
 import { TripwireMonitor } from './tripwire-monitor.js';
 
@@ -30,7 +31,7 @@ export interface DockerRuntimeOptions {
 export class DockerRuntime implements ContainerRuntime, PoolEngine {
   private readonly docker: Docker;
   private readonly tripwires: TripwireMonitor;
-  private engine: Promise<EngineFacts> | undefined;
+  private engine: Promise<EngineInfo> | undefined;
 
   constructor(private readonly opts: DockerRuntimeOptions) {
     this.docker = new Docker({ socketPath: opts.socketPath });
@@ -50,6 +51,12 @@ export class DockerRuntime implements ContainerRuntime, PoolEngine {
   /** Ends what this runtime started (its tripwire listener); containers are the reaper's. */
   close(): void {
     if (this.opts.tripwires === undefined) this.tripwires.close();
+  }
+
+  /** The isolation tiers this engine runs, asked again each time (setup may register runsc while the worker runs). */
+  async isolations(): Promise<SandboxIsolation[]> {
+    this.engine = undefined;
+    return isolationsOf((await this.engineFacts()).runtimes);
   }
 
   async assertImage(imageId: string): Promise<void> {
@@ -105,8 +112,11 @@ export class DockerRuntime implements ContainerRuntime, PoolEngine {
     };
     const log = this.opts.logger.child({ jobId: spec.jobId });
     const options = containerOptions(spec, labels);
+    const engine = await this.engineFacts();
+    // never a weaker tier than the spec's: a gVisor sandbox on an engine without runsc is refused
+    assertIsolation(spec.isolation ?? 'container', engine.runtimes);
     // no limit that the engine would read as "none" or refuse is ever sent
-    assertEngineLimits(options, await this.engineFacts());
+    assertEngineLimits(options, engine);
     // watching starts before anything of the job exists, and ends after all of it is gone
     const watch = await this.tripwires.watch(spec.gid);
     let id: string;
@@ -143,10 +153,10 @@ export class DockerRuntime implements ContainerRuntime, PoolEngine {
     return removed;
   }
 
-  /** The engine's CPU count, asked once (a failed ask is asked again next time). */
-  private engineFacts(): Promise<EngineFacts> {
+  /** The engine's CPU count and runtimes, asked once (a failed ask is asked again next time; isolations() asks anew). */
+  private engineFacts(): Promise<EngineInfo> {
     this.engine ??= this.docker.info().then(
-      (info: { NCPU: number }) => ({ cpus: info.NCPU }),
+      (info: { NCPU: number; Runtimes?: Record<string, unknown> }) => ({ cpus: info.NCPU, runtimes: Object.keys(info.Runtimes ?? {}) }),
       (err: unknown) => {
         this.engine = undefined;
         throw this.unreachable(err);
@@ -158,6 +168,11 @@ export class DockerRuntime implements ContainerRuntime, PoolEngine {
   private unreachable(err: unknown): AppError {
     return new AppError('SANDBOX_UNAVAILABLE', `Docker engine not reachable at ${this.opts.socketPath}`, { retryable: true, cause: err });
   }
+}
+
+/** What the runtime asks the engine once: its limits' facts, and its runtimes (which isolation tiers it can run). */
+interface EngineInfo extends EngineFacts {
+  readonly runtimes: readonly string[];
 }
 
 function imageMissing(imageId: string, cause: unknown): AppError {

@@ -5,6 +5,7 @@
  */
 import { randomInt } from 'node:crypto';
 import { SAFE_PATH_MAX_DEPTH } from '../shared/index.js';
+import { RUNTIME_OF } from './isolation-runtime.js';
 import type { SandboxRun, SandboxSpec } from './sandbox-spec.js';
 
 export const WORK_DIR = '/work';
@@ -116,10 +117,15 @@ export function containerOptions(spec: SandboxSpec, labels: Record<string, strin
       Binds: spec.runDir !== undefined ? [`${spec.runDir}:${RUN_DIR}:ro`] : [],
       AutoRemove: false,
       RestartPolicy: { Name: 'no' },
-      // the gVisor tier names its runtime; the plain tier leaves the engine's default (runc)
-      ...(spec.isolation === 'gvisor' ? { Runtime: 'runsc' } : {}),
+      // the gVisor tier names its runtime (runsc); the plain tier leaves the engine's default (runc)
+      ...runtimeOf(spec),
     },
   };
+}
+
+function runtimeOf(spec: SandboxSpec): { Runtime?: string } {
+  const runtime = RUNTIME_OF[spec.isolation ?? 'container'];
+  return runtime === undefined ? {} : { Runtime: runtime };
 }
 
 /**

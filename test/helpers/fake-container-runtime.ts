@@ -14,6 +14,7 @@ import {
   type ContainerRuntime,
   type PreparedSandbox,
   type RunningSandbox,
+  type SandboxIsolation,
   type SandboxResult,
   type SandboxRun,
   type SandboxSpec,
@@ -81,6 +82,10 @@ export class FakeContainerRuntime implements ContainerRuntime {
   }
 
   async ping(): Promise<void> {}
+  /** A fake runs any tier: what a tier does is the real engine's to show (test/*.docker.test.ts). */
+  isolations(): Promise<readonly SandboxIsolation[]> {
+    return Promise.resolve(['container', 'gvisor']);
+  }
   async assertImage(): Promise<void> {}
 
   async reap(shouldRemove: (labels: Readonly<Record<string, string>>) => boolean | Promise<boolean>): Promise<number> {

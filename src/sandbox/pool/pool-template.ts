@@ -57,7 +57,8 @@ export type Fit = { readonly fits: true; readonly limits: ContainerLimits } | { 
 /**
  * Whether a job whose own template is `job` may run in a container made from `pooled`: the same
  * image, policy, profile, tier and gateway folder, the same fixed limits, and lowerable limits no
- * higher than the container's. The limits to apply at claim are the job's.
+ * higher than the container's (on the gVisor tier, equal: runsc cannot update a running
+ * container). The limits to apply at claim are the job's.
  */
 export function fitsTemplate(pooled: PoolTemplate, job: PoolTemplate): Fit {
   if (pooled.imageId !== job.imageId) return { fits: false, reason: 'image' };
@@ -66,6 +67,11 @@ export function fitsTemplate(pooled: PoolTemplate, job: PoolTemplate): Fit {
   if (pooled.isolation !== job.isolation) return { fits: false, reason: 'isolation' };
   if (pooled.tools !== job.tools) return { fits: false, reason: 'tools' };
   for (const name of FIXED_LIMITS) if (pooled.limits[name] !== job.limits[name]) return { fits: false, reason: `limit ${name} (fixed at create)` };
-  for (const name of LOWERABLE_LIMITS) if (job.limits[name] > pooled.limits[name]) return { fits: false, reason: `limit ${name} above the pool's` };
+  for (const name of LOWERABLE_LIMITS) {
+    if (job.limits[name] > pooled.limits[name]) return { fits: false, reason: `limit ${name} above the pool's` };
+    // runsc has no `update` (measured: docker update of a gVisor container fails), so a gVisor job that lowers a limit runs cold
+    if (pooled.isolation === 'gvisor' && job.limits[name] !== pooled.limits[name])
+      return { fits: false, reason: `limit ${name} (a gVisor container's cannot change once it runs)` };
+  }
   return { fits: true, limits: containerLimitsOf(job.limits) };
 }

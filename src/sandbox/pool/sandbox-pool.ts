@@ -80,7 +80,7 @@ export class SandboxPool {
     }
     for (const t of templates) {
       if (t.tools && this.opts.runRoot === undefined) throw new Error(`pool ${t.name}: a tools pool needs runRoot`);
-      const target = poolSize(this.opts.options.size, t.name, this.opts.concurrency);
+      const target = poolSize(this.opts.options.size, t.name, this.opts.concurrency, t.isolation);
       const pool = this.pools.get(t.name);
       if (pool === undefined) {
         if (target > 0) this.pools.set(t.name, new Pool(t, target));
