@@ -10,6 +10,8 @@ const SLOW = {
   // the docker-compose stack: builds the service images, brings the stack up and down (~3-6 min)
   compose: ['test/compose.docker.test.ts'],
 };
+/** The red-team, compatibility and archive suites again, every job on the gVisor tier (its *-gvisor profiles). */
+const GVISOR = ['test/redteam.docker.test.ts', 'test/compat.docker.test.ts', 'test/redteam-archives.docker.test.ts'];
 
 export default defineConfig({
   test: {
@@ -21,6 +23,7 @@ export default defineConfig({
     projects: [
       { extends: true, test: { name: 'default', include: ['test/**/*.test.ts'], exclude: Object.values(SLOW).flat(), sequence: { groupOrder: 0 } } },
       { extends: true, test: { name: 'sentinel', include: SLOW.sentinel, sequence: { groupOrder: 1 } } },
+      { extends: true, test: { name: 'gvisor', include: GVISOR, env: { AIRLOCK_TEST_ISOLATION: 'gvisor' }, sequence: { groupOrder: 3 } } },
       { extends: true, test: { name: 'compose', include: SLOW.compose, testTimeout: 900_000, hookTimeout: 900_000, sequence: { groupOrder: 2 } } },
     ],
   },

@@ -2,7 +2,7 @@
  * What the audit hook costs: GET /v1/jobs/:id requests/s through two API instances in the
  * same process, on the same Redis prefix and the same job — one with the audit hook (one
  * hash-chained record per request, written before the answer leaves) and one built without
- * it (StartOptions.unauditedForBenchmark, which no configuration variable can set). Rounds
+ * it (Config.http.unauditedForBenchmark, which no configuration variable can set). Rounds
  * alternate between the two so drift hits both. API role only: needs Redis, not Docker.
  * Usage: node --import tsx scripts/bench-audit.ts [--gets 3000 --rounds 5 --concurrency 16]
  */
@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { loadConfig } from '../src/config.js';
-import { startAirlock, type Airlock } from '../src/main.js';
+import { openAirlock, type Airlock } from '../src/root/index.js';
 import { createLogger } from '../src/shared/index.js';
 import { deletePrefix } from '../test/helpers/redis.js';
 
@@ -35,9 +35,10 @@ const config = loadConfig({
   AIRLOCK_AUDIT_SIGNING_KEY_FILE: join(dir, 'signing-key.pem'),
   AIRLOCK_AUDIT_CHECKPOINT_FILE: join(dir, 'checkpoints.jsonl'),
   AIRLOCK_AUDIT_SEGMENTS_DIR: join(dir, 'segments'),
+  AIRLOCK_BOOTSTRAP_ADMIN: 'false',
 });
 const start = (unaudited: boolean) =>
-  startAirlock(config, { logger: createLogger({ level: 'silent' }), bootstrapAdmin: false, ...(unaudited ? { unauditedForBenchmark: true } : {}) });
+  openAirlock(unaudited ? { ...config, http: { ...config.http, unauditedForBenchmark: true } } : config, { logger: createLogger({ level: 'silent' }) });
 const baseOf = (a: Airlock) => a.url!.replace('0.0.0.0', '127.0.0.1');
 
 const audited = await start(false);

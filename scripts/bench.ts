@@ -1,14 +1,30 @@
 /**
- * Benchmarks through the real API, worker, Redis and Docker engine. Prints figures; asserts
- * nothing. Usage: npm run bench [-- --jobs 30 --parallel 4]
- *   - hello-world python job, one at a time: p50 / p95 of POST ?wait round trips
- *   - the same with N in flight: jobs/s
- *   - GET /v1/jobs/:id requests/s
+ * Benchmarks through the real API, worker, Redis and Docker engine (issue 12). Prints figures;
+ * asserts nothing (the targets live here, not in tests). Usage: npm run bench [-- --rounds 30]
+ *
+ * In one run, interleaved round by round (the order rotates each round, and every measurement
+ * starts with the warm pool full, so nobody pays another's refill):
+ *   (a) a hello-world python job through the REST API, warm pool on
+ *   (b) the same with the pool off (cold path)
+ *   (c) `docker run --rm` of the same image with the same hardening flags, through the docker CLI
+ *   (d) a raw dockerode create → start → exec → remove loop with the same create options
+ * then jobs/s at 4 and 16 in flight (pool on) against the raw loop at the same concurrency, the
+ * pool's hit ratio in those runs and under a burst of 2x the pool size, where the time of (a) and
+ * (b) goes (submit → picked up → sandbox running → program → result seen), and GET /v1/jobs/:id
+ * requests/s.
  */
+import Docker from 'dockerode';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
-import { loadConfig } from '../src/config.js';
-import { startAirlock } from '../src/main.js';
+import { loadConfig, type Config } from '../src/config.js';
+import { openAirlock, type Airlock } from '../src/root/index.js';
+import { loadProfiles } from '../src/profiles/index.js';
+import { containerOptions, jobIds, LABEL_POOL, loadImageCatalog, type ContainerLimits } from '../src/sandbox/index.js';
 import { createLogger } from '../src/shared/index.js';
 import { deletePrefix } from '../test/helpers/redis.js';
 
@@ -16,65 +32,263 @@ const arg = (name: string, def: number) => {
   const i = process.argv.indexOf(`--${name}`);
   return i === -1 ? def : Number(process.argv[i + 1]);
 };
-const JOBS = arg('jobs', 30);
-const PARALLEL = arg('parallel', 4);
+const ROUNDS = arg('rounds', 30);
 const GETS = arg('gets', 2000);
+/** The worker's concurrency, and the python pool's size (the default: one per slot). */
+const CONCURRENCY = arg('concurrency', 16);
 
-const prefix = `bench-${randomBytes(4).toString('hex')}`;
-const config = loadConfig({ ...process.env, AIRLOCK_REDIS_PREFIX: prefix, AIRLOCK_PORT: '0', AIRLOCK_LOG_LEVEL: 'silent' });
-const airlock = await startAirlock(config, { logger: createLogger({ level: 'silent' }), bootstrapAdmin: false });
-const base = airlock.url!.replace('0.0.0.0', '127.0.0.1');
-const key = (await airlock.keys.create({ role: 'agent', name: 'bench' })).key;
-const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
-const body = JSON.stringify({ runtime: 'python', files: [{ path: 'main.py', content: 'print("hello")' }] });
+const docker = new Docker({ socketPath: process.env['AIRLOCK_DOCKER_SOCKET'] ?? '/var/run/docker.sock' });
+const run = promisify(execFile);
+const HELLO = 'print("hello")';
+const BENCH_LABEL = 'airlock.bench';
+const benchId = randomBytes(4).toString('hex');
 
-async function oneJob(): Promise<{ ms: number; id: string }> {
-  const t0 = performance.now();
-  const res = await fetch(`${base}/v1/jobs?wait=30`, { method: 'POST', headers, body });
-  const job = (await res.json()) as { id: string; status: string };
-  if (job.status !== 'succeeded') throw new Error(`job ended ${job.status}`);
-  return { ms: performance.now() - t0, id: job.id };
+interface Instance {
+  readonly name: string;
+  readonly config: Config;
+  readonly airlock: Airlock;
+  readonly base: string;
+  readonly headers: Record<string, string>;
 }
 
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
+async function start(name: string, env: Record<string, string>): Promise<Instance> {
+  const prefix = `bench-${name}-${benchId}`;
+  const config = loadConfig({
+    ...process.env,
+    AIRLOCK_REDIS_PREFIX: prefix,
+    AIRLOCK_PORT: '0',
+    AIRLOCK_LOG_LEVEL: 'silent',
+    AIRLOCK_BOOTSTRAP_ADMIN: 'false',
+    AIRLOCK_WORKER_CONCURRENCY: String(CONCURRENCY),
+    ...env,
+  });
+  const airlock = await openAirlock(config, { logger: createLogger({ level: 'silent' }) });
+  const key = (await airlock.keys.create({ role: 'agent', name: 'bench' })).key;
+  return { name, config, airlock, base: airlock.url!.replace('0.0.0.0', '127.0.0.1'), headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' } };
+}
 
-try {
-  await oneJob(); // warm-up: first create pays image and page-cache costs
-  const serial: number[] = [];
-  let lastId = '';
-  for (let i = 0; i < JOBS; i++) {
-    const r = await oneJob();
-    serial.push(r.ms);
-    lastId = r.id;
-  }
-  console.log(
-    `hello-world python job via API, one at a time (n=${JOBS}): p50 ${pct(serial, 50).toFixed(0)} ms, p95 ${pct(serial, 95).toFixed(0)} ms, min ${Math.min(...serial).toFixed(0)} ms`,
-  );
+interface JobTimes {
+  readonly ms: number;
+  readonly pooled: boolean;
+  readonly waitMs: number;
+  /** submit → record created → picked up → program started → program ended → result seen (ms). */
+  readonly phases: readonly number[];
+}
 
+async function apiJob(i: Instance): Promise<JobTimes> {
+  const sentAt = Date.now();
   const t0 = performance.now();
+  const res = await fetch(`${i.base}/v1/jobs?wait=30`, {
+    method: 'POST',
+    headers: i.headers,
+    body: JSON.stringify({ runtime: 'python', files: [{ path: 'main.py', content: HELLO }] }),
+  });
+  const job = (await res.json()) as { status: string; createdAt: string; startedAt: string; finishedAt: string; durationMs: number; sandbox?: { pooled: boolean; waitMs: number } };
+  const ms = performance.now() - t0;
+  const seenAt = Date.now();
+  if (job.status !== 'succeeded') throw new Error(`${i.name}: job ended ${job.status}`);
+  const [created, started, finished] = [Date.parse(job.createdAt), Date.parse(job.startedAt), Date.parse(job.finishedAt)];
+  const programAt = finished - job.durationMs;
+  return {
+    ms,
+    pooled: job.sandbox?.pooled === true,
+    waitMs: job.sandbox?.waitMs ?? 0,
+    phases: [created - sentAt, started - created, programAt - started, job.durationMs, seenAt - finished],
+  };
+}
+
+// the hardening of a cold job, as the engine gets it (create options), for (c) and (d)
+const dataDir = loadConfig(process.env).dataDir;
+const profile = loadProfiles(loadConfig(process.env).profilesDir).get('python')!;
+const imageId = loadImageCatalog(dataDir).get('python')!;
+const limits: ContainerLimits = profile.profile.limits;
+const createOptions = () => containerOptions({ jobId: 'bench', imageId, ...jobIds(), limits, seccompJson: profile.seccompJson }, { [BENCH_LABEL]: benchId });
+
+/** (c): the same hardening as docker CLI flags (the CLI cannot set MaskedPaths/ReadonlyPaths; everything else is here). */
+function cliArgs(seccompFile: string): string[] {
+  const o = createOptions();
+  const hc = o.HostConfig as { [field: string]: unknown; Tmpfs: Record<string, string>; Ulimits: { Name: string; Soft: number; Hard: number }[]; NanoCpus: number };
+  const args = ['run', '--rm', '--label', `${BENCH_LABEL}=${benchId}`, '--network', 'none', '--dns', '127.0.0.1', '--read-only', '--cap-drop', 'ALL'];
+  args.push('--security-opt', 'no-new-privileges', '--security-opt', `seccomp=${seccompFile}`, '--init', '--ipc', 'private', '--cgroupns', 'private');
+  args.push('--pids-limit', String(hc['PidsLimit']), '--memory', String(hc['Memory']), '--memory-swap', String(hc['MemorySwap']), '--cpus', String(hc['NanoCpus'] / 1e9));
+  args.push('--shm-size', String(hc['ShmSize']), '--oom-score-adj', String(hc['OomScoreAdj']), '--log-driver', 'none', '--user', o.User);
+  for (const [path, opts] of Object.entries(hc.Tmpfs)) args.push('--tmpfs', `${path}:${opts}`);
+  for (const u of hc.Ulimits) args.push('--ulimit', `${u.Name}=${u.Soft}:${u.Hard}`);
+  return [...args, '--entrypoint', 'python3', imageId, '-c', HELLO];
+}
+
+async function cliRun(args: string[]): Promise<number> {
+  const t0 = performance.now();
+  const { stdout } = await run('docker', args);
+  if (stdout !== 'hello\n') throw new Error(`docker run printed ${JSON.stringify(stdout)}`);
+  return performance.now() - t0;
+}
+
+/** (d): create → start → exec (the program) → remove, straight on dockerode, with the same create options. */
+async function rawRun(): Promise<number> {
+  const t0 = performance.now();
+  const c = await docker.createContainer(createOptions());
+  try {
+    await c.start();
+    const exec = await c.exec({ Cmd: ['python3', '-c', HELLO], User: createOptions().User, AttachStdout: true, AttachStderr: true });
+    const stream = await exec.start({});
+    let out = '';
+    stream.on('data', (d: Buffer) => (out += d.toString('latin1')));
+    await new Promise((r) => stream.on('end', r));
+    if (!out.includes('hello')) throw new Error(`raw exec printed ${JSON.stringify(out)}`);
+  } finally {
+    await c.remove({ force: true, v: true });
+  }
+  return performance.now() - t0;
+}
+
+/** The pool's python containers nobody has claimed, running. */
+async function readyPooled(i: Instance): Promise<number> {
+  const list = await docker.listContainers({ filters: { label: [`airlock.deployment=${i.config.redis.prefix}`, `${LABEL_POOL}=python`], status: ['running'] } });
+  return list.filter((c) => !(c.Names[0] ?? '').includes('airlock-claim.')).length;
+}
+async function poolFull(i: Instance): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  while ((await readyPooled(i)) < CONCURRENCY) {
+    if (Date.now() > deadline) throw new Error('the pool did not fill in 2 minutes');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function inFlight<T>(n: number, total: number, one: () => Promise<T>): Promise<{ perS: number; results: T[] }> {
+  const results: T[] = [];
   let next = 0;
+  const t0 = performance.now();
   await Promise.all(
-    Array.from({ length: PARALLEL }, async () => {
-      while (next++ < JOBS) await oneJob();
+    Array.from({ length: n }, async () => {
+      while (next++ < total) results.push(await one());
     }),
   );
-  const s = (performance.now() - t0) / 1000;
-  console.log(`same job, ${PARALLEL} in flight (worker concurrency ${config.worker.concurrency}): ${(JOBS / s).toFixed(1)} jobs/s`);
+  return { perS: total / ((performance.now() - t0) / 1000), results };
+}
 
+const pct = (xs: readonly number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
+const f0 = (n: number) => n.toFixed(0);
+const hits = (r: readonly JobTimes[]) => {
+  const pooled = r.filter((j) => j.pooled).length;
+  const ready = r.filter((j) => j.pooled && j.waitMs === 0).length;
+  return `hit ratio ${((100 * pooled) / r.length).toFixed(0)}% (${pooled}/${r.length} pooled, ${ready} found one ready, the rest waited for one being made)`;
+};
+
+const work = await mkdtemp(join(tmpdir(), 'airlock-bench-'));
+const seccompFile = join(work, 'seccomp.json');
+await writeFile(seccompFile, profile.seccompJson);
+const pooled = await start('pool', { AIRLOCK_POOL_SIZE: `0,python=${CONCURRENCY}` });
+const cold = await start('cold', { AIRLOCK_POOL_SIZE: '0' });
+try {
+  const args = cliArgs(seccompFile);
+  await poolFull(pooled);
+  // warm-up: page cache, image layers, first connections
+  await Promise.all([apiJob(pooled), apiJob(cold), cliRun(args), rawRun()]);
+  await poolFull(pooled);
+
+  const a: JobTimes[] = [];
+  const b: JobTimes[] = [];
+  const c: number[] = [];
+  const d: number[] = [];
+  const steps: (() => Promise<void>)[] = [
+    async () => void a.push(await apiJob(pooled)),
+    async () => void b.push(await apiJob(cold)),
+    async () => void c.push(await cliRun(args)),
+    async () => void d.push(await rawRun()),
+  ];
+  for (let r = 0; r < ROUNDS; r++) {
+    for (let s = 0; s < steps.length; s++) {
+      await steps[(r + s) % steps.length]!();
+      await poolFull(pooled);
+    }
+  }
+  const row = (name: string, xs: readonly number[]) => console.log(`${name.padEnd(58)} p50 ${f0(pct(xs, 50)).padStart(5)} ms   p95 ${f0(pct(xs, 95)).padStart(5)} ms`);
+  console.log(`hello-world python, one at a time, interleaved (n=${ROUNDS} each, worker concurrency ${CONCURRENCY}, python pool ${CONCURRENCY})`);
+  row(
+    '(a) REST API, warm pool',
+    a.map((j) => j.ms),
+  );
+  row(
+    '(b) REST API, pool off (cold)',
+    b.map((j) => j.ms),
+  );
+  row('(c) docker run --rm, same hardening (CLI)', c);
+  row('(d) raw dockerode create → start → exec → remove', d);
+  console.log(
+    `    a/c ${(
+      pct(
+        a.map((j) => j.ms),
+        50,
+      ) / pct(c, 50)
+    ).toFixed(2)} (target <= 0.25)   a/d ${(
+      pct(
+        a.map((j) => j.ms),
+        50,
+      ) / pct(d, 50)
+    ).toFixed(2)}   b/c ${(
+      pct(
+        b.map((j) => j.ms),
+        50,
+      ) / pct(c, 50)
+    ).toFixed(2)}   (a) ${hits(a)}`,
+  );
+  const names = ['submit → recorded', 'recorded → picked up', 'picked up → program runs', 'program', 'program ends → result seen'];
+  for (const [label, xs] of [
+    ['(a)', a],
+    ['(b)', b],
+  ] as const) {
+    console.log(
+      `    where ${label}'s time goes (p50 ms): ${names
+        .map(
+          (n, k) =>
+            `${n} ${f0(
+              pct(
+                xs.map((j) => j.phases[k]!),
+                50,
+              ),
+            )}`,
+        )
+        .join(' | ')}`,
+    );
+  }
+
+  console.log('throughput, interleaved (jobs/s):');
+  for (const n of [4, 16]) {
+    const total = Math.max(4 * n, 40);
+    await poolFull(pooled);
+    const viaPool = await inFlight(n, total, () => apiJob(pooled));
+    const raw = await inFlight(n, total, rawRun);
+    console.log(
+      `  ${String(n).padStart(2)} in flight (n=${total}): pool ${viaPool.perS.toFixed(1)}   raw dockerode ${raw.perS.toFixed(1)}   throughput/raw ${(viaPool.perS / raw.perS).toFixed(2)} (target >= 0.90)   ${hits(viaPool.results)}`,
+    );
+  }
+
+  await poolFull(pooled);
+  const burst = await inFlight(2 * CONCURRENCY, 2 * CONCURRENCY, () => apiJob(pooled));
+  console.log(`burst of 2x the pool size (${2 * CONCURRENCY} at once, worker concurrency ${CONCURRENCY}): ${hits(burst.results)}`);
+
+  const last = await fetch(`${pooled.base}/v1/jobs?wait=30`, {
+    method: 'POST',
+    headers: pooled.headers,
+    body: JSON.stringify({ runtime: 'python', files: [{ path: 'main.py', content: HELLO }] }),
+  });
+  const lastId = ((await last.json()) as { id: string }).id;
   const g0 = performance.now();
-  let inflight = 0;
+  let sent = 0;
   await Promise.all(
     Array.from({ length: 16 }, async () => {
-      while (inflight++ < GETS) {
-        const r = await fetch(`${base}/v1/jobs/${lastId}`, { headers: { authorization: headers.authorization } });
-        await r.arrayBuffer();
-      }
+      while (sent++ < GETS) await (await fetch(`${pooled.base}/v1/jobs/${lastId}`, { headers: { authorization: pooled.headers['authorization']! } })).arrayBuffer();
     }),
   );
-  console.log(`GET /v1/jobs/:id, 16 concurrent (n=${GETS}): ${(GETS / ((performance.now() - g0) / 1000)).toFixed(0)} requests/s`);
+  console.log(`GET /v1/jobs/:id, 16 concurrent (n=${GETS}): ${f0(GETS / ((performance.now() - g0) / 1000))} requests/s`);
 } finally {
-  await airlock.close();
-  const redis = new Redis(config.redis.url);
-  await deletePrefix(redis, prefix);
-  redis.disconnect();
+  for (const i of [pooled, cold]) {
+    await i.airlock.close();
+    const redis = new Redis(i.config.redis.url);
+    await deletePrefix(redis, i.config.redis.prefix);
+    redis.disconnect();
+  }
+  for (const c of await docker.listContainers({ all: true, filters: { label: [`${BENCH_LABEL}=${benchId}`] } })) await docker.getContainer(c.Id).remove({ force: true });
+  await rm(work, { recursive: true, force: true });
 }

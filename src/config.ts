@@ -4,16 +4,31 @@
  * the slice it needs.
  */
 import { availableParallelism } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { ArtifactStoreOptionsSchema, type ArtifactStoreOptions } from './artifacts/index.js';
-import { AuditOptionsSchema, defaultAuditPaths, type AuditOptions } from './audit/index.js';
+import type { ArtifactStoreOptions } from './artifacts/index.js';
+import type { AuditOptions } from './audit/index.js';
 import { JobCredentialOptionsSchema, type JobCredentialOptions } from './credentials/index.js';
 import { CallRateSchema, type CallRate } from './gateway/index.js';
 import { ReviewOptionsSchema, WebhookOptionsSchema, type ReviewOptions, type WebhookOptions } from './review/index.js';
 import { PoolOptionsSchema, type PoolOptions } from './sandbox/index.js';
 import { AppError } from './shared/index.js';
-import { parseSentinelHosts, type RedisEndpoint } from './shared/redis/index.js';
+import type { RedisEndpoint } from './shared/redis/index.js';
+import {
+  artifactStoreOptions,
+  auditOptions,
+  CALL_RATE_ENV,
+  CREDENTIAL_ENV,
+  deepFreeze,
+  labelsOf,
+  moduleOptions,
+  redisEndpoints,
+  REVIEW_ENV,
+  WEBHOOK_ENV,
+} from './config/config-sections.js';
+
+const LABEL = '[A-Za-z0-9][A-Za-z0-9._/-]{0,127}=[^,]{0,256}';
+const LABELS = new RegExp(`^${LABEL}(,${LABEL})*$`);
 
 const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max).default(def);
 
@@ -49,6 +64,8 @@ export const ConfigSchema = z.object({
   AIRLOCK_ARTIFACTS_S3_SECRET_ACCESS_KEY: z.string().optional(),
   AIRLOCK_ARTIFACTS_S3_TIMEOUT_MS: z.coerce.number().int().optional(),
   AIRLOCK_DOCKER_SOCKET: z.string().min(1).default('/var/run/docker.sock'),
+  // extra labels on every sandbox container, `name=value,name=value` (the sandbox's own `airlock.*` labels win)
+  AIRLOCK_CONTAINER_LABELS: z.string().regex(LABELS, 'must be name=value pairs separated by commas').optional(),
   AIRLOCK_DATA_DIR: z.string().min(1).default('.airlock'),
   AIRLOCK_PROFILES_DIR: z.string().min(1).default('profiles'),
   AIRLOCK_WORKER_CONCURRENCY: int(availableParallelism(), 1, 256),
@@ -65,6 +82,8 @@ export const ConfigSchema = z.object({
   AIRLOCK_POOL_MAX_IDLE_MS: z.coerce.number().int().optional(),
   AIRLOCK_MAX_WAIT_S: int(60, 0, 600),
   AIRLOCK_BODY_LIMIT_BYTES: int(8 * 1024 * 1024, 1024),
+  // the API role creates the first admin key when no live one exists
+  AIRLOCK_BOOTSTRAP_ADMIN: z.stringbool().default(true),
   AIRLOCK_RESULT_TTL_S: int(7 * 24 * 3600, 60),
   AIRLOCK_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   // tools and job credentials (issue 5): what a job may reach through the gateway
@@ -113,7 +132,7 @@ export const ConfigSchema = z.object({
   AIRLOCK_AUDIT_WAIT_TIMEOUT_MS: z.coerce.number().int().optional(),
 });
 
-const AuditEnvSchema = ConfigSchema.pick({
+export const AuditEnvSchema = ConfigSchema.pick({
   AIRLOCK_DATA_DIR: true,
   AIRLOCK_REDIS_PREFIX: true,
   AIRLOCK_AUDIT_SIGNING_KEY_FILE: true,
@@ -132,62 +151,36 @@ const AuditEnvSchema = ConfigSchema.pick({
   AIRLOCK_AUDIT_WAIT_TIMEOUT_MS: true,
 });
 
-/** Each audit option and the variable that sets it (messages name the variable). */
-const AUDIT_ENV = {
-  signingKeyFile: 'AIRLOCK_AUDIT_SIGNING_KEY_FILE',
-  checkpointFile: 'AIRLOCK_AUDIT_CHECKPOINT_FILE',
-  segmentsDir: 'AIRLOCK_AUDIT_SEGMENTS_DIR',
-  checkpointEveryRecords: 'AIRLOCK_AUDIT_CHECKPOINT_EVERY_RECORDS',
-  checkpointEveryMs: 'AIRLOCK_AUDIT_CHECKPOINT_EVERY_MS',
-  checkpointPollMs: 'AIRLOCK_AUDIT_CHECKPOINT_POLL_MS',
-  staleAfterRecords: 'AIRLOCK_AUDIT_STALE_AFTER_RECORDS',
-  staleAfterMs: 'AIRLOCK_AUDIT_STALE_AFTER_MS',
-  retentionDays: 'AIRLOCK_AUDIT_RETENTION_DAYS',
-  segmentMaxRecords: 'AIRLOCK_AUDIT_SEGMENT_MAX_RECORDS',
-  appendMaxAttempts: 'AIRLOCK_AUDIT_APPEND_MAX_ATTEMPTS',
-  appendTimeoutMs: 'AIRLOCK_AUDIT_APPEND_TIMEOUT_MS',
-  waitReplicas: 'AIRLOCK_AUDIT_WAIT_REPLICAS',
-  waitTimeoutMs: 'AIRLOCK_AUDIT_WAIT_TIMEOUT_MS',
-} as const satisfies Record<keyof AuditOptions, keyof z.infer<typeof AuditEnvSchema>>;
-
-/** The job credential options a deployment sets, by the variable that sets each (the rest keep their defaults). */
-const CREDENTIAL_ENV = {
-  issuer: 'AIRLOCK_JOB_TOKEN_ISSUER',
-  audience: 'AIRLOCK_JOB_TOKEN_AUDIENCE',
-  graceMs: 'AIRLOCK_JOB_TOKEN_GRACE_MS',
-  maxLifetimeMs: 'AIRLOCK_JOB_TOKEN_MAX_LIFETIME_MS',
-  tokenLifetimeMs: 'AIRLOCK_JOB_TOKEN_LIFETIME_MS',
-} as const satisfies Partial<Record<keyof JobCredentialOptions, keyof RawConfig>>;
-
-const CALL_RATE_ENV = {
-  perSecond: 'AIRLOCK_GATEWAY_CALLS_PER_S',
-  burst: 'AIRLOCK_GATEWAY_CALL_BURST',
-} as const satisfies Record<keyof CallRate, keyof RawConfig>;
-
-const REVIEW_ENV = {
-  sweepMs: 'AIRLOCK_REVIEW_SWEEP_MS',
-  applyLeaseMs: 'AIRLOCK_REVIEW_APPLY_LEASE_MS',
-} as const satisfies Record<keyof ReviewOptions, keyof RawConfig>;
-
-const WEBHOOK_ENV = {
-  attempts: 'AIRLOCK_WEBHOOK_ATTEMPTS',
-  backoffMs: 'AIRLOCK_WEBHOOK_BACKOFF_MS',
-  timeoutMs: 'AIRLOCK_WEBHOOK_TIMEOUT_MS',
-} as const satisfies Record<keyof WebhookOptions, keyof RawConfig>;
-
 const POOL_ENV = {
   size: 'AIRLOCK_POOL_SIZE',
   maxIdleMs: 'AIRLOCK_POOL_MAX_IDLE_MS',
 } as const satisfies Partial<Record<keyof PoolOptions, keyof RawConfig>>;
 
 export type RawConfig = z.infer<typeof ConfigSchema>;
+export type AuditEnv = z.infer<typeof AuditEnvSchema>;
 
 export interface Config {
   readonly role: RawConfig['AIRLOCK_ROLE'];
-  readonly http: { readonly host: string; readonly port: number; readonly bodyLimitBytes: number; readonly maxWaitS: number };
+  readonly http: {
+    readonly host: string;
+    readonly port: number;
+    readonly bodyLimitBytes: number;
+    readonly maxWaitS: number;
+    /** Create the first admin key at start-up when no live one exists (AIRLOCK_BOOTSTRAP_ADMIN). */
+    readonly bootstrapAdmin: boolean;
+    /**
+     * Serve without the audit hook. No variable sets it (a deployment cannot turn auditing off):
+     * only scripts/bench-audit.ts sets it on a Config object, to measure what the hook costs.
+     */
+    readonly unauditedForBenchmark: boolean;
+  };
   /** The URL, and the sentinels when AIRLOCK_REDIS_SENTINELS names them (every connection goes through them). */
   readonly redis: RedisEndpoint & { readonly prefix: string };
-  readonly docker: { readonly socketPath: string };
+  readonly docker: {
+    readonly socketPath: string;
+    /** Extra labels on every sandbox container (AIRLOCK_CONTAINER_LABELS); the sandbox's own labels win. */
+    readonly labels: Readonly<Record<string, string>>;
+  };
   readonly dataDir: string;
   readonly profilesDir: string;
   readonly worker: {
@@ -248,18 +241,41 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   const review = options(ReviewOptionsSchema, REVIEW_ENV, 'review');
   const webhook = options(WebhookOptionsSchema, WEBHOOK_ENV, 'webhook');
   const pool = options(PoolOptionsSchema, POOL_ENV, 'pool');
-  if (pool === undefined) throw new AppError('CONFIG_INVALID', `invalid configuration:\n${lines.join('\n')}`);
   const endpoints = redisEndpoints(e, lines);
   const artifacts = artifactStoreOptions(e, cwd, lines);
   if (audit === null || !audit.success || credentialOptions === undefined || callRate === undefined || review === undefined || webhook === undefined) {
     throw new AppError('CONFIG_INVALID', `invalid configuration:\n${lines.join('\n')}`);
   }
+  if (pool === undefined) throw new AppError('CONFIG_INVALID', `invalid configuration:\n${lines.join('\n')}`);
   if (endpoints === undefined || artifacts === undefined) throw new AppError('CONFIG_INVALID', `invalid configuration:\n${lines.join('\n')}`);
-  return deepFreeze({
+  return deepFreeze(configOf(e, env, cwd, { audit: audit.options, credentialOptions, callRate, review, webhook, pool, endpoints, artifacts }));
+}
+
+/** What loadConfig parsed, by section (each module's options already checked against its schema). */
+interface Sections {
+  readonly audit: AuditOptions;
+  readonly credentialOptions: JobCredentialOptions;
+  readonly callRate: CallRate;
+  readonly review: ReviewOptions;
+  readonly webhook: WebhookOptions;
+  readonly pool: PoolOptions;
+  readonly endpoints: { readonly redis: RedisEndpoint; readonly audit: RedisEndpoint };
+  readonly artifacts: ArtifactStoreOptions;
+}
+
+function configOf(e: RawConfig, env: NodeJS.ProcessEnv, cwd: string, { audit, credentialOptions, callRate, review, webhook, pool, endpoints, artifacts }: Sections): Config {
+  return {
     role: e.AIRLOCK_ROLE,
-    http: { host: e.AIRLOCK_HOST, port: e.AIRLOCK_PORT, bodyLimitBytes: e.AIRLOCK_BODY_LIMIT_BYTES, maxWaitS: e.AIRLOCK_MAX_WAIT_S },
+    http: {
+      host: e.AIRLOCK_HOST,
+      port: e.AIRLOCK_PORT,
+      bodyLimitBytes: e.AIRLOCK_BODY_LIMIT_BYTES,
+      maxWaitS: e.AIRLOCK_MAX_WAIT_S,
+      bootstrapAdmin: e.AIRLOCK_BOOTSTRAP_ADMIN,
+      unauditedForBenchmark: false,
+    },
     redis: { ...endpoints.redis, prefix: e.AIRLOCK_REDIS_PREFIX },
-    docker: { socketPath: e.AIRLOCK_DOCKER_SOCKET },
+    docker: { socketPath: e.AIRLOCK_DOCKER_SOCKET, labels: labelsOf(e.AIRLOCK_CONTAINER_LABELS) },
     dataDir: resolve(cwd, e.AIRLOCK_DATA_DIR),
     profilesDir: resolve(cwd, e.AIRLOCK_PROFILES_DIR),
     worker: {
@@ -273,7 +289,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     pool,
     resultTtlS: e.AIRLOCK_RESULT_TTL_S,
     logLevel: e.AIRLOCK_LOG_LEVEL,
-    audit: { ...audit.options, redisUrl: endpoints.audit.url, redis: endpoints.audit },
+    audit: { ...audit, redisUrl: endpoints.audit.url, redis: endpoints.audit },
     artifacts,
     tools: {
       file: e.AIRLOCK_TOOLS_FILE === undefined ? undefined : resolve(cwd, e.AIRLOCK_TOOLS_FILE),
@@ -295,104 +311,5 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       publicUrl: e.AIRLOCK_PUBLIC_URL,
     },
     client: { url: e.AIRLOCK_URL ?? `http://127.0.0.1:${e.AIRLOCK_PORT}`, key: e.AIRLOCK_KEY },
-  });
-}
-
-/**
- * AIRLOCK_AUDIT_* onto the audit module's options. Default files live under the data dir
- * (defaultAuditPaths): one signing key per data dir, and the checkpoint file and segments in a
- * folder named after the Redis prefix, because each prefix is its own chain and a chain's
- * checkpoints must never be mixed with another's.
- */
-function auditOptions(e: z.infer<typeof AuditEnvSchema>, cwd: string): { success: true; options: AuditOptions } | { success: false; issues: string[] } {
-  const dataDir = resolve(cwd, e.AIRLOCK_DATA_DIR);
-  const defaults = defaultAuditPaths(dataDir);
-  const perChain = (path: string) => join(dirname(path), e.AIRLOCK_REDIS_PREFIX, basename(path));
-  const input: Record<string, unknown> = {
-    signingKeyFile: e.AIRLOCK_AUDIT_SIGNING_KEY_FILE === undefined ? defaults.signingKeyFile : resolve(cwd, e.AIRLOCK_AUDIT_SIGNING_KEY_FILE),
-    checkpointFile: e.AIRLOCK_AUDIT_CHECKPOINT_FILE === undefined ? perChain(defaults.checkpointFile) : resolve(cwd, e.AIRLOCK_AUDIT_CHECKPOINT_FILE),
-    segmentsDir: e.AIRLOCK_AUDIT_SEGMENTS_DIR === undefined ? perChain(defaults.segmentsDir) : resolve(cwd, e.AIRLOCK_AUDIT_SEGMENTS_DIR),
   };
-  for (const [option, variable] of Object.entries(AUDIT_ENV)) {
-    if (option in input) continue;
-    const value = e[variable];
-    if (value !== undefined) input[option] = value;
-  }
-  const parsed = AuditOptionsSchema.safeParse(input);
-  if (parsed.success) return { success: true, options: parsed.data };
-  return { success: false, issues: issuesByVariable(parsed.error.issues, AUDIT_ENV, 'audit') };
-}
-
-/**
- * The jobs' Redis and the audit log's: one URL each, through Sentinel when AIRLOCK_REDIS_SENTINELS
- * names sentinels. The audit log shares the jobs' endpoint unless AIRLOCK_AUDIT_REDIS_URL gives it
- * a server of its own, or AIRLOCK_AUDIT_REDIS_SENTINEL_MASTER another master of the same sentinels.
- */
-function redisEndpoints(e: RawConfig, lines: string[]): { redis: RedisEndpoint; audit: RedisEndpoint } | undefined {
-  if (e.AIRLOCK_REDIS_SENTINELS === undefined) {
-    if (e.AIRLOCK_REDIS_SENTINEL_MASTER !== undefined || e.AIRLOCK_AUDIT_REDIS_SENTINEL_MASTER !== undefined) {
-      lines.push('  AIRLOCK_REDIS_SENTINEL_MASTER: needs AIRLOCK_REDIS_SENTINELS (the sentinels to ask)');
-      return undefined;
-    }
-    return { redis: { url: e.AIRLOCK_REDIS_URL }, audit: { url: e.AIRLOCK_AUDIT_REDIS_URL ?? e.AIRLOCK_REDIS_URL } };
-  }
-  const hosts = parseSentinelHosts(e.AIRLOCK_REDIS_SENTINELS);
-  if ('error' in hosts) lines.push(`  AIRLOCK_REDIS_SENTINELS: ${hosts.error}`);
-  if (e.AIRLOCK_REDIS_SENTINEL_MASTER === undefined) lines.push('  AIRLOCK_REDIS_SENTINEL_MASTER: name the master the sentinels monitor (sentinel monitor <name> …)');
-  if ('error' in hosts || e.AIRLOCK_REDIS_SENTINEL_MASTER === undefined) return undefined;
-  const via = (name: string) => ({ hosts, name, password: e.AIRLOCK_REDIS_SENTINEL_PASSWORD });
-  const redis = { url: e.AIRLOCK_REDIS_URL, sentinel: via(e.AIRLOCK_REDIS_SENTINEL_MASTER) };
-  if (e.AIRLOCK_AUDIT_REDIS_URL !== undefined) return { redis, audit: { url: e.AIRLOCK_AUDIT_REDIS_URL } };
-  return { redis, audit: { url: e.AIRLOCK_REDIS_URL, sentinel: via(e.AIRLOCK_AUDIT_REDIS_SENTINEL_MASTER ?? e.AIRLOCK_REDIS_SENTINEL_MASTER) } };
-}
-
-/** AIRLOCK_ARTIFACTS_S3_* onto the artifact store's options (a bucket selects S3); else the folder `<data dir>/artifacts`. */
-function artifactStoreOptions(e: RawConfig, cwd: string, lines: string[]): ArtifactStoreOptions | undefined {
-  const dataDir = resolve(cwd, e.AIRLOCK_DATA_DIR);
-  const s3 = {
-    bucket: 'AIRLOCK_ARTIFACTS_S3_BUCKET',
-    endpoint: 'AIRLOCK_ARTIFACTS_S3_ENDPOINT',
-    region: 'AIRLOCK_ARTIFACTS_S3_REGION',
-    forcePathStyle: 'AIRLOCK_ARTIFACTS_S3_FORCE_PATH_STYLE',
-    accessKeyId: 'AIRLOCK_ARTIFACTS_S3_ACCESS_KEY_ID',
-    secretAccessKey: 'AIRLOCK_ARTIFACTS_S3_SECRET_ACCESS_KEY',
-    requestTimeoutMs: 'AIRLOCK_ARTIFACTS_S3_TIMEOUT_MS',
-  } as const satisfies Readonly<Record<string, keyof RawConfig>>;
-  const input: Record<string, unknown> =
-    e.AIRLOCK_ARTIFACTS_S3_BUCKET === undefined ? { kind: 'file', dir: join(dataDir, 'artifacts') } : { kind: 's3', spoolDir: join(dataDir, 'artifact-spool') };
-  if (input['kind'] === 's3') for (const [option, variable] of Object.entries(s3)) if (e[variable] !== undefined) input[option] = e[variable];
-  const r = ArtifactStoreOptionsSchema.safeParse(input);
-  if (!r.success) lines.push(...issuesByVariable(r.error.issues, s3, 'artifacts'));
-  return r.success ? r.data : undefined;
-}
-
-/**
- * A module's options from the variables that set them: the module's schema holds the ranges and
- * defaults (config.ts only types the variables). Problems go to `lines`, named by variable.
- */
-function moduleOptions<S extends z.ZodType>(
-  schema: S,
-  e: RawConfig,
-  variables: Readonly<Record<string, keyof RawConfig>>,
-  section: string,
-  lines: string[],
-): z.infer<S> | undefined {
-  const input: Record<string, unknown> = {};
-  for (const [option, variable] of Object.entries(variables)) if (e[variable] !== undefined) input[option] = e[variable];
-  const r = schema.safeParse(input);
-  if (!r.success) lines.push(...issuesByVariable(r.error.issues, variables, section));
-  return r.success ? r.data : undefined;
-}
-
-/** A module's option issues, each named by the variable the option comes from. */
-function issuesByVariable(issues: readonly z.core.$ZodIssue[], variables: Readonly<Record<string, string>>, section: string): string[] {
-  return issues.map((i) => {
-    const option = String(i.path[0] ?? '');
-    return `  ${variables[option] ?? `${section}.${option}`}: ${i.message}`;
-  });
-}
-
-function deepFreeze<T extends object>(value: T): T {
-  for (const member of Object.values(value)) if (member !== null && typeof member === 'object') deepFreeze(member as object);
-  return Object.freeze(value);
 }

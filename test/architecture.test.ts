@@ -150,6 +150,16 @@ describe('architecture', () => {
     expect(readers).toEqual(['config.ts']);
   });
 
+  it('no test or script changes process.env (configuration is passed explicitly: loadConfig(env), run(argv, { env }))', () => {
+    const root = resolve(import.meta.dirname, '..');
+    const MUTATES = /process\.env\[[^\]]+\]\s*=[^=]|delete\s+process\.env|Object\.assign\(\s*process\.env|process\.env\s*=[^=]|process\.env\.\w+\s*=[^=]/;
+    const offenders = [...files(resolve(root, 'test')), ...files(resolve(root, 'scripts'))]
+      .filter((f) => f !== import.meta.filename && MUTATES.test(readFileSync(f, 'utf8')))
+      .map((f) => relative(root, f));
+    expect(offenders).toEqual([]);
+    expect(MUTATES.test("process.env['X'] = 'y'") && MUTATES.test('delete process.env.X') && !MUTATES.test("process.env['X'] === 'y'")).toBe(true);
+  });
+
   it('catches a forbidden arrow and a cycle (the checks themselves can fail)', () => {
     expect(ALLOWED['api']).not.toContain('sandbox');
     expect(moduleOf(join(SRC, 'api/routes/jobs.ts'))).toBe('api');

@@ -1,7 +1,8 @@
 /**
  * `airlock audit …` against the real Redis, configured through AIRLOCK_* like an operator
- * would (unique prefix, audit files in a temp dir), restored afterwards. The chain is built
- * through the real store, checkpointer and signing key; tampering is done in Redis directly.
+ * would (unique prefix, audit files in a temp dir) — variables handed to the CLI, never the test
+ * process's environment. The chain is built through the real store, checkpointer and signing
+ * key; tampering is done in Redis directly.
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
@@ -15,14 +16,13 @@ import { deletePrefix, testRedis, TEST_REDIS_URL, uniquePrefix } from './helpers
 
 const DAY_MS = 24 * 3600 * 1000;
 
+/** The variables the CLI runs with (set in beforeAll). */
+let env: Record<string, string> = {};
+
 async function cli(...argv: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await run(
-    argv,
-    (s) => out.push(...s.split('\n')),
-    (s) => err.push(...s.split('\n')),
-  );
+  const code = await run(argv, { out: (s) => out.push(...s.split('\n')), err: (s) => err.push(...s.split('\n')), env });
   return { code, out, err };
 }
 
@@ -34,30 +34,25 @@ const event = (i: number): AuditEvent => ({
 
 describe('airlock audit (CLI)', () => {
   const prefix = uniquePrefix('audit-cli');
-  const saved = new Map<string, string | undefined>();
-  let env: Record<string, string>;
   let dir: string;
   let redis: Redis;
   let store: RedisAuditStore;
   /** A controllable clock for the records this suite writes (the CLI itself runs on real time). */
   let nowMs = Date.now() - 200 * DAY_MS;
+  const clock = { now: () => nowMs, sleep: () => Promise.resolve() };
 
   beforeAll(async () => {
     const files = await auditFiles();
     dir = files.dir;
     env = { AIRLOCK_REDIS_URL: TEST_REDIS_URL, AIRLOCK_REDIS_PREFIX: prefix, AIRLOCK_AUDIT_RETENTION_DAYS: '90', ...files.env };
-    for (const [name, value] of Object.entries(env)) {
-      saved.set(name, process.env[name]);
-      process.env[name] = value;
-    }
     redis = testRedis();
-    store = new RedisAuditStore({ redis, prefix, clock: { now: () => nowMs } });
+    store = new RedisAuditStore({ redis, prefix, clock });
     const key = await loadOrCreateSigningKey(env['AIRLOCK_AUDIT_SIGNING_KEY_FILE']!);
     const checkpointer = new Checkpointer({
       store,
       key,
       sink: new CheckpointFileSink(env['AIRLOCK_AUDIT_CHECKPOINT_FILE']!),
-      clock: { now: () => nowMs },
+      clock,
       everyRecords: 5,
       everyMs: 60_000,
     });
@@ -75,10 +70,6 @@ describe('airlock audit (CLI)', () => {
     await checkpointer.checkpointNow();
   });
   afterAll(async () => {
-    for (const [name, value] of saved) {
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
-    }
     if (redis !== undefined) {
       await deletePrefix(redis, prefix);
       redis.disconnect();

@@ -1,6 +1,6 @@
 /**
- * `airlock keys …` against the real Redis, under a unique prefix set through the
- * environment (the CLI reads its configuration from AIRLOCK_*), restored afterwards.
+ * `airlock keys …` against the real Redis, under a unique prefix: each suite hands the CLI its
+ * own AIRLOCK_* variables (run's `env`), never the test process's environment.
  */
 import type { Redis } from 'ioredis';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -21,14 +21,13 @@ interface CliResult {
   err: string[];
 }
 
+/** The variables the CLI runs with in the current suite (cliEnv). */
+let env: Record<string, string> = {};
+
 async function cli(...argv: string[]): Promise<CliResult> {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await run(
-    argv,
-    (s) => out.push(...s.split('\n')),
-    (s) => err.push(...s.split('\n')),
-  );
+  const code = await run(argv, { out: (s) => out.push(...s.split('\n')), err: (s) => err.push(...s.split('\n')), env });
   return { code, out, err };
 }
 
@@ -42,35 +41,22 @@ async function createKey(role = 'agent', ...extra: string[]): Promise<{ key: str
   return { key, id: `key_${m![1]!}`, res };
 }
 
-/**
- * Points the CLI's configuration (AIRLOCK_* variables) at a test prefix for one suite, and
- * restores what was there afterwards. Returns the restore function.
- */
-function setCliEnv(prefix: string, extra: Record<string, string> = {}): () => void {
-  const vars: Record<string, string> = { AIRLOCK_REDIS_PREFIX: prefix, AIRLOCK_REDIS_URL: TEST_REDIS_URL, ...extra };
-  const saved = Object.keys(vars).map((name) => [name, process.env[name]] as const);
-  Object.assign(process.env, vars);
-  return () => {
-    for (const [name, value] of saved) {
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
-    }
-  };
+/** Points the CLI's configuration at a test prefix for one suite (the variables it is given, not the process's). */
+function cliEnv(prefix: string, extra: Record<string, string> = {}): Record<string, string> {
+  return { AIRLOCK_REDIS_PREFIX: prefix, AIRLOCK_REDIS_URL: TEST_REDIS_URL, ...extra };
 }
 
 describe('airlock keys (CLI)', () => {
   const prefix = uniquePrefix('cli-keys');
-  let restoreEnv = () => {};
   let redis: Redis;
   let store: ApiKeyStore;
 
   beforeAll(() => {
-    restoreEnv = setCliEnv(prefix);
+    env = cliEnv(prefix);
     redis = testRedis();
     store = new ApiKeyStore(redis, prefix, systemClock);
   });
   afterAll(async () => {
-    restoreEnv();
     if (redis !== undefined) {
       await deletePrefix(redis, prefix);
       redis.disconnect();
@@ -83,7 +69,7 @@ describe('airlock keys (CLI)', () => {
     expect(res.out.filter((l) => l.includes(key))).toHaveLength(1);
     expect(res.out.join('\n')).toContain(id);
     expect(await store.verify(key)).toMatchObject({ id, role: 'agent', name: 'ci-bot', owner: 'team-a' });
-    // stored under the prefix from the environment, and only as a hash
+    // stored under the prefix from the CLI's variables, and only as a hash
     const stored = await redis.hgetall(`{${prefix}}:apikey:${id}`);
     expect(stored['role']).toBe('agent');
     expect(Object.values(stored).join('\n')).not.toContain(key.slice(20));
@@ -199,14 +185,12 @@ describe('airlock keys (CLI)', () => {
 
 describe('airlock keys create --tools/--profiles and airlock capabilities', () => {
   const prefix = uniquePrefix('cli-caps');
-  let restoreEnv = () => {};
   let redis: Redis;
   beforeAll(() => {
-    restoreEnv = setCliEnv(prefix);
+    env = cliEnv(prefix);
     redis = testRedis();
   });
   afterAll(async () => {
-    restoreEnv();
     await deletePrefix(redis, prefix);
     redis.disconnect();
   });
@@ -218,7 +202,7 @@ describe('airlock keys create --tools/--profiles and airlock capabilities', () =
     const json = await cli('capabilities', '--json');
     expect(json.code, json.err.join('\n')).toBe(0);
     const matrix = JSON.parse(json.out.join('\n')) as { profiles: { name: string; network: string }[]; keys: { id: string; reach: { profile: string }[] }[] };
-    expect(matrix.profiles.map((p) => p.name).sort()).toEqual(['node', 'python', 'shell']);
+    expect(matrix.profiles.map((p) => p.name).sort()).toEqual(['node', 'node-gvisor', 'python', 'python-gvisor', 'shell', 'shell-gvisor']);
     expect(matrix.profiles.every((p) => p.network === 'none')).toBe(true);
     expect(
       matrix.keys
@@ -234,16 +218,14 @@ describe('airlock keys create --tools/--profiles and airlock capabilities', () =
 
 describe('airlock credentials rotate', () => {
   const prefix = uniquePrefix('cli-rotate');
-  let restoreEnv = () => {};
   let redis: Redis;
   let keyDir: string;
   beforeAll(async () => {
     keyDir = await mkdtemp(join(tmpdir(), 'airlock-rotate-'));
-    restoreEnv = setCliEnv(prefix, { AIRLOCK_JOB_TOKEN_KEY_DIR: keyDir });
+    env = cliEnv(prefix, { AIRLOCK_JOB_TOKEN_KEY_DIR: keyDir });
     redis = testRedis();
   });
   afterAll(async () => {
-    restoreEnv();
     await deletePrefix(redis, prefix);
     redis.disconnect();
     await rm(keyDir, { recursive: true, force: true });

@@ -23,11 +23,8 @@ import { testRedis } from './helpers/redis.js';
 async function cli(...argv: string[]): Promise<{ code: number; out: string[]; err: string[]; text: string; errText: string }> {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await run(
-    argv,
-    (s) => out.push(...s.split('\n')),
-    (s) => err.push(...s.split('\n')),
-  );
+  // the server comes from --url and --key; no variable of the test process reaches the CLI
+  const code = await run(argv, { out: (s) => out.push(...s.split('\n')), err: (s) => err.push(...s.split('\n')), env: {} });
   return { code, out, err, text: out.join('\n'), errText: err.join('\n') };
 }
 
@@ -76,6 +73,7 @@ describe('airlock review / promotion wait (CLI)', () => {
       profile: 'python',
       profileDigest: profile.digest,
       seccompDigest: profile.seccompDigest,
+      isolation: 'container',
       artifacts: refs,
       artifactDigest: artifactDigest(refs),
       artifactsTarSha256: null,

@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runJob, startTestAirlock, type TestAirlock } from './helpers/airlock.js';
+import { on, TIER } from './helpers/isolation.js';
 
 let t: TestAirlock;
 let key: string;
@@ -25,8 +26,9 @@ const lines = (...l: string[]) => `${l.join('\n')}\n`;
 
 async function run(runtime: 'python' | 'node', code: string): Promise<any> {
   const main = runtime === 'python' ? 'main.py' : 'main.js';
-  const job = await runJob(t, key, { runtime, files: [{ path: main, content: code }], timeoutMs: 20000 }, 60);
+  const job = await runJob(t, key, { ...on(runtime), files: [{ path: main, content: code }], timeoutMs: 20000 }, 60);
   expect(await t.containers(job.id)).toEqual([]);
+  expect(job.isolation).toBe(TIER);
   return job;
 }
 

@@ -5,21 +5,12 @@ import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeyStore, JobCredentialIssuer, JobCredentialVerifier, parseJobCredentialOptions, type MintInput } from '../src/credentials/index.js';
-import { AppError, type Clock } from '../src/shared/index.js';
+import { AppError } from '../src/shared/index.js';
+import { FakeClock } from './helpers/fake-clock.js';
 import { deletePrefix, dumpKeys, testRedis, uniquePrefix } from './helpers/redis.js';
 
 const T0 = Date.parse('2025-01-01T00:00:00.000Z');
 const MIN = 60_000;
-
-class FakeClock implements Clock {
-  constructor(public ms: number = T0) {}
-  now(): number {
-    return this.ms;
-  }
-  advance(ms: number): void {
-    this.ms += ms;
-  }
-}
 
 const options = parseJobCredentialOptions({ issuer: 'airlock', audience: 'airlock-gateway', graceMs: 30_000, maxLifetimeMs: 2 * 3_600_000 });
 
@@ -58,7 +49,7 @@ describe('job credentials', () => {
     prefix = uniquePrefix('cred');
     otherPrefix = uniquePrefix('cred-other');
     dir = await mkdtemp(join(tmpdir(), 'airlock-cred-'));
-    clock = new FakeClock();
+    clock = new FakeClock(T0);
     issuer = await JobCredentialIssuer.open({ redis, prefix, clock, options, keyDir: join(dir, 'keys') });
     verifier = new JobCredentialVerifier({ redis, prefix, clock, options });
     liveKeyId = (await new ApiKeyStore(redis, prefix, clock).create({ role: 'agent' })).id;

@@ -16,7 +16,7 @@ import { RedisAuditStore, type AuditRecord } from '../src/audit/index.js';
 import { ApiKeyStore, JobCredentialIssuer, parseJobCredentialOptions } from '../src/credentials/index.js';
 import { parseTools } from '../src/gateway/index.js';
 import { JobGrants } from '../src/queue/index.js';
-import { createLogger } from '../src/shared/index.js';
+import { createLogger, systemClock } from '../src/shared/index.js';
 import { callGateway, type GatewayReply } from './helpers/gateway-harness.js';
 import { deletePrefix, testRedis, uniquePrefix } from './helpers/redis.js';
 
@@ -40,7 +40,7 @@ describe('a burst of refused gateway calls', () => {
     upstream = createServer((_req, res) => res.end('ok'));
     await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
     const origin = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
-    const clock = { now: () => Date.now() };
+    const clock = systemClock;
     const issuer = await JobCredentialIssuer.open({ redis, prefix, clock, keyDir: join(dir, 'keys'), options: parseJobCredentialOptions() });
     const key = await new ApiKeyStore(redis, prefix, clock).create({ role: 'agent', tools: ['api'] });
     audit = new RedisAuditStore({ redis, prefix });

@@ -12,19 +12,12 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeyStore, JobCredentialIssuer, JobCredentialVerifier, parseJobCredentialOptions, type MintInput } from '../src/credentials/index.js';
 import { ToolGateway, gatewayCallAuditEvent, parseTools, type GatewayCallReport, type RunningToolGateway } from '../src/gateway/index.js';
-import type { Clock } from '../src/shared/index.js';
+import { FakeClock } from './helpers/fake-clock.js';
 import { deletePrefix, testRedis, uniquePrefix } from './helpers/redis.js';
 
 const SECRET = 'stg-secret-7f3a9c1e5b';
 const JOB = 'job_gatewaytest01';
 const MIN = 60_000;
-
-class FakeClock implements Clock {
-  constructor(public ms: number = Date.now()) {}
-  now(): number {
-    return this.ms;
-  }
-}
 
 interface Reply {
   status: number;

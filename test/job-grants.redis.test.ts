@@ -15,18 +15,12 @@ import { queryAudit, RedisAuditStore } from '../src/audit/index.js';
 import { ApiKeyStore, JobCredentialIssuer, parseJobCredentialOptions } from '../src/credentials/index.js';
 import { parseTools } from '../src/gateway/index.js';
 import { JobGrants, type OpenGrant } from '../src/queue/index.js';
-import { createLogger, type Clock } from '../src/shared/index.js';
+import { createLogger } from '../src/shared/index.js';
+import { FakeClock } from './helpers/fake-clock.js';
 import { deletePrefix, testRedis, uniquePrefix } from './helpers/redis.js';
 
 const T0 = Date.parse('2025-03-01T00:00:00.000Z');
 const MIN = 60_000;
-
-class FakeClock implements Clock {
-  ms = T0;
-  now(): number {
-    return this.ms;
-  }
-}
 
 const options = parseJobCredentialOptions();
 /** The default tokenLifetimeMs. */
@@ -46,7 +40,7 @@ describe('job grants: short-lived, refreshed tokens', () => {
     redis = testRedis();
     prefix = uniquePrefix('grants');
     dir = await mkdtemp(join(tmpdir(), 'agr-'));
-    clock = new FakeClock();
+    clock = new FakeClock(T0);
     issuer = await JobCredentialIssuer.open({ redis, prefix, clock, options, keyDir: join(dir, 'keys') });
     keys = new ApiKeyStore(redis, prefix, clock);
     audit = new RedisAuditStore({ redis, prefix, clock });

@@ -23,7 +23,7 @@ function spawnWorker(workerId: string): ChildProcess {
       AIRLOCK_REDIS_PREFIX: prefix,
       AIRLOCK_LOG_LEVEL: 'warn',
       AIRLOCK_WORKER_CONCURRENCY: '1',
-      AIRLOCK_POOL_SIZE: '1',
+      // no AIRLOCK_POOL_SIZE: each plain-tier pool holds the concurrency (1), the gVisor ones none
       // heartbeats live 2 s: a dead worker's containers are orphans soon
       AIRLOCK_LOCK_DURATION_MS: '1000',
     },

@@ -14,6 +14,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyWebhookSignature, WEBHOOK_SIGNATURE_HEADER } from '../src/review/index.js';
 import { runJob, startTestAirlock, type TestAirlock } from './helpers/airlock.js';
+import { offsetClock } from './helpers/fake-clock.js';
 import { startWebhookReceiver, type WebhookReceiver } from './helpers/webhook-receiver.js';
 
 const exec = promisify(execFile);
@@ -26,7 +27,7 @@ let hooks: WebhookReceiver;
 let dir: string;
 let bareRepo: string;
 let offsetMs = 0;
-const clock = { now: () => Date.now() + offsetMs };
+const clock = offsetClock(() => offsetMs);
 // keys: alice submits (agent); bob and carol review for platform; alice also holds a reviewer key
 let alice: string;
 let aliceReviewer: string;

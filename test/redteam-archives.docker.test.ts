@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runJob, startTestAirlock, type TestAirlock } from './helpers/airlock.js';
+import { on } from './helpers/isolation.js';
 import { untar } from './helpers/tar.js';
 import { testRedis } from './helpers/redis.js';
 
@@ -129,7 +130,7 @@ async function drainIfAccepted(res: { status: number; body: any }): Promise<void
 /** Submits an archive as job input and asserts it is refused before anything is queued. */
 async function refused(archive: string, httpStatus: number, code: string, extra: Record<string, unknown> = {}): Promise<any> {
   const before = await queuedCount();
-  const res = await t.request('POST', '/v1/jobs', key, { runtime: 'shell', archive, command: 'echo RAN', ...extra });
+  const res = await t.request('POST', '/v1/jobs', key, { ...on('shell'), archive, command: 'echo RAN', ...extra });
   await drainIfAccepted(res);
   expect({ status: res.status, code: res.body?.error?.code }).toEqual({ status: httpStatus, code });
   expect(await queuedCount()).toBe(before);
@@ -322,7 +323,7 @@ describe('hostile archives as job input are refused, nothing queued', () => {
   it('the same conflict through `files` is refused up front too', async () => {
     const before = await queuedCount();
     const res = await t.request('POST', '/v1/jobs', key, {
-      runtime: 'shell',
+      ...on('shell'),
       files: [
         { path: 'a', content: 'file' },
         { path: 'a/b', content: 'under a file' },
@@ -410,7 +411,7 @@ describe('a normal repository snapshot with a git-style patch', () => {
         '-remove me',
         '',
       ].join('\n');
-      const job = await runJob(t, key, { runtime: 'python', archive, patch, command: 'stat -c "mode %a" run-tests.sh; sh run-tests.sh 2>&1' });
+      const job = await runJob(t, key, { ...on('python'), archive, patch, command: 'stat -c "mode %a" run-tests.sh; sh run-tests.sh 2>&1' });
       expect(job.status).toBe('succeeded');
       expect(job.stdout).toMatch(/^mode 755\n/); // the executable bit survives (running it still needs `sh`: /work is noexec)
       expect(job.stdout).toMatch(/test_patch_effects .* ok\n/);
@@ -471,7 +472,7 @@ describe.concurrent('hostile shapes left in /work as artifacts', () => {
       'printf x > "$(printf \'out/new\\nline\')"',
       'stat -c "%n %a" out/suid out/sgid',
     ].join('\n');
-    const job = await runJob(t, key, { runtime: 'shell', files: [{ path: 'data.bin', content: data.toString('base64'), encoding: 'base64' }], command, outputs: ['out'] });
+    const job = await runJob(t, key, { ...on('shell'), files: [{ path: 'data.bin', content: data.toString('base64'), encoding: 'base64' }], command, outputs: ['out'] });
     expect(await t.containers(job.id)).toEqual([]);
     expect(job.status).toBe('succeeded');
     // chmod u+s sticks on a nosuid tmpfs (nosuid only ignores it at exec), so the collector must check
@@ -528,7 +529,7 @@ describe.concurrent('hostile shapes left in /work as artifacts', () => {
 
   it('names that are not valid UTF-8 cannot collide into one artifact path', async () => {
     const job = await runJob(t, key, {
-      runtime: 'shell',
+      ...on('shell'),
       command: `mkdir out; printf one > "$(printf 'out/\\377\\376')"; printf two > "$(printf 'out/\\376\\377')"; printf fine > out/fine.txt`,
       outputs: ['out'],
     });
@@ -546,14 +547,14 @@ describe.concurrent('hostile shapes left in /work as artifacts', () => {
   });
 
   it('a symlinked output directory yields nothing from its target', async () => {
-    const job = await runJob(t, key, { runtime: 'shell', command: 'ln -s /etc out', outputs: ['out', 'out/**'] });
+    const job = await runJob(t, key, { ...on('shell'), command: 'ln -s /etc out', outputs: ['out', 'out/**'] });
     expect(job).toMatchObject({ status: 'succeeded', artifacts: [], artifactDigest: null, artifactsRejected: [{ path: 'out', reason: 'symlink' }] });
     expect((await download(job.id, 'out/passwd')).status).toBe(404);
   });
 
   it('files beyond artifactFiles are rejected as too_many_files', async () => {
     const job = await runJob(t, key, {
-      runtime: 'shell',
+      ...on('shell'),
       command: 'mkdir out; for i in 1 2 3 4 5; do printf "file $i" > out/f$i.txt; done',
       outputs: ['out'],
       limits: { artifactFiles: 3 },
@@ -570,7 +571,7 @@ describe.concurrent('hostile shapes left in /work as artifacts', () => {
 
   it('files beyond artifactBytes are rejected as too_large; smaller ones still fit', async () => {
     const job = await runJob(t, key, {
-      runtime: 'shell',
+      ...on('shell'),
       command: 'mkdir out; head -c 600 /dev/zero > out/a.bin; head -c 600 /dev/zero > out/b.bin; head -c 300 /dev/zero > out/c.bin',
       outputs: ['out'],
       limits: { artifactBytes: 1000 },
@@ -585,7 +586,7 @@ describe.concurrent('hostile shapes left in /work as artifacts', () => {
 
   it('sparse files larger than the scratch space: the collector stops at its bound and says so', async () => {
     const job = await runJob(t, key, {
-      runtime: 'shell',
+      ...on('shell'),
       command: 'printf small > small.txt; for i in 1 2 3 4 5; do truncate -s 30M sparse$i; done; du -sk . | cut -f1',
       outputs: ['small.txt', 'sparse*'],
       limits: { scratchBytes: 16 * MiB },
@@ -598,7 +599,7 @@ describe.concurrent('hostile shapes left in /work as artifacts', () => {
 
   it('output globs that climb or are absolute are refused at submission', async () => {
     for (const outputs of [['../etc/passwd'], ['/etc/passwd'], ['out/../../x']]) {
-      const res = await t.request('POST', '/v1/jobs', key, { runtime: 'shell', command: 'true', outputs });
+      const res = await t.request('POST', '/v1/jobs', key, { ...on('shell'), command: 'true', outputs });
       expect({ status: res.status, code: res.body.error?.code }).toEqual({ status: 400, code: 'INVALID_PATH' });
     }
   });

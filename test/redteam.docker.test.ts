@@ -12,6 +12,7 @@ import { hostname } from 'node:os';
 import { extname } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { docker, runJob, startTestAirlock, type TestAirlock } from './helpers/airlock.js';
+import { on, TIER } from './helpers/isolation.js';
 
 const MiB = 1024 * 1024;
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -20,16 +21,15 @@ let t: TestAirlock;
 let key: string;
 
 beforeAll(async () => {
-  // a secret-looking variable in the worker's own environment: no job may ever see it
-  process.env['REDTEAM_HOST_CANARY'] = HOST_CANARY;
-  t = await startTestAirlock('redteam', { AIRLOCK_WORKER_CONCURRENCY: '3' });
+  // a secret in the environment the worker is configured from (a tool secret, AIRLOCK_SECRET_*,
+  // granted to no job): no job may ever see it. Handed to its configuration, never set on this process.
+  t = await startTestAirlock('redteam', { AIRLOCK_WORKER_CONCURRENCY: '3', AIRLOCK_SECRET_REDTEAM_HOST_CANARY: HOST_CANARY });
   key = (await t.key('agent')).key;
 });
 afterAll(async () => {
   try {
     if (t) expect(await t.containers()).toEqual([]);
   } finally {
-    delete process.env['REDTEAM_HOST_CANARY'];
     await t?.stop();
   }
 });
@@ -47,13 +47,15 @@ function hostile(name: string, extra: { limits?: Record<string, number>; [k: str
   const r = RUNTIMES[extname(name)];
   if (r === undefined) throw new Error(`no runtime for ${name}`);
   const { limits, ...rest } = extra;
-  return { runtime: r.runtime, files: [{ path: r.main, content: program(name) }], timeoutMs: 5000, ...rest, limits: { memoryBytes: 128 * MiB, pids: 64, ...limits } };
+  return { ...on(r.runtime), files: [{ path: r.main, content: program(name) }], timeoutMs: 5000, ...rest, limits: { memoryBytes: 128 * MiB, pids: 64, ...limits } };
 }
 
 /** Runs a hostile program to its end state and checks its container is gone. */
 async function run(name: string, extra: Parameters<typeof hostile>[1] = {}): Promise<any> {
   const job = await runJob(t, key, hostile(name, extra), 60);
   expect(await t.containers(job.id)).toEqual([]);
+  // it ran on the suite's tier, never another
+  expect({ status: job.status, isolation: job.isolation, error: job.error }).toMatchObject({ isolation: TIER });
   return job;
 }
 
@@ -165,7 +167,7 @@ describe('tripwire evidence', () => {
     const victim = await run('tripwire-child.py');
     expect(victim).toMatchObject({ status: 'policy_violation', exitCode: 0, violation: { syscall: 'ptrace', verified: true } });
     expect(victim.stdout).toBe('REDTEAM tripwire in a child\nparent exits 0\n');
-    expect(await findingsOf(victim.id)).toContainEqual({ kind: 'policy_violation', severity: 'high' });
+    expect(await findingsOf(victim.id)).toContainEqual(expect.objectContaining({ kind: 'policy_violation', severity: 'high' }));
     const flood = await finished(flooder);
     expect(flood).toMatchObject({ status: 'policy_violation', violation: { syscall: 'ptrace', verified: true } });
     expect(flood.stdout).toBe('REDTEAM tripwire flood\nkilled children: many\n');
@@ -176,14 +178,14 @@ describe.concurrent('tripwire evidence whatever the outcome', () => {
   it('a child trips the policy, then the job times out: timeout, with the violation and a high finding', async () => {
     const job = await run('tripwire-then-timeout.py', { timeoutMs: 2000 });
     expect(job).toMatchObject({ status: 'timeout', stdout: 'REDTEAM tripwire then timeout\n', violation: { syscall: 'ptrace', verified: true } });
-    expect(await findingsOf(job.id)).toContainEqual({ kind: 'policy_violation', severity: 'high' });
+    expect(await findingsOf(job.id)).toContainEqual(expect.objectContaining({ kind: 'policy_violation', severity: 'high' }));
   });
 
   it('a child trips the policy, then the job floods stdout: output_limit, with the violation and a high finding', async () => {
     const job = await run('tripwire-then-output-limit.py', { limits: { stdoutBytes: 4096 } });
     expect(job).toMatchObject({ status: 'output_limit', stdoutTruncated: true, violation: { syscall: 'ptrace', verified: true } });
     expect(job.stdout.startsWith('REDTEAM tripwire then output limit\n')).toBe(true);
-    expect(await findingsOf(job.id)).toContainEqual({ kind: 'policy_violation', severity: 'high' });
+    expect(await findingsOf(job.id)).toContainEqual(expect.objectContaining({ kind: 'policy_violation', severity: 'high' }));
   });
 });
 
@@ -333,7 +335,7 @@ describe.concurrent('escape', () => {
 describe.concurrent('resource exhaustion', () => {
   it('a fork bomb is held by PidsLimit and ends as timeout; a concurrent job is unaffected', async () => {
     const bombId = await startRunning(hostile('fork-bomb.sh', { timeoutMs: 4000, limits: { pids: 32 } }));
-    const hello = await runJob(t, key, { runtime: 'python', files: [{ path: 'main.py', content: 'print("hello while a bomb goes off")' }] });
+    const hello = await runJob(t, key, { ...on('python'), files: [{ path: 'main.py', content: 'print("hello while a bomb goes off")' }] });
     expect(hello).toMatchObject({ status: 'succeeded', stdout: 'hello while a bomb goes off\n' });
     expect(hello.durationMs).toBeLessThan(2000);
     const bomb = await finished(bombId);
@@ -568,7 +570,7 @@ describe.concurrent('forging', () => {
     expect(job).toMatchObject({ status: 'failed', exitCode: 137, attempts: 1 });
     expect(job.stdout).toBe('REDTEAM kill everything\ndenied kill 1\ndenied kill of a foreign process\nkill -1 spared only the caller\n');
     // the worker is unharmed: the next job runs normally
-    const next = await runJob(t, key, { runtime: 'shell', command: 'echo still here' });
+    const next = await runJob(t, key, { ...on('shell'), command: 'echo still here' });
     expect(next).toMatchObject({ status: 'succeeded', stdout: 'still here\n' });
   });
 
@@ -607,9 +609,9 @@ describe('the worker stays responsive', () => {
       last = now;
     }, 50);
     try {
-      const sleeperId = await startRunning({ runtime: 'shell', command: 'sleep 30', timeoutMs: 1500 });
+      const sleeperId = await startRunning({ ...on('shell'), command: 'sleep 30', timeoutMs: 1500 });
       // more than four `**` is refused at the door; four is the most a job can send
-      const refused = await t.request('POST', '/v1/jobs', key, { runtime: 'shell', command: 'true', outputs: [`${'**/'.repeat(10)}x`] });
+      const refused = await t.request('POST', '/v1/jobs', key, { ...on('shell'), command: 'true', outputs: [`${'**/'.repeat(10)}x`] });
       expect({ status: refused.status, code: refused.body.error?.code }).toEqual({ status: 400, code: 'INVALID_PATH' });
       const job = await run('glob-redos.sh', { outputs: [`${'**/'.repeat(4)}x`] });
       const sleeper = await finished(sleeperId);

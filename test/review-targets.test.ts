@@ -292,15 +292,16 @@ describe('GitTarget', () => {
     const repo = await bareRepo();
     const seen = join(await tempDir('git-hook'), 'env.txt');
     await writeFile(join(repo, 'hooks', 'post-receive'), `#!/bin/sh\nenv > '${seen}'\n`, { mode: 0o755 });
-    process.env['AIRLOCK_TARGET_TEST_SECRET'] = 'must-not-reach-git';
-    try {
-      await new GitTarget({ name: 'git', repo }).apply(payload('prm_hookenv01'));
-    } finally {
-      delete process.env['AIRLOCK_TARGET_TEST_SECRET'];
-    }
+    await new GitTarget({ name: 'git', repo }).apply(payload('prm_hookenv01'));
     const env = await readFile(seen, 'utf8');
     expect(env).toContain('GIT_TERMINAL_PROMPT=0');
-    expect(env).not.toContain('must-not-reach-git');
+    // none of this process's variables (read, never set: issue 11) reaches the hook; only what the
+    // git runner sets (PATH, HOME, LC_ALL, GIT_*) and what git and the shell add themselves
+    const own = new Set(['PATH', 'HOME', 'LC_ALL', 'PWD', 'OLDPWD', 'SHLVL', '_']);
+    const ours = Object.keys(process.env).filter((n) => !own.has(n) && !n.startsWith('GIT_'));
+    expect(ours.length).toBeGreaterThan(0);
+    const hookNames = env.split('\n').map((l) => l.slice(0, l.indexOf('=')));
+    expect(ours.filter((n) => hookNames.includes(n))).toEqual([]);
   });
 
   it('branches from the default HEAD of a non-bare repository, keeping its bytes unfiltered', async () => {

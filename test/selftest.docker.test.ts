@@ -3,7 +3,7 @@ import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runSelftest } from '../src/cli/selftest.js';
+import { runSelftest } from '../src/root/index.js';
 import { testConfig } from './helpers/airlock.js';
 import { uniquePrefix } from './helpers/redis.js';
 

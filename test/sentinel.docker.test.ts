@@ -74,7 +74,7 @@ describe('Redis Sentinel failover', () => {
     const after = [await submit(key), await submit(key)];
     const accepted = [...before, ...during, ...after];
     const ended = await Promise.all(accepted.map((id) => finalState(key, id, 120_000)));
-    expect(ended.map((j) => [j.id, j.status])).toEqual(accepted.map((id) => [id, 'succeeded']));
+    expect(ended.map((j) => [j.id, j.status, j.error])).toEqual(accepted.map((id) => [id, 'succeeded', undefined]));
     expect(ended.every((j) => j.stdout === 'done\n')).toBe(true);
 
     // every connection of the deployment moved: the API's, the worker's (BullMQ's too) and the audit log's

@@ -13,7 +13,7 @@ import type { Actor, AuditAction, AuditEvent } from '../audit/index.js';
 import { parseApiKey } from '../credentials/index.js';
 import { AppError } from '../shared/index.js';
 import { RoleDeniedError } from './auth.js';
-import { auditActionOf } from './route-actions.js';
+import { auditActionOf } from './route-audit.js';
 
 /** The actor of a request no key vouches for (missing, malformed, unknown or revoked key). */
 export const ANONYMOUS_KEY_ID = 'anonymous';
@@ -28,11 +28,7 @@ export interface AuditState {
   startMs: number;
   /** The error the request failed with, when it went through the error handler. */
   error: unknown;
-  /** An id only the response carries (the new job of a submit, the new key of a create). */
-  createdId: string | null;
-  /** What a submission runs (see codeDigestOf). */
-  codeDigest: string | null;
-  /** This request's record is written (a submission is recorded before its answer). */
+  /** This request's record is written: a service recorded its mutation (http-origin.ts). */
   recorded: boolean;
   /** Extra facts a route adds to its record (e.g. why an introspected token is inactive). */
   note?: Record<string, unknown>;
@@ -45,7 +41,7 @@ declare module 'fastify' {
 }
 
 export function newAuditState(): AuditState {
-  return { startMs: performance.now(), error: undefined, createdId: null, codeDigest: null, recorded: false };
+  return { startMs: performance.now(), error: undefined, recorded: false };
 }
 
 /** 401, or a role the route refuses: an access-control refusal (`auth.denied`). */
@@ -53,29 +49,42 @@ export function isDenied(req: FastifyRequest, status: number): boolean {
   return status === 401 || req.auditState?.error instanceof RoleDeniedError;
 }
 
-/** `target`: the object the record is about, already checked to be one the caller may see (audit-hook.ts). */
-export function eventOf(req: FastifyRequest, status: number, error: string | undefined, responseBytesCount: number, target: string | null): AuditEvent {
-  const state = req.auditState;
-  const route = req.routeOptions.url;
-  const routeAction = auditActionOf(req.method, route);
-  const denied = isDenied(req, status);
+/** The request's key as an actor; `anonymous` when no key vouches for it. */
+export function actorOf(req: FastifyRequest): Actor {
   const key = req.apiKey;
-  const actor: Actor = key === undefined ? ANONYMOUS_ACTOR : { type: 'key', keyId: key.id, role: key.role };
-  const details = detailsOf(req, routeAction, denied);
+  return key === undefined ? ANONYMOUS_ACTOR : { type: 'key', keyId: key.id, role: key.role };
+}
+
+/**
+ * What HTTP knows about a request, for any record of it: method, route, client IP, bounded
+ * parameters and query string, bytes each way and time so far.
+ */
+export function httpFacts(req: FastifyRequest, responseBytesCount: number, codeDigest?: string): Pick<AuditEvent, 'request' | 'bytes' | 'durationMs'> {
+  const state = req.auditState;
   return {
-    actor,
-    action: denied ? 'auth.denied' : routeAction,
-    target,
     request: {
       method: auditText(req.method, 16),
-      route: route ?? auditText(req.url.split('?')[0] ?? '', PATH_BYTES),
+      route: req.routeOptions.url ?? auditText(req.url.split('?')[0] ?? '', PATH_BYTES),
       ip: req.ip,
       ...paramsOf(req),
-      ...(state?.codeDigest != null ? { codeDigest: state.codeDigest } : {}),
+      ...(codeDigest !== undefined ? { codeDigest } : {}),
     },
-    outcome: { status, ...(error !== undefined ? { error } : {}) },
     bytes: { request: requestBytes(req), response: responseBytesCount },
     durationMs: state === null ? 0 : Math.round((performance.now() - state.startMs) * 100) / 100,
+  };
+}
+
+/** The HTTP hook's record of a request no service recorded. `target`: already checked to be one the caller may see (audit-hook.ts). */
+export function eventOf(req: FastifyRequest, status: number, error: string | undefined, responseBytesCount: number, target: string | null): AuditEvent {
+  const routeAction = auditActionOf(req);
+  const denied = isDenied(req, status);
+  const details = detailsOf(req, routeAction, denied);
+  return {
+    actor: actorOf(req),
+    action: denied ? 'auth.denied' : routeAction,
+    target,
+    ...httpFacts(req, responseBytesCount),
+    outcome: { status, ...(error !== undefined ? { error } : {}) },
     ...(details !== undefined ? { details } : {}),
   };
 }
@@ -119,13 +128,6 @@ function detailsOf(req: FastifyRequest, routeAction: AuditAction, denied: boolea
     return { attempted: routeAction, ...(claimed !== undefined && req.apiKey === undefined ? { claimedKeyId: claimed } : {}) };
   }
   if (req.auditState?.note !== undefined) return { ...req.auditState.note };
-  if (routeAction === 'key.create' && req.body !== null && typeof req.body === 'object') {
-    const body = req.body as Record<string, unknown>;
-    const pick = Object.fromEntries(
-      ['role', 'owner', 'name', 'profiles', 'tools', 'groups'].flatMap((k) => (typeof body[k] === 'string' || Array.isArray(body[k]) ? [[k, body[k]]] : [])),
-    );
-    return Object.keys(pick).length > 0 ? pick : undefined;
-  }
   return undefined;
 }
 

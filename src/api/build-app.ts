@@ -1,18 +1,20 @@
 /**
- * The fastify app factory. Tests build it with real Redis-backed dependencies and call
- * inject(); main.ts builds the same app and listens.
+ * The fastify app factory: the composition root (src/root) builds it over the services and
+ * listens. Each route carries its audit metadata (route-audit.ts); mutations are service
+ * methods that record themselves, the audit hook records everything else.
  */
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { RedisAuditStore, VerifyResult } from '../audit/index.js';
-import type { ApiKeyStore } from '../credentials/index.js';
+import type { ApiKeyInfo, ApiKeyStore } from '../credentials/index.js';
 import type { LoadedProfile } from '../profiles/index.js';
-import type { JobProducer, WorkerRegistry } from '../queue/index.js';
+import type { JobProducer, JobService, KeyService, WorkerRegistry } from '../queue/index.js';
 import { AppError, type Logger } from '../shared/index.js';
 import { registerAuditHook } from './audit-hook.js';
 import { authenticate } from './auth.js';
 import { errorBody, HTTP_STATUS, makeErrorHandler, toAppError } from './error-handler.js';
 import { registerJsonParser } from './json-body-parser.js';
+import type { AuditTarget } from './route-audit.js';
 import { auditRoutes } from './routes/audit.js';
 import { healthRoutes } from './routes/health.js';
 import { jobRoutes, mayReadJob } from './routes/jobs.js';
@@ -34,8 +36,14 @@ export interface AppDeps {
   /** Read-only use: serves collected artifacts. */
   artifacts: ArtifactStore;
   redis: Redis;
+  /** Job reads and waits; submit and cancel go through `jobs`. */
   producer: JobProducer;
+  /** Submit and cancel, each recording itself. */
+  jobs: JobService;
+  /** Authentication and key reads; create and revoke go through `keyService`. */
   keys: ApiKeyStore;
+  /** Create, list and revoke, each mutation recording itself. */
+  keyService: KeyService;
   workers: WorkerRegistry;
   profiles: ReadonlyMap<string, LoadedProfile>;
   logger: Logger;
@@ -45,9 +53,9 @@ export interface AppDeps {
   /** Promotions to staging (requests, decisions, the approval policy's targets). */
   review: PromotionService;
   /**
-   * Benchmarks only (scripts/bench-audit.ts): build the app without the audit hook to measure
-   * what the hook costs. Deliberately not a configuration variable: a deployment cannot turn
-   * auditing off.
+   * Benchmarks only (scripts/bench-audit.ts, through Config.http.unauditedForBenchmark): build
+   * the app without the audit hook to measure what the hook costs. No configuration variable
+   * sets it: a deployment cannot turn auditing off.
    */
   unauditedForBenchmark?: boolean;
 }
@@ -88,21 +96,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       ? undefined
       : registerAuditHook(app, {
           store: deps.audit.store,
-          // a mutation whose record could not be written is undone where it can be
-          compensate: async (action, target) => {
-            if (action === 'job.submit') await deps.producer.cancel(target);
-            else if (action === 'key.create') await deps.keys.revoke(target);
-          },
-          // the routes' visibility rules: a refused request names an object only if the key may see it
-          mayTarget: async (key, target) => {
-            if (key.role === 'admin') return true;
-            if (target.kind === 'job') {
-              const rec = await deps.producer.get(target.id);
-              return rec !== undefined && mayReadJob(key, rec);
-            }
-            if (target.kind === 'promotion') return deps.review.get(target.id, reviewerKey(key)).then(() => true);
-            return false; // keys are admin business
-          },
+          mayTarget: (key, target) => maySee(deps, key, target),
         });
   async function refuseUnrouted(err: FastifyError, req: FastifyRequest, reply: FastifyReply): Promise<void> {
     const error = toAppError(err);
@@ -118,15 +112,29 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     req.apiKey = await authenticate(req, deps.keys);
   });
 
+  routes(app, deps);
+  return app;
+}
+
+function routes(app: FastifyInstance, deps: AppDeps): void {
   healthRoutes(app, { redis: deps.redis, auditRedis: deps.audit.store.redis, workers: deps.workers, logger: deps.logger });
-  // submissions are recorded the moment they are accepted (before any ?wait)
-  const producer = audit?.auditSubmissions(deps.producer) ?? deps.producer;
-  jobRoutes(app, { producer, profiles: deps.profiles, maxWaitS: deps.maxWaitS, artifacts: deps.artifacts, knownTools: new Set(deps.tools.map((t) => t.name)) });
-  keyRoutes(app, { keys: deps.keys, producer: deps.producer, credentials: deps.credentials, audit: deps.audit.store });
+  const knownTools = new Set(deps.tools.map((t) => t.name));
+  jobRoutes(app, { jobs: deps.jobs, producer: deps.producer, profiles: deps.profiles, workers: deps.workers, maxWaitS: deps.maxWaitS, artifacts: deps.artifacts, knownTools });
+  keyRoutes(app, deps.keyService);
   credentialRoutes(app, { credentials: deps.credentials, keys: deps.keys, profiles: deps.profiles, tools: deps.tools, workers: deps.workers });
-  profileRoutes(app, deps.profiles);
+  profileRoutes(app, deps.profiles, deps.workers);
   securityTxtRoutes(app);
   auditRoutes(app, { store: deps.audit.store, verify: deps.audit.verify, producer: deps.producer });
   promotionRoutes(app, { review: deps.review, audit: deps.audit.store, producer: deps.producer, keys: deps.keys, artifacts: deps.artifacts });
-  return app;
+}
+
+/** The routes' visibility rules: a refused request's record names an object only if the key may see it. */
+async function maySee(deps: AppDeps, key: ApiKeyInfo, target: AuditTarget): Promise<boolean> {
+  if (key.role === 'admin') return true;
+  if (target.kind === 'job') {
+    const rec = await deps.producer.get(target.id);
+    return rec !== undefined && mayReadJob(key, rec);
+  }
+  if (target.kind === 'promotion') return deps.review.get(target.id, reviewerKey(key)).then(() => true);
+  return false; // keys are admin business
 }

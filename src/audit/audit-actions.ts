@@ -25,6 +25,7 @@ export const AUDIT_ACTIONS = [
   'credential.mint',
   'credential.revoke',
   'credential.introspect',
+  'credential.rotate', // a worker host signs job tokens with a new key (airlock credentials rotate)
   'capabilities.read',
   'gateway.call',
   // promotions to staging and their review (issue 6)

@@ -14,7 +14,8 @@ const HashSchema = z.string().regex(/^[0-9a-f]{64}$/);
 
 export const ActorSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('key'), keyId: z.string().min(1), role: z.string().min(1) }),
-  z.strictObject({ type: z.literal('system') }),
+  // `via`: the operator's command line (`cli`) or a process's own start-up (`startup`); absent: the system itself
+  z.strictObject({ type: z.literal('system'), via: z.enum(['cli', 'startup']).optional() }),
   z.strictObject({ type: z.literal('worker'), workerId: z.string().min(1) }),
 ]);
 export type Actor = z.infer<typeof ActorSchema>;

@@ -17,6 +17,7 @@ export {
 } from './audit-record.js';
 export { redact, redactString, isSecretKey, REDACTED } from './redact.js';
 export type { AuditStore } from './audit-store.js';
+export { commandOrigin, recordMutation, startupOrigin, type AuditOrigin, type MutationFacts } from './audit-origin.js';
 export { auditKeys, type AuditKeys, type ActorFilter } from './audit-keys.js';
 export { RedisAuditStore, type RedisAuditStoreOptions } from './redis-audit-store.js';
 export { loadOrCreateSigningKey, signingKeyFromPem, verifyKeyFromPem, publicKeyPem, keyIdOf, type SigningKey, type VerifyKey } from './signing-key.js';

@@ -8,7 +8,7 @@
  */
 import { AppError, type Clock } from '../shared/index.js';
 import { withAuditDefaults } from './audit-options.js';
-import { headOf, parseRecord, type AuditRecord, type ChainHead } from './audit-record.js';
+import { headOf, parseRecord, type Actor, type AuditRecord, type ChainHead } from './audit-record.js';
 import { ChainWalker, type VerifyFailure } from './chain-walker.js';
 import type { Checkpoint } from './checkpoint.js';
 import { signCheckpoint } from './checkpoint.js';
@@ -33,6 +33,8 @@ export interface RetentionOptions {
   readonly retentionDays?: number;
   /** Records per segment file (default and range: AuditOptionsSchema's segmentMaxRecords). */
   readonly segmentMaxRecords?: number;
+  /** Who runs retention, named in each `audit.trim` record (default: the system). */
+  readonly actor?: Actor;
 }
 
 export interface RetentionReport {
@@ -76,7 +78,7 @@ export class Retention {
       }
       segments.push(segment);
       await store.append({
-        actor: { type: 'system' },
+        actor: this.opts.actor ?? { type: 'system' },
         action: 'audit.trim',
         target: null,
         details: { firstSeq: base.seq + 1, lastSeq: last.seq, segment: segment.name, sha256: segment.sha256 },

@@ -3,7 +3,7 @@
  * API's error envelope `{ error: { code, message } }` turned back into an AppError, so the
  * dispatcher prints `airlock: CODE: message` as for any other failure.
  */
-import { AppError, ERROR_CODES, type ErrorCode } from '../shared/index.js';
+import { AppError, ERROR_CODES, type ErrorCode } from '../root/index.js';
 
 export interface ApiClientOptions {
   /** Base URL of the API, e.g. http://127.0.0.1:8080 (a trailing slash is ignored). */

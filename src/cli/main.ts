@@ -1,19 +1,13 @@
 /**
- * `airlock` — the operator's command. Key management talks to Redis directly (the first
- * admin key has to come from somewhere); everything else goes through the composition root.
+ * `airlock` — the operator's command: arguments in, text out. What a command does comes from the
+ * composition root (src/root), the configuration from the environment it is given (`io.env`;
+ * the process's own when none), so the command runs the same in a test as in a shell.
  */
-import type { Redis } from 'ioredis';
+import { loadConfig, type Config } from '../config.js';
+import { AppError, createKey, GROUP_NAME, listKeys, revokeKey, ROLES, runSelftest, serve, type Role } from '../root/index.js';
+import { auditCommand } from './audit-commands.js';
 import { capabilitiesCommand } from './capabilities-command.js';
 import { credentialsCommand } from './credentials-command.js';
-import { runSelftest } from './selftest.js';
-import { loadConfig, type Config } from '../config.js';
-import { RedisAuditStore } from '../audit/index.js';
-import { ApiKeyStore, JobCredentialVerifier, ROLES, type Role } from '../credentials/index.js';
-import { JobProducer, KeyRevocation } from '../queue/index.js';
-import { connectRedis, main as serve } from '../main.js';
-import { GROUP_NAME } from '../review/index.js';
-import { AppError, systemClock } from '../shared/index.js';
-import { auditCommand } from './audit-commands.js';
 import { promotionCommand, reviewCommand, WAIT_EXIT } from './review-commands.js';
 
 export const HELP = `airlock — run untrusted code in single-use, hardened containers
@@ -91,11 +85,19 @@ export function parseArgs(argv: readonly string[]): { positional: string[]; flag
   return { positional, flags };
 }
 
-export async function run(
-  argv: readonly string[],
-  out: (s: string) => void = (s) => process.stdout.write(`${s}\n`),
-  err: (s: string) => void = (s) => process.stderr.write(`${s}\n`),
-): Promise<number> {
+export interface CliIo {
+  /** One line of the command's output (stdout by default). */
+  readonly out?: (line: string) => void;
+  /** One line of diagnostics (stderr by default). */
+  readonly err?: (line: string) => void;
+  /** The AIRLOCK_* variables to run with; absent: the process's environment. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
+export async function run(argv: readonly string[], io: CliIo = {}): Promise<number> {
+  const out = io.out ?? ((s: string) => void process.stdout.write(`${s}\n`));
+  const err = io.err ?? ((s: string) => void process.stderr.write(`${s}\n`));
+  const config = (): Config => loadConfig(io.env);
   const { positional, flags } = parseArgs(argv);
   const [cmd, sub, arg] = positional;
   try {
@@ -105,22 +107,22 @@ export async function run(
         out(HELP);
         return cmd === undefined && !flags.has('help') ? 2 : 0;
       case 'serve':
-        await serve();
+        await serve(config(), out);
         return 0;
       case 'keys':
-        return await keys(sub, arg, flags, out);
+        return await keys(sub, arg, flags, config(), out);
       case 'audit':
-        return await auditCommand(sub, flags, loadConfig(), out, err);
+        return await auditCommand(sub, flags, config(), out, err);
       case 'capabilities':
-        return await capabilitiesCommand(loadConfig(), flags.has('json'), out);
+        return await capabilitiesCommand(config(), flags.has('json'), out);
       case 'credentials':
-        return await credentialsCommand(sub, loadConfig(), out);
+        return await credentialsCommand(sub, config(), out);
       case 'selftest':
-        return await runSelftest(loadConfig(), out);
+        return await runSelftest(config(), out);
       case 'review':
-        return await reviewCommand(sub, positional.slice(2), flags, loadConfig(), out, err);
+        return await reviewCommand(sub, positional.slice(2), flags, config(), out, err);
       case 'promotion':
-        return await promotionCommand(sub, positional.slice(2), flags, loadConfig(), out, err);
+        return await promotionCommand(sub, positional.slice(2), flags, config(), out, err);
       default:
         err(`airlock: unknown command ${cmd}\n\n${HELP}`);
         return 2;
@@ -131,103 +133,61 @@ export async function run(
   }
 }
 
-/** The same revocation as `DELETE /v1/keys/:id`, by the operator (actor `system`), with its own key.revoke record. */
-async function revokeKey(config: Config, redis: Redis, keys: ApiKeyStore, id: string, killRunning: boolean, out: (s: string) => void): Promise<number> {
-  const auditRedis = await connectRedis(config.audit.redis, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
-  const producer = new JobProducer({
-    redis,
-    prefix: config.redis.prefix,
-    attempts: config.worker.attempts,
-    retryBackoffMs: config.worker.retryBackoffMs,
-    finishedTtlS: config.resultTtlS,
-    clock: systemClock,
-  });
-  try {
-    const audit = new RedisAuditStore({ redis: auditRedis, prefix: config.redis.prefix, clock: systemClock });
-    const credentials = new JobCredentialVerifier({ redis, prefix: config.redis.prefix, clock: systemClock, options: config.credentials.options });
-    const actor = { type: 'system' } as const;
-    const r = await new KeyRevocation({ keys, producer, credentials, audit }).revoke(id, { killRunning, actor });
-    await audit.append({
-      actor,
-      action: 'key.revoke',
-      target: id,
-      request: { method: 'CLI', route: 'airlock keys revoke' },
-      details: { killRunning, cancelled: r.cancelled.length, killing: r.killing.length, running: r.running.length, revokedTokenCount: r.tokensRevoked },
-    });
-    out(`revoked ${r.key.id} at ${r.key.revokedAt ?? ''}`);
-    out(`jobs: ${r.cancelled.length} queued cancelled, ${r.killing.length} running killed, ${r.running.length} running left to finish (without credentials)`);
-    for (const jobId of r.cancelled) out(`  cancelled ${jobId}`);
-    for (const jobId of r.killing) out(`  killing ${jobId}`);
-    for (const jobId of r.running) out(`  running ${jobId}`);
-    return 0;
-  } finally {
-    await producer.close();
-    auditRedis.disconnect();
+/** `airlock keys create|list|revoke`: the same services as POST, GET and DELETE /v1/keys, each mutation recorded (actor system, via cli). */
+async function keys(sub: string | undefined, arg: string | undefined, flags: ReadonlyMap<string, string>, config: Config, out: (s: string) => void): Promise<number> {
+  switch (sub) {
+    case 'create': {
+      const created = await createKey(config, newKeyOf(flags));
+      out(`created ${created.id} (role ${created.role}, owner ${created.owner}${created.groups.length > 0 ? `, groups ${created.groups.join(',')}` : ''}). The key is shown once:`);
+      out(created.key);
+      return 0;
+    }
+    case 'list': {
+      out(['ID'.padEnd(22), 'ROLE'.padEnd(9), 'OWNER'.padEnd(22), 'GROUPS'.padEnd(20), 'CREATED'.padEnd(25), 'STATE  ', 'NAME'].join(' '));
+      for (const k of await listKeys(config)) {
+        const state = (k.revokedAt ? 'revoked' : 'active').padEnd(7);
+        out([k.id.padEnd(22), k.role.padEnd(9), k.owner.padEnd(22), (k.groups.join(',') || '-').padEnd(20), k.createdAt.padEnd(25), state, k.name].join(' '));
+      }
+      return 0;
+    }
+    case 'revoke': {
+      if (arg === undefined) throw new AppError('INVALID_REQUEST', 'usage: airlock keys revoke KEY_ID [--kill-running]');
+      const r = await revokeKey(config, arg, flags.has('kill-running'));
+      out(`revoked ${r.key.id} at ${r.key.revokedAt ?? ''}`);
+      out(`jobs: ${r.cancelled.length} queued cancelled, ${r.killing.length} running killed, ${r.running.length} running left to finish (without credentials)`);
+      for (const jobId of r.cancelled) out(`  cancelled ${jobId}`);
+      for (const jobId of r.killing) out(`  killing ${jobId}`);
+      for (const jobId of r.running) out(`  running ${jobId}`);
+      return 0;
+    }
+    default:
+      throw new AppError('INVALID_REQUEST', 'usage: airlock keys create|list|revoke');
   }
 }
 
-async function keys(sub: string | undefined, arg: string | undefined, flags: Map<string, string>, out: (s: string) => void): Promise<number> {
-  const config = loadConfig();
-  const redis = await connectRedis(config.redis, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
-  try {
-    const store = new ApiKeyStore(redis, config.redis.prefix, systemClock);
-    switch (sub) {
-      case 'create': {
-        const role = flags.get('role');
-        if (role === undefined || !(ROLES as readonly string[]).includes(role)) throw new AppError('INVALID_REQUEST', `--role must be one of ${ROLES.join(', ')}`);
-        const name = flags.get('name');
-        const owner = flags.get('owner');
-        const list = (flag: string) =>
-          flags
-            .get(flag)
-            ?.split(',')
-            .map((s) => s.trim())
-            .filter((s) => s !== '');
-        const profiles = list('profiles');
-        const tools = list('tools');
-        const groups = list('groups');
-        const badGroup = groups?.find((g) => !GROUP_NAME.test(g));
-        if (badGroup !== undefined) throw new AppError('INVALID_REQUEST', `--groups: ${JSON.stringify(badGroup)} is not a group name ([a-z][a-z0-9_-]{0,63})`);
-        const created = await store.create({
-          role: role as Role,
-          ...(name !== undefined ? { name } : {}),
-          ...(owner !== undefined ? { owner } : {}),
-          ...(profiles !== undefined ? { profiles } : {}),
-          ...(tools !== undefined ? { tools } : {}),
-          ...(groups !== undefined ? { groups } : {}),
-        });
-        out(
-          `created ${created.id} (role ${created.role}, owner ${created.owner}${created.groups.length > 0 ? `, groups ${created.groups.join(',')}` : ''}). The key is shown once:`,
-        );
-        out(created.key);
-        return 0;
-      }
-      case 'list': {
-        const list = await store.list();
-        out(['ID'.padEnd(22), 'ROLE'.padEnd(9), 'OWNER'.padEnd(22), 'GROUPS'.padEnd(20), 'CREATED'.padEnd(25), 'STATE  ', 'NAME'].join(' '));
-        for (const k of list) {
-          out(
-            [
-              k.id.padEnd(22),
-              k.role.padEnd(9),
-              k.owner.padEnd(22),
-              (k.groups.join(',') || '-').padEnd(20),
-              k.createdAt.padEnd(25),
-              (k.revokedAt ? 'revoked' : 'active').padEnd(7),
-              k.name,
-            ].join(' '),
-          );
-        }
-        return 0;
-      }
-      case 'revoke': {
-        if (arg === undefined) throw new AppError('INVALID_REQUEST', 'usage: airlock keys revoke KEY_ID [--kill-running]');
-        return await revokeKey(config, redis, store, arg, flags.has('kill-running'), out);
-      }
-      default:
-        throw new AppError('INVALID_REQUEST', 'usage: airlock keys create|list|revoke');
-    }
-  } finally {
-    redis.disconnect();
-  }
+/** `--role ROLE [--name] [--owner] [--profiles a,b] [--tools x,y] [--groups g,h]`, checked before anything is opened. */
+function newKeyOf(flags: ReadonlyMap<string, string>): { role: Role; name?: string; owner?: string; profiles?: string[]; tools?: string[]; groups?: string[] } {
+  const role = flags.get('role');
+  if (role === undefined || !(ROLES as readonly string[]).includes(role)) throw new AppError('INVALID_REQUEST', `--role must be one of ${ROLES.join(', ')}`);
+  const list = (flag: string) =>
+    flags
+      .get(flag)
+      ?.split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
+  const groups = list('groups');
+  const badGroup = groups?.find((g) => !GROUP_NAME.test(g));
+  if (badGroup !== undefined) throw new AppError('INVALID_REQUEST', `--groups: ${JSON.stringify(badGroup)} is not a group name ([a-z][a-z0-9_-]{0,63})`);
+  const name = flags.get('name');
+  const owner = flags.get('owner');
+  const profiles = list('profiles');
+  const tools = list('tools');
+  return {
+    role: role as Role,
+    ...(name !== undefined ? { name } : {}),
+    ...(owner !== undefined ? { owner } : {}),
+    ...(profiles !== undefined ? { profiles } : {}),
+    ...(tools !== undefined ? { tools } : {}),
+    ...(groups !== undefined ? { groups } : {}),
+  };
 }

@@ -144,6 +144,11 @@ export class ApiKeyStore {
     return info;
   }
 
+  /** Deletes a key nobody has seen the secret of (its creation could not be recorded): as if never created. */
+  async remove(id: string): Promise<void> {
+    await execChecked(this.redis.multi().del(this.key(id)).zrem(this.indexKey, id), `remove API key ${id}`);
+  }
+
   /**
    * First start: creates an admin key when no live admin key exists. A lock makes two
    * processes starting together create one key, not two.

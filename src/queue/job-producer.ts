@@ -46,16 +46,29 @@ export class JobProducer {
     });
   }
 
+  /** Creates and queues a job at once (no audit record: JobService.submit records, then queues). */
   async submit(ownerKeyId: string, input: JobInput): Promise<JobRecord> {
+    const rec = await this.create(ownerKeyId, input);
+    await this.enqueue(rec);
+    return rec;
+  }
+
+  /** Writes a job's record and input, not yet queued: no worker can take it before `enqueue`. */
+  async create(ownerKeyId: string, input: JobInput): Promise<JobRecord> {
     const id = newId('job');
     const createdAt = new Date(this.opts.clock.now()).toISOString();
     await this.store.create({ id, ownerKeyId, profile: input.profile, createdAt }, input);
+    return { id, status: 'queued', ownerKeyId, profile: input.profile, createdAt, attempts: 0, cancelRequested: false };
+  }
+
+  /** Queues a created job; if that fails, its record is discarded (never one no worker will pick up). */
+  async enqueue(rec: Pick<JobRecord, 'id' | 'ownerKeyId'>): Promise<void> {
     try {
       await this.queue.add(
         'run',
-        { jobId: id },
+        { jobId: rec.id },
         {
-          jobId: id,
+          jobId: rec.id,
           attempts: this.opts.attempts,
           backoff: { type: 'exponential', delay: this.opts.retryBackoffMs },
           removeOnComplete: true,
@@ -63,11 +76,14 @@ export class JobProducer {
         },
       );
     } catch (err) {
-      // never leave a record that no worker will ever pick up
-      await this.store.discard(id, ownerKeyId).catch(() => undefined);
+      await this.discard(rec).catch(() => undefined);
       throw redisFailure('enqueue the job', err);
     }
-    return { id, status: 'queued', ownerKeyId, profile: input.profile, createdAt, attempts: 0, cancelRequested: false };
+  }
+
+  /** Removes a created job that was never queued (its record, its input, its key's index entry). */
+  discard(rec: Pick<JobRecord, 'id' | 'ownerKeyId'>): Promise<void> {
+    return this.store.discard(rec.id, rec.ownerKeyId);
   }
 
   /** What the job ran (kept as long as its record): a promotion snapshots its command and patch. */

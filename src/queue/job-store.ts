@@ -107,9 +107,12 @@ export class RedisJobStore {
 
   /** Removes a record that never reached the queue (enqueue failed), so nothing dangles. */
   async discard(id: string, ownerKeyId: string): Promise<void> {
+    // a pipeline, not MULTI: at maxmemory Redis refuses every command queued in a MULTI (even DEL),
+    // while DEL and SREM alone still run, and a discard is most needed exactly then (a job whose
+    // submission could not be recorded). A stale id left in the key's set is harmless (jobsOf).
     await execChecked(
       this.redis
-        .multi()
+        .pipeline()
         .del(this.key(id), this.inputKey(id))
         .srem(this.keyJobsPrefix + ownerKeyId, id),
       `discard job ${id}`,

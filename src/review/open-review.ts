@@ -67,5 +67,5 @@ export function openReview(o: OpenReviewOptions): PromotionService {
   const store = new PromotionStore(o.redis, o.prefix);
   const applier = new PromotionApplier({ store, targets, artifacts: o.artifacts, clock: o.clock, logger: o.logger, leaseMs: o.applyLeaseMs, publicUrl: o.publicUrl });
   const outbox = new PromotionOutbox({ store, audit: o.audit, policy: o.policy, secrets, clock: o.clock, logger: o.logger, webhook: o.webhook, publicUrl: o.publicUrl });
-  return new PromotionService({ store, policy: o.policy, applier, outbox, artifacts: o.artifacts, clock: o.clock, logger: o.logger, sweepMs: o.sweepMs });
+  return new PromotionService({ store, policy: o.policy, applier, outbox, artifacts: o.artifacts, audit: o.audit, clock: o.clock, logger: o.logger, sweepMs: o.sweepMs });
 }

@@ -194,3 +194,18 @@ move(KEY.promo, KEY.history, ARG.id, 'pending_review', 'pending_review', ARG.at,
 return 1
 `,
 });
+
+export const WITHDRAW_DECISION_SCRIPT = new LuaScript({
+  name: 'promotion-withdraw-decision',
+  doc: `Takes back a decision whose audit record could not be written, while the promotion is still
+pending_review (a decision that moved it is recorded by that move). Returns 1 when withdrawn.`,
+  keys: { promo: MOVE_KEYS.promo, decisions: 'hash: principal -> decision JSON', decisionOrder: 'list: principals in the order they decided' },
+  args: { principal: 'who decided' },
+  reply: z.number(),
+  body: `
+if redis.call('HGET', KEY.promo, 'state') ~= 'pending_review' then return 0 end
+if redis.call('HDEL', KEY.decisions, ARG.principal) == 0 then return 0 end
+redis.call('LREM', KEY.decisionOrder, 0, ARG.principal)
+return 1
+`,
+});

@@ -4,6 +4,7 @@
  * the webhooks wait in the outbox, which `PromotionOutbox` drains in order.
  */
 import type { ArtifactStore } from '../artifacts/index.js';
+import { recordMutation, type AuditOrigin, type AuditStore } from '../audit/index.js';
 import { riskOf } from '../monitor/index.js';
 import { AppError, newId, sha256Hex, type Clock, type Logger } from '../shared/index.js';
 import { requirementFor, type ApprovalPolicy, type TargetPolicy } from './approval-policy.js';
@@ -11,8 +12,9 @@ import { jobSnapshot, type PromotableJob } from './promotable-job.js';
 import type { ApplyResult, PromotionApplier } from './promotion-applier.js';
 import type { PromotionOutbox } from './promotion-outbox.js';
 import { promotionFindings } from './promotion-risk.js';
+import { sweepOnce } from './promotion-sweep.js';
 import type { ActorJson, PromotionDoc, PromotionStore } from './promotion-store.js';
-import { PROMOTION_STATES, type Decision, type Promotion, type PromotionState, type ReviewerKey } from './promotion-types.js';
+import { type Decision, type DecisionBody, type DecisionResult, type Promotion, type PromotionState, type ReviewerKey } from './promotion-types.js';
 import { canSee, eligibleGroups, isPartyTo, selfApprovalForbidden } from './review-visibility.js';
 
 /** Promotions read per round trip when listing. */
@@ -27,6 +29,8 @@ export interface PromotionServiceOptions {
   outbox: PromotionOutbox;
   /** The API writes a job's patch here when promotion is requested (content-addressed, re-checked on read). */
   artifacts: ArtifactStore;
+  /** Where request, decision and retry records go (their state changes go through the outbox). */
+  audit: AuditStore;
   clock: Clock;
   logger: Logger;
   /** How often the sweeper runs (expiry, escalation, unfinished applies, outbox). */
@@ -36,6 +40,13 @@ export interface PromotionServiceOptions {
 /**
  * After each change the outbox is drained (`outbox.drain()`): the audit records of the change
  * are written before the answer leaves; webhooks follow in the background.
+ *
+ * Each mutation (request, decision, retry) also appends its own record through its origin (who
+ * asked, and how), before anything is applied. A state change and the promise to record it are
+ * one atomic write (the outbox), so a request or retry whose own record cannot be written is
+ * still recorded by its transition; the caller hears AUDIT_UNAVAILABLE and nothing is applied by
+ * this call (the sweeper applies approved promotions). A decision that changed no state has no
+ * transition: if its record cannot be written it is withdrawn (not done).
  */
 export class PromotionService {
   private timer: NodeJS.Timeout | undefined;
@@ -51,7 +62,7 @@ export class PromotionService {
     return new Date(this.opts.clock.now()).toISOString();
   }
 
-  async request(job: PromotableJob, body: { target: string; note?: string }, requester: ReviewerKey): Promise<Promotion> {
+  async request(job: PromotableJob, body: { target: string; note?: string }, requester: ReviewerKey, origin: AuditOrigin<Promotion>): Promise<Promotion> {
     const targetPolicy = this.targetFor(body.target, requester);
     const r = job.result;
     if (!PROMOTABLE_JOB_STATES.has(job.status) || r === undefined) {
@@ -102,15 +113,14 @@ export class PromotionService {
       reason: automatic ? `automatic promotion (policy ${this.opts.policy.version})` : `requested${body.note ? `: ${body.note.slice(0, 200)}` : ''}`,
     });
     await this.opts.outbox.drain();
+    const p = await this.mustGet(id);
+    const details = { promotionId: id, target: p.target, state: p.state, artifactDigest: p.artifactDigest };
+    await recordMutation(this.opts.audit, origin, { action: 'promotion.request', target: id, details }, p);
     if (automatic) this.applySoon(id);
-    return this.mustGet(id);
+    return p;
   }
 
-  async decide(
-    id: string,
-    key: ReviewerKey,
-    body: { decision: 'approve' | 'reject'; reason: string; artifactDigest: string },
-  ): Promise<{ promotion: Promotion; outcome: string; approvals: number }> {
+  async decide(id: string, key: ReviewerKey, body: DecisionBody, origin: AuditOrigin<DecisionResult>): Promise<DecisionResult> {
     // a reviewer outside the deciding groups hears why (403) rather than a 404: it holds the id from a notification
     const p = key.role === 'reviewer' ? await this.mustGet(id) : await this.visible(id, key);
     if (p.state === 'expired') throw expiredError(p);
@@ -155,13 +165,35 @@ export class PromotionService {
       case 'not_pending':
         if (r.state === 'expired') throw expiredError(p);
         throw new AppError('PROMOTION_NOT_PENDING', `promotion ${id} is ${r.state}; decisions are taken only while it is pending_review`);
-      case 'approved':
-        this.applySoon(id);
-        break;
       default:
         break;
     }
-    return { promotion: await this.mustGet(id), outcome: r.outcome, approvals: r.approvals };
+    const result: DecisionResult = { promotion: await this.mustGet(id), outcome: r.outcome, approvals: r.approvals };
+    await this.recordDecision(id, key, body, result, origin);
+    if (r.outcome === 'approved') this.applySoon(id);
+    return result;
+  }
+
+  /** A decision's record; one that moved no state is withdrawn when its record cannot be written. */
+  private async recordDecision(id: string, key: ReviewerKey, body: DecisionBody, result: DecisionResult, origin: AuditOrigin<DecisionResult>): Promise<void> {
+    const details = {
+      promotionId: id,
+      decision: body.decision,
+      artifactDigest: body.artifactDigest,
+      principal: key.principal,
+      reason: body.reason,
+      counted: result.outcome,
+      approvals: result.approvals,
+      state: result.promotion.state,
+    };
+    try {
+      await recordMutation(this.opts.audit, origin, { action: 'review.decision', target: id, details }, result);
+    } catch (err) {
+      if (result.outcome === 'recorded' && !(await this.store.withdrawDecision(id, key.principal))) {
+        this.opts.logger.error({ err, promotionId: id, principal: key.principal }, 'an unrecorded decision could not be withdrawn (the promotion moved on)');
+      }
+      throw err;
+    }
   }
 
   /**
@@ -177,7 +209,7 @@ export class PromotionService {
   }
 
   /** An admin sends a failed promotion back to be applied again (same binding, same digest check). */
-  async retry(id: string, admin: ReviewerKey, reason: string): Promise<Promotion> {
+  async retry(id: string, admin: ReviewerKey, reason: string, origin: AuditOrigin<Promotion>): Promise<Promotion> {
     const p = await this.visible(id, admin);
     const r = await this.store.transition(id, ['failed'], 'approved', {
       at: this.iso(),
@@ -187,8 +219,10 @@ export class PromotionService {
     });
     if (!r.applied) throw new AppError('PROMOTION_NOT_PENDING', `promotion ${id} is ${r.state ?? p.state}; only a failed promotion can be retried`);
     await this.opts.outbox.drain();
+    const retried = await this.mustGet(id);
+    await recordMutation(this.opts.audit, origin, { action: 'promotion.retry', target: id, details: { promotionId: id, reason } }, retried);
     this.applySoon(id);
-    return this.mustGet(id);
+    return retried;
   }
 
   /** Whether the key's principal submitted the job or requested the promotion (it may never decide it). */
@@ -228,29 +262,8 @@ export class PromotionService {
 
   /** One pass: expire overdue reviews, escalate due ones, resume unfinished applies, drain the outbox. */
   sweep(): Promise<void> {
-    this.sweeping ??= this.sweepOnce().finally(() => (this.sweeping = undefined));
+    this.sweeping ??= sweepOnce(this.opts).finally(() => (this.sweeping = undefined));
     return this.sweeping;
-  }
-
-  private async sweepOnce(): Promise<void> {
-    const now = this.opts.clock.now();
-    const at = new Date(now).toISOString();
-    for (const id of await this.store.due('pending', now)) {
-      await this.store.transition(id, ['pending_review'], 'expired', {
-        at,
-        actor: { system: 'review-timeout' },
-        reason: 'no quorum before the review deadline (fail closed)',
-        dueAtMs: now,
-      });
-    }
-    for (const id of await this.store.due('escalate', now)) {
-      const p = await this.store.get(id);
-      if (p === undefined) continue;
-      await this.store.escalate(id, now, at, { escalated: true, group: p.escalationGroup, deadlineAt: p.deadlineAt });
-    }
-    await this.opts.outbox.drain();
-    for (const id of await this.store.approvedIds()) await this.opts.applier.apply(id);
-    await this.opts.outbox.drain();
   }
 
   start(): void {
@@ -295,10 +308,6 @@ export class PromotionService {
     if (p === undefined || !canSee(p, key)) throw new AppError('PROMOTION_NOT_FOUND', 'no such promotion');
     return p;
   }
-}
-
-export function isPromotionState(s: string): s is PromotionState {
-  return (PROMOTION_STATES as readonly string[]).includes(s);
 }
 
 export function actorOf(key: ReviewerKey): ActorJson {

@@ -22,7 +22,7 @@ import {
   type OutboxEntry,
   type PromotionDoc,
 } from './promotion-record-schema.js';
-import { CLAIM_SCRIPT, CREATE_SCRIPT, DECIDE_SCRIPT, ESCALATE_SCRIPT, TRANSITION_SCRIPT } from './promotion-scripts.js';
+import { CLAIM_SCRIPT, CREATE_SCRIPT, DECIDE_SCRIPT, ESCALATE_SCRIPT, TRANSITION_SCRIPT, WITHDRAW_DECISION_SCRIPT } from './promotion-scripts.js';
 import { PROMOTION_STATES, type Decision, type Promotion, type PromotionState } from './promotion-types.js';
 
 export type { ActorJson, OutboxEntry, PromotionDoc } from './promotion-record-schema.js';
@@ -158,6 +158,12 @@ export class PromotionStore {
       },
     );
     return { outcome, state, approvals };
+  }
+
+  /** Takes back a principal's decision while the promotion is still pending_review; false when it moved on (or there was none). */
+  async withdrawDecision(id: string, principal: string): Promise<boolean> {
+    const keys = { promo: this.key(id), decisions: `${this.key(id)}:decisions`, decisionOrder: `${this.key(id)}:decision-order` };
+    return (await WITHDRAW_DECISION_SCRIPT.run(this.redis, keys, { principal })) === 1;
   }
 
   async claim(id: string, token: string, nowMs: number, leaseMs: number): Promise<boolean> {

@@ -93,3 +93,20 @@ export interface Promotion {
   /** Set when failed: why. */
   readonly failure: string | null;
 }
+
+export interface DecisionBody {
+  readonly decision: 'approve' | 'reject';
+  readonly reason: string;
+  readonly artifactDigest: string;
+}
+
+export interface DecisionResult {
+  readonly promotion: Promotion;
+  /** Whether it counted: recorded | approved | rejected (the store's outcome). */
+  readonly outcome: string;
+  readonly approvals: number;
+}
+
+export function isPromotionState(s: string): s is PromotionState {
+  return (PROMOTION_STATES as readonly string[]).includes(s);
+}

@@ -1,5 +1,6 @@
 export { AppError, ERROR_CODES, isAppError, type ErrorCode } from './errors.js';
 export { systemClock, type Clock } from './clock.js';
+export { AsyncDisposableStack, DisposalError, type AsyncDisposableStackLike } from './async-disposable-stack.js';
 export { newId, idPattern } from './ids.js';
 export { canonicalJson } from './canonical-json.js';
 export { sha256Hex } from './digest.js';

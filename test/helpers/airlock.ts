@@ -1,7 +1,8 @@
 /**
- * Starts a real Airlock (API + worker, or either) against the real Redis and Docker engine,
- * with a unique Redis prefix and a test label on every container. `stop()` drains, checks
- * that no container of this test is left, and deletes the test's Redis keys.
+ * Starts a real Airlock (API + worker, or either) through the composition root, against the real
+ * Redis and Docker engine, with a unique Redis prefix and a test label on every container (both
+ * configuration: AIRLOCK_REDIS_PREFIX, AIRLOCK_CONTAINER_LABELS). `stop()` drains, removes any
+ * container of this test that is left, and deletes the test's Redis keys.
  */
 import Docker from 'dockerode';
 import { randomBytes } from 'node:crypto';
@@ -10,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { CreatedApiKey, Role } from '../../src/credentials/index.js';
-import { startAirlock, type Airlock } from '../../src/main.js';
+import { openAirlock, type Airlock } from '../../src/root/index.js';
 import { jobOfContainer, LABEL_JOB } from '../../src/sandbox/index.js';
 import { createLogger, type Clock } from '../../src/shared/index.js';
 import { deletePrefix, testRedis, TEST_REDIS_URL, uniquePrefix } from './redis.js';
@@ -32,11 +33,14 @@ export interface TestAirlock {
   stop(): Promise<void>;
 }
 
+/** A configuration from these variables alone (never the test process's environment). */
 export function testConfig(prefix: string, env: Record<string, string> = {}): Config {
   return loadConfig({
     AIRLOCK_REDIS_URL: TEST_REDIS_URL,
     AIRLOCK_REDIS_PREFIX: prefix,
     AIRLOCK_PORT: '0',
+    // tests make their own keys
+    AIRLOCK_BOOTSTRAP_ADMIN: 'false',
     AIRLOCK_WORKER_CONCURRENCY: '2',
     AIRLOCK_RETRY_BACKOFF_MS: '200',
     AIRLOCK_LOG_LEVEL: process.env['AIRLOCK_TEST_LOG_LEVEL'] ?? 'silent',
@@ -46,11 +50,7 @@ export function testConfig(prefix: string, env: Record<string, string> = {}): Co
 }
 
 /** `logLines`: collect every log line (at debug level) instead of discarding them, e.g. to scan for secrets. */
-export async function startTestAirlock(
-  name: string,
-  env: Record<string, string> = {},
-  opts: { logLines?: string[]; clock?: Clock; webhookSleep?: (ms: number) => Promise<void> } = {},
-): Promise<TestAirlock> {
+export async function startTestAirlock(name: string, env: Record<string, string> = {}, opts: { logLines?: string[]; clock?: Clock } = {}): Promise<TestAirlock> {
   const prefix = uniquePrefix(name);
   const testId = `${name}-${randomBytes(4).toString('hex')}`;
   // the audit signing key, checkpoints and segments of this test's chain: a temp dir stop() removes
@@ -59,14 +59,12 @@ export async function startTestAirlock(
     AIRLOCK_AUDIT_SIGNING_KEY_FILE: join(auditDir, 'signing-key.pem'),
     AIRLOCK_AUDIT_CHECKPOINT_FILE: join(auditDir, 'checkpoints.jsonl'),
     AIRLOCK_AUDIT_SEGMENTS_DIR: join(auditDir, 'segments'),
+    AIRLOCK_CONTAINER_LABELS: `${TEST_LABEL}=${testId}`,
     ...env,
   });
-  const airlock = await startAirlock(config, {
+  const airlock = await openAirlock(config, {
     logger: opts.logLines === undefined ? createLogger({ level: config.logLevel }) : collectingLogger(opts.logLines),
-    containerLabels: { [TEST_LABEL]: testId },
-    bootstrapAdmin: false,
     ...(opts.clock ? { clock: opts.clock } : {}),
-    ...(opts.webhookSleep ? { webhookSleep: opts.webhookSleep } : {}),
   });
   const baseUrl = (airlock.url ?? '').replace('0.0.0.0', '127.0.0.1');
   // a job's container: labelled with it (cold) or named after it by its claim (pooled); the pool's unclaimed ones are nobody's

@@ -11,6 +11,7 @@ import type { Redis } from 'ioredis';
 import { ApiKeyStore, JobCredentialIssuer, parseJobCredentialOptions } from '../../src/credentials/index.js';
 import { ToolGateway, parseTools, type GatewayCallReport, type RunningToolGateway, type ToolGatewayOptions } from '../../src/gateway/index.js';
 import { deletePrefix, testRedis, uniquePrefix } from './redis.js';
+import { systemClock } from '../../src/shared/index.js';
 
 export interface GatewayReply {
   status: number;
@@ -90,8 +91,8 @@ export async function startGatewayHarness(name: string, tools: unknown[], secret
   };
   try {
     const parsed = parseTools(tools);
-    const issuer = await JobCredentialIssuer.open({ redis, prefix, clock: { now: () => Date.now() }, keyDir: join(dir, 'keys'), options: parseJobCredentialOptions() });
-    const key = await new ApiKeyStore(redis, prefix, { now: () => Date.now() }).create({ role: 'agent', tools: parsed.map((t) => t.name) });
+    const issuer = await JobCredentialIssuer.open({ redis, prefix, clock: systemClock, keyDir: join(dir, 'keys'), options: parseJobCredentialOptions() });
+    const key = await new ApiKeyStore(redis, prefix, systemClock).create({ role: 'agent', tools: parsed.map((t) => t.name) });
     const minted = await issuer.mint({ jobId, keyId: key.id, profile: 'python', tools: parsed.map((t) => t.name), deadlineMs: Date.now() + 10 * 60_000 });
     const gateway = new ToolGateway({
       jobId,

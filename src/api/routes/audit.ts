@@ -12,7 +12,7 @@ import { AppError } from '../../shared/index.js';
 import { ANONYMOUS_KEY_ID } from '../audit-event.js';
 import { requireRole } from '../auth.js';
 import { parseWith } from '../job-request-schema.js';
-import { JOB_ID, KEY_ID } from '../route-actions.js';
+import { audited, JOB_ID, KEY_ID } from '../route-audit.js';
 import { mayReadJob } from './jobs.js';
 
 export interface AuditRoutesDeps {
@@ -49,19 +49,19 @@ export function parseActor(value: string): ActorFilter {
 }
 
 export function auditRoutes(app: FastifyInstance, deps: AuditRoutesDeps): void {
-  app.get('/v1/audit', async (req) => {
+  app.get('/v1/audit', audited('audit.read'), async (req) => {
     requireRole(req, 'admin');
     const { actor, ...rest } = parseWith(AuditQueryParams, req.query);
     return queryAudit(deps.store, { ...rest, ...(actor !== undefined ? { actor: parseActor(actor) } : {}) });
   });
 
-  app.get('/v1/audit/verify', async (req) => {
+  app.get('/v1/audit/verify', audited('audit.verify'), async (req) => {
     requireRole(req, 'admin');
     return deps.verify();
   });
 
   /** Oldest first. Another key's job is a 404, like the job routes. */
-  app.get('/v1/jobs/:id/audit', async (req) => {
+  app.get('/v1/jobs/:id/audit', audited('audit.read', { target: 'job' }), async (req) => {
     const key = requireRole(req, 'agent', 'admin');
     const id = (req.params as { id?: string }).id ?? '';
     const q = parseWith(JobAuditParams, req.query);

@@ -5,6 +5,7 @@ import type { Tool } from '../../gateway/index.js';
 import { capabilityMatrix, type LoadedProfile } from '../../profiles/index.js';
 import type { WorkerRegistry } from '../../queue/index.js';
 import { requireRole } from '../auth.js';
+import { audited } from '../route-audit.js';
 import { parseWith } from '../job-request-schema.js';
 
 const IntrospectSchema = z.strictObject({ token: z.string().min(1).max(8192) });
@@ -22,14 +23,14 @@ export function credentialRoutes(app: FastifyInstance, deps: CredentialRoutesDep
   app.get('/.well-known/jwks.json', async (_req, reply) => reply.header('cache-control', 'max-age=60').send(await deps.credentials.jwks()));
 
   // RFC 7662: `{ active: false }` and nothing else for any token that is not live right now
-  app.post('/v1/credentials/introspect', async (req) => {
+  app.post('/v1/credentials/introspect', audited('credential.introspect'), async (req) => {
     requireRole(req, 'service', 'admin');
     const { response, reason } = await deps.credentials.introspect(parseWith(IntrospectSchema, req.body).token);
     if (reason !== undefined && req.auditState !== null) req.auditState.note = { introspection: reason };
     return response;
   });
 
-  app.get('/v1/capabilities', async (req) => {
+  app.get('/v1/capabilities', audited('capabilities.read'), async (req) => {
     requireRole(req, 'admin', 'reviewer');
     return capabilityMatrix({
       profiles: deps.profiles,

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { WorkerBeat, WorkerRegistry } from '../../queue/index.js';
 import type { Logger } from '../../shared/index.js';
+import { UNAUDITED } from '../route-audit.js';
 
 /** Past this share of its `maxmemory`, a Redis is reported and logged as near its cap. */
 export const MEMORY_ALERT_RATIO = 0.8;
@@ -45,8 +46,8 @@ export function healthRoutes(app: FastifyInstance, deps: HealthDeps): void {
     }
   };
 
-  app.get('/healthz', () => ({ status: 'ok' }));
-  app.get('/readyz', async (_req, reply) => {
+  app.get('/healthz', UNAUDITED, () => ({ status: 'ok' }));
+  app.get('/readyz', UNAUDITED, async (_req, reply) => {
     let redisOk: boolean;
     let workers: Pick<WorkerBeat, 'workerId' | 'engineOk' | 'pool'>[] = [];
     let memory: { redis?: RedisMemory; audit?: RedisMemory } = {};

@@ -3,19 +3,25 @@ import { z } from 'zod';
 import type { ArtifactStore } from '../../artifacts/index.js';
 import type { ApiKeyInfo } from '../../credentials/index.js';
 import { JOB_ROLES, type LoadedProfile } from '../../profiles/index.js';
-import { isTerminal, resultView, type JobProducer, type JobRecord } from '../../queue/index.js';
+import { isTerminal, resultView, type CancelledJob, type JobProducer, type JobRecord, type JobService, type WorkerRegistry } from '../../queue/index.js';
 import { AppError } from '../../shared/index.js';
 import { requireRole } from '../auth.js';
 import { checkPatch } from '../check-patch.js';
+import { httpOrigin, type HttpAnswer } from '../http-origin.js';
 import { parseJobRequest, parseWith } from '../job-request-schema.js';
-import { JOB_ID } from '../route-actions.js';
+import { audited, JOB_ID } from '../route-audit.js';
 
 export interface JobRoutesDeps {
+  /** Submit and cancel (each records its own audit record). */
+  jobs: JobService;
+  /** Reads and waits. */
   producer: JobProducer;
   /** Names of the configured tools (from the tools file). */
   knownTools: ReadonlySet<string>;
   artifacts: ArtifactStore;
   profiles: ReadonlyMap<string, LoadedProfile>;
+  /** Which isolation tiers live workers run: a job of a tier none runs is refused, never queued. */
+  workers: Pick<WorkerRegistry, 'assertServes'>;
   maxWaitS: number;
 }
 
@@ -23,7 +29,7 @@ const IdParams = z.object({ id: z.string().regex(JOB_ID) });
 const WaitQuery = z.strictObject({ wait: z.coerce.number().min(0).optional() });
 
 export function jobRoutes(app: FastifyInstance, deps: JobRoutesDeps): void {
-  app.post('/v1/jobs', async (req, reply) => {
+  app.post('/v1/jobs', audited('job.submit', { mutating: true }), async (req, reply) => {
     // the roles jobGrant grants jobs to (parseJobRequest asks it again, with the profile and tools)
     const key = requireRole(req, ...JOB_ROLES);
     const waitS = parseWait(req, deps.maxWaitS);
@@ -36,12 +42,16 @@ export function jobRoutes(app: FastifyInstance, deps: JobRoutesDeps): void {
       },
     });
     if (input.patch !== undefined) await checkPatch(input.patch);
-    let rec: JobRecord | undefined = await deps.producer.submit(key.id, input);
+    const tier = deps.profiles.get(input.profile)?.profile.isolation ?? 'container';
+    // a job is never queued for a tier no worker runs (nor run on a weaker one: the worker refuses that too)
+    if (tier !== 'container') await deps.workers.assertServes(tier, input.profile);
+    // recorded the moment it is accepted (before any ?wait), as its 202 answer
+    let rec: JobRecord | undefined = await deps.jobs.submit(key.id, input, httpOrigin(req, accepted));
     if (waitS > 0) rec = (await deps.producer.waitForResult(rec.id, waitS * 1000)) ?? rec;
     return reply.status(isTerminal(rec.status) ? 200 : 202).send(view(rec));
   });
 
-  app.get('/v1/jobs/:id', async (req) => {
+  app.get('/v1/jobs/:id', audited('job.read', { target: 'job' }), async (req) => {
     const rec = await ownedJob(req, deps.producer);
     const waitS = parseWait(req, deps.maxWaitS);
     if (waitS > 0 && !isTerminal(rec.status)) return view((await deps.producer.waitForResult(rec.id, waitS * 1000)) ?? rec);
@@ -50,24 +60,26 @@ export function jobRoutes(app: FastifyInstance, deps: JobRoutesDeps): void {
 
   artifactRoutes(app, deps);
 
-  app.delete('/v1/jobs/:id', async (req, reply) => {
+  app.delete('/v1/jobs/:id', audited('job.cancel', { mutating: true, target: 'job' }), async (req, reply) => {
     const rec = await ownedJob(req, deps.producer);
-    const r = await deps.producer.cancel(rec.id);
-    if (r === 'did_cancel' || r === 'cancelling') {
-      const now = (await deps.producer.get(rec.id)) ?? rec;
-      return reply.status(r === 'did_cancel' ? 200 : 202).send(view(now));
-    }
-    throw new AppError('JOB_ALREADY_FINISHED', `job ${rec.id} already finished (${r ?? 'unknown'}); nothing to cancel`);
+    const answer = cancelAnswer(await deps.jobs.cancel(rec.id, httpOrigin(req, cancelAnswer)));
+    return reply.status(answer.status).send(answer.body);
   });
 }
 
+/** An accepted job: 202 with its view. */
+const accepted = (rec: JobRecord): HttpAnswer => ({ status: 202, body: view(rec) });
+
+/** 200 for a queued job cancelled now; 202 for a running one the worker is asked to kill. */
+const cancelAnswer = (c: CancelledJob): HttpAnswer => ({ status: c.outcome === 'did_cancel' ? 200 : 202, body: view(c.job) });
+
 export function artifactRoutes(app: FastifyInstance, deps: JobRoutesDeps): void {
-  app.get('/v1/jobs/:id/artifacts', async (req) => {
+  app.get('/v1/jobs/:id/artifacts', audited('job.read', { target: 'job' }), async (req) => {
     const r = (await ownedJob(req, deps.producer)).result;
     return { artifacts: r?.artifacts ?? [], artifactDigest: r?.artifactDigest ?? null, artifactsRejected: r?.artifactsRejected ?? [] };
   });
 
-  app.get('/v1/jobs/:id/artifacts.tar', async (req, reply) => {
+  app.get('/v1/jobs/:id/artifacts.tar', audited('job.read', { target: 'job' }), async (req, reply) => {
     const r = (await ownedJob(req, deps.producer)).result;
     if (!r?.artifactsTarSha256) throw new AppError('ARTIFACT_NOT_FOUND', 'this job has no artifacts');
     const body = await deps.artifacts.read(r.artifactsTarSha256);
@@ -78,7 +90,7 @@ export function artifactRoutes(app: FastifyInstance, deps: JobRoutesDeps): void 
       .send(body);
   });
 
-  app.get('/v1/jobs/:id/artifacts/*', async (req, reply) => {
+  app.get('/v1/jobs/:id/artifacts/*', audited('job.read', { target: 'job' }), async (req, reply) => {
     const rec = await ownedJob(req, deps.producer);
     const path = (req.params as { '*'?: string })['*'] ?? '';
     const entry = rec.result?.artifacts.find((a) => a.path === path);

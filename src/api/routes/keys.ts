@@ -1,12 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { ROLES } from '../../credentials/index.js';
-import { KeyRevocation, type KeyRevocationDeps } from '../../queue/index.js';
+import type { KeyRevocationResult, KeyService } from '../../queue/index.js';
 import { AppError } from '../../shared/index.js';
 import { GROUP_NAME } from '../../review/index.js';
 import { requireRole } from '../auth.js';
 import { parseWith } from '../job-request-schema.js';
-import { KEY_ID } from '../route-actions.js';
+import { httpOrigin, type HttpAnswer } from '../http-origin.js';
+import { audited, KEY_ID } from '../route-audit.js';
 
 const CreateKeySchema = z.strictObject({
   role: z.enum(ROLES),
@@ -29,30 +30,30 @@ const CreateKeySchema = z.strictObject({
 /** `?killRunning=true`: also kill the key's running jobs (default: they finish, without credentials). */
 const RevokeQuerySchema = z.strictObject({ killRunning: z.stringbool().optional() });
 
-export function keyRoutes(app: FastifyInstance, deps: KeyRevocationDeps): void {
-  const { keys } = deps;
-  const revocation = new KeyRevocation(deps);
-  app.post('/v1/keys', async (req, reply) => {
+export function keyRoutes(app: FastifyInstance, keys: KeyService): void {
+  // the key is shown once, in this answer; its record names only its id
+  app.post('/v1/keys', audited('key.create', { mutating: true }), async (req, reply) => {
     requireRole(req, 'admin');
-    const created = await keys.create(parseWith(CreateKeySchema, req.body));
+    const created = await keys.create(
+      parseWith(CreateKeySchema, req.body),
+      httpOrigin(req, (k) => ({ status: 201, body: k })),
+    );
     return reply.status(201).send(created);
   });
 
-  app.get('/v1/keys', async (req) => {
+  app.get('/v1/keys', audited('key.list'), async (req) => {
     requireRole(req, 'admin');
     return { keys: await keys.list() };
   });
 
-  // revoking cancels the key's queued jobs and ends its running jobs' credentials (see KeyRevocation)
-  app.delete('/v1/keys/:id', async (req) => {
-    const admin = requireRole(req, 'admin');
+  // revoking cancels the key's queued jobs and ends its running jobs' credentials (KeyService.revoke: a record per job, then key.revoke)
+  app.delete('/v1/keys/:id', audited('key.revoke', { mutating: true, target: 'key' }), async (req) => {
+    requireRole(req, 'admin');
     const id = (req.params as { id?: string }).id ?? '';
     if (!KEY_ID.test(id)) throw new AppError('KEY_NOT_FOUND', `no API key ${id}`);
     const killRunning = parseWith(RevokeQuerySchema, req.query).killRunning ?? false;
-    const r = await revocation.revoke(id, { killRunning, actor: { type: 'key', keyId: admin.id, role: admin.role } });
-    // the key.revoke record (written by the audit hook) says what the revocation did; each job has its own record
-    const note = { killRunning, cancelled: r.cancelled.length, killing: r.killing.length, running: r.running.length, revokedTokenCount: r.tokensRevoked };
-    if (req.auditState !== null) req.auditState.note = note;
-    return { ...r.key, jobs: { cancelled: r.cancelled, killing: r.killing, running: r.running } };
+    return revokedAnswer(await keys.revoke(id, killRunning, httpOrigin(req, revokedAnswer))).body;
   });
 }
+
+const revokedAnswer = (r: KeyRevocationResult): HttpAnswer => ({ status: 200, body: { ...r.key, jobs: { cancelled: r.cancelled, killing: r.killing, running: r.running } } });

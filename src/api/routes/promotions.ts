@@ -9,11 +9,12 @@ import type { ArtifactStore } from '../../artifacts/index.js';
 import { QUERY_MAX_LIMIT, queryAudit, type RedisAuditStore } from '../../audit/index.js';
 import type { ApiKeyInfo, ApiKeyStore } from '../../credentials/index.js';
 import { promotableJobOf, type JobProducer } from '../../queue/index.js';
-import { isPromotionState, selfApprovalForbidden, type Promotion, type PromotionService, type ReviewerKey } from '../../review/index.js';
+import { isPromotionState, selfApprovalForbidden, type DecisionResult, type Promotion, type PromotionService, type ReviewerKey } from '../../review/index.js';
 import { AppError } from '../../shared/index.js';
 import { requireRole } from '../auth.js';
 import { parseWith } from '../job-request-schema.js';
-import { JOB_ID, PROMOTION_ID } from '../route-actions.js';
+import { httpOrigin, type HttpAnswer } from '../http-origin.js';
+import { audited, JOB_ID, PROMOTION_ID } from '../route-audit.js';
 
 export interface PromotionRoutesDeps {
   review: PromotionService;
@@ -40,7 +41,13 @@ const AuditPage = z.strictObject({ limit: z.coerce.number().int().min(1).max(QUE
 const ALL_ROLES = ['agent', 'reviewer', 'admin', 'service'] as const;
 
 export function promotionRoutes(app: FastifyInstance, deps: PromotionRoutesDeps): void {
-  app.post('/v1/jobs/:id/promotions', async (req, reply) => {
+  promotionReads(app, deps);
+  promotionChanges(app, deps);
+}
+
+/** Request, decide, retry: each recorded by review where it changes the promotion (httpOrigin gives the record this request's facts). */
+function promotionChanges(app: FastifyInstance, deps: PromotionRoutesDeps): void {
+  app.post('/v1/jobs/:id/promotions', audited('promotion.request', { mutating: true, target: 'job' }), async (req, reply) => {
     const key = requireRole(req, 'agent', 'admin');
     const body = parseWith(RequestBody, req.body ?? {});
     const jobId = (req.params as { id?: string }).id ?? '';
@@ -53,12 +60,31 @@ export function promotionRoutes(app: FastifyInstance, deps: PromotionRoutesDeps)
       promotableJobOf(rec, input, owner?.owner ?? rec.ownerKeyId),
       { target: body.target, ...(body.note !== undefined ? { note: body.note } : {}) },
       reviewerKey(key),
+      httpOrigin(req, requested),
     );
-    note(req, { promotionId: p.id, target: p.target, state: p.state, artifactDigest: p.artifactDigest });
     return reply.status(201).send(view(p));
   });
 
-  app.get('/v1/promotions', async (req) => {
+  app.post('/v1/promotions/:id/decisions', audited('review.decision', { mutating: true, target: 'promotion' }), async (req) => {
+    const id = promotionId(req);
+    const key = await deciderKey(req, deps.review, id);
+    const body = parseWith(DecisionBody, req.body ?? {});
+    // for the record of a refused decision (self-approval, wrong digest, …); a counted one is recorded by review
+    note(req, { promotionId: id, decision: body.decision, artifactDigest: body.artifactDigest, principal: key.owner, reason: body.reason });
+    return decided(await deps.review.decide(id, reviewerKey(key), body, httpOrigin(req, decided))).body;
+  });
+
+  app.post('/v1/promotions/:id/retry', audited('promotion.retry', { mutating: true, target: 'promotion' }), async (req) => {
+    const key = requireRole(req, 'admin');
+    const id = promotionId(req);
+    const body = parseWith(RetryBody, req.body ?? {});
+    note(req, { promotionId: id, reason: body.reason });
+    return view(await deps.review.retry(id, reviewerKey(key), body.reason, httpOrigin(req, retried)));
+  });
+}
+
+function promotionReads(app: FastifyInstance, deps: PromotionRoutesDeps): void {
+  app.get('/v1/promotions', audited('promotion.read'), async (req) => {
     const key = requireRole(req, ...ALL_ROLES);
     const q = parseWith(ListQuery, req.query);
     const list = await deps.review.list(reviewerKey(key), {
@@ -70,12 +96,12 @@ export function promotionRoutes(app: FastifyInstance, deps: PromotionRoutesDeps)
     return { promotions: list.map(summary) };
   });
 
-  app.get('/v1/promotions/:id', async (req) => {
+  app.get('/v1/promotions/:id', audited('promotion.read', { target: 'promotion' }), async (req) => {
     const key = requireRole(req, ...ALL_ROLES);
     return view(await deps.review.get(promotionId(req), reviewerKey(key)));
   });
 
-  app.get('/v1/promotions/:id/artifacts.tar', async (req, reply) => {
+  app.get('/v1/promotions/:id/artifacts.tar', audited('promotion.read', { target: 'promotion' }), async (req, reply) => {
     const key = requireRole(req, ...ALL_ROLES);
     const p = await deps.review.get(promotionId(req), reviewerKey(key));
     const sha = p.snapshot.artifactsTarSha256;
@@ -84,7 +110,7 @@ export function promotionRoutes(app: FastifyInstance, deps: PromotionRoutesDeps)
     return reply.type('application/x-tar').header('x-artifact-digest', p.artifactDigest).send(body);
   });
 
-  app.get('/v1/promotions/:id/patch', async (req, reply) => {
+  app.get('/v1/promotions/:id/patch', audited('promotion.read', { target: 'promotion' }), async (req, reply) => {
     const key = requireRole(req, ...ALL_ROLES);
     const p = await deps.review.get(promotionId(req), reviewerKey(key));
     if (p.snapshot.patchSha256 === null) throw new AppError('ARTIFACT_NOT_FOUND', 'the job of this promotion had no patch');
@@ -92,41 +118,18 @@ export function promotionRoutes(app: FastifyInstance, deps: PromotionRoutesDeps)
   });
 
   // the promotion's trail, oldest first: request, decisions (refused ones too), transitions, reads
-  app.get('/v1/promotions/:id/audit', async (req) => {
+  app.get('/v1/promotions/:id/audit', audited('audit.read', { target: 'promotion' }), async (req) => {
     const key = requireRole(req, ...ALL_ROLES);
     const p = await deps.review.get(promotionId(req), reviewerKey(key));
     const q = parseWith(AuditPage, req.query);
     const page = await queryAudit(deps.audit, { target: p.id, order: 'asc', limit: q.limit, ...(q.cursor !== undefined ? { cursor: q.cursor } : {}) });
     return { promotionId: p.id, ...page };
   });
-
-  app.post('/v1/promotions/:id/decisions', async (req) => {
-    const id = promotionId(req);
-    const key = await deciderKey(req, deps.review, id);
-    const body = parseWith(DecisionBody, req.body ?? {});
-    note(req, { promotionId: id, decision: body.decision, artifactDigest: body.artifactDigest, principal: key.owner, reason: body.reason });
-    const r = await deps.review.decide(id, reviewerKey(key), body);
-    note(req, {
-      promotionId: id,
-      decision: body.decision,
-      artifactDigest: body.artifactDigest,
-      principal: key.owner,
-      reason: body.reason,
-      counted: r.outcome,
-      approvals: r.approvals,
-      state: r.promotion.state,
-    });
-    return { decision: { outcome: r.outcome, approvals: r.approvals }, promotion: view(r.promotion) };
-  });
-
-  app.post('/v1/promotions/:id/retry', async (req) => {
-    const key = requireRole(req, 'admin');
-    const id = promotionId(req);
-    const body = parseWith(RetryBody, req.body ?? {});
-    note(req, { promotionId: id, reason: body.reason });
-    return view(await deps.review.retry(id, reviewerKey(key), body.reason));
-  });
 }
+
+const requested = (p: Promotion): HttpAnswer => ({ status: 201, body: view(p) });
+const decided = (r: DecisionResult): HttpAnswer => ({ status: 200, body: { decision: { outcome: r.outcome, approvals: r.approvals }, promotion: view(r.promotion) } });
+const retried = (p: Promotion): HttpAnswer => ({ status: 200, body: view(p) });
 
 /** Decisions are taken by reviewer keys; a party to the promotion hears why it may not decide, whatever its role. */
 async function deciderKey(req: FastifyRequest, review: PromotionService, id: string): Promise<ApiKeyInfo> {
