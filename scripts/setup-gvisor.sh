@@ -15,7 +15,7 @@
 #   (no --oci-seccomp: measured, runsc applies an OCI seccomp policy only to the container's init
 #   and its children, never to a `docker exec`'d process, and every job runs as an exec; this
 #   release also refuses SCMP_ACT_KILL_PROCESS. Under gVisor the job's calls go to gVisor's own
-#   kernel, the Sentry, which runs under gVisor's host filter: README "How a job is contained")
+#   kernel, the Sentry, which runs under gVisor's host filter: docs/security-model.md, "How a job is contained")
 #   --host-uds=open a job granted tools may connect to the gateway's socket in its read-only
 #                   /run/airlock (the only host socket it is given); it can create none
 set -euo pipefail

@@ -5,7 +5,7 @@
 #   3. Redis: the embedded default — when AIRLOCK_REDIS_URL is unset and nothing answers on
 #      127.0.0.1:6379, a private redis-server with AOF persistence under the data folder,
 #      capped at AIRLOCK_REDIS_MAXMEMORY (default 1gb, `noeviction`)
-#   4. npm ci, when node_modules is missing or older than package-lock.json
+#   4. npm ci (strict: exactly the lock), when node_modules does not match package-lock.json
 #   5. the sandbox images, when missing or their recipe changed
 #   6. gVisor (runsc) for the *-gvisor profiles: scripts/setup-gvisor.sh
 # When everything is there it only checks, in a few seconds.
@@ -90,10 +90,11 @@ stamp=node_modules/.airlock-lock.sha256
 want=$(sha256sum package-lock.json | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   say "installing npm dependencies (npm ci)"
+  # exactly the locked versions, or nothing: a lock npm ci refuses is a bug to fix at its source
+  # (`npm run lock` regenerates it from package.json in a scratch folder), never papered over
   if ! npm ci --no-audit --no-fund --loglevel=error 2>"$data/npm-ci.log"; then
-    # npm 11 can leave other platforms' optional packages out of the lock and then refuse it
-    say "npm ci refused the lock file (see $data/npm-ci.log); installing with npm install instead"
-    npm install --no-audit --no-fund --loglevel=error
+    cat "$data/npm-ci.log" >&2
+    die "npm ci refused package-lock.json (above); run \`npm run lock\` and commit the lock file"
   fi
   echo "$want" > "$stamp"
 fi

@@ -200,7 +200,7 @@ export interface Config {
   /** Where artifacts live: `<data dir>/artifacts`, or an S3 bucket (AIRLOCK_ARTIFACTS_S3_*). */
   readonly artifacts: ArtifactStoreOptions;
   readonly tools: {
-    /** JSON array of tool definitions (see README, "Tools and credentials"); none: no tools. */
+    /** JSON array of tool definitions (see docs/security-model.md); none: no tools. */
     readonly file: string | undefined;
     /** JSON object secret name → value, read once at start-up (tool secrets, policy hook secrets); AIRLOCK_SECRET_<NAME> variables add to it. */
     readonly secretsFile: string | undefined;
@@ -212,7 +212,7 @@ export interface Config {
   };
   readonly credentials: { readonly keyDir: string; readonly options: JobCredentialOptions };
   readonly review: {
-    /** The approval policy (JSON; see README, "Promotion to staging"); none: no targets, every request refused. */
+    /** The approval policy (JSON; see docs/promotion.md); none: no targets, every request refused. */
     readonly policyFile: string | undefined;
     readonly sweepMs: number;
     readonly applyLeaseMs: number;

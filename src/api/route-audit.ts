@@ -24,7 +24,7 @@ export interface RouteAudit {
 
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** `unaudited`: unauthenticated liveness/readiness probes only (see README, "Audit log"). */
+    /** `unaudited`: unauthenticated liveness/readiness probes only (see docs/audit.md). */
     audit?: RouteAudit | 'unaudited';
   }
 }

@@ -39,7 +39,7 @@ async function verify(config: Config, pubkeyFile: string | undefined, out: Out, 
   }
   err(`audit log verification FAILED at seq ${result.seq}: ${result.reason}`);
   err(`  ${result.detail}`);
-  err('  see README.md, "Runbook: the audit log", for what to do next');
+  err('  see docs/audit.md, "Runbook: the audit log", for what to do next');
   return EXIT_VERIFY_FAILED;
 }
 

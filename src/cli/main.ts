@@ -52,7 +52,7 @@ Usage:
                                         profiles; prints a table, exits non-zero on any failure
   airlock help                          this text
 
-Configuration comes from AIRLOCK_* environment variables (see README.md, "Configuration").
+Configuration comes from AIRLOCK_* environment variables (see docs/configuration.md).
 review and promotion are clients of a running API: AIRLOCK_URL (default http://127.0.0.1:$AIRLOCK_PORT)
 and AIRLOCK_KEY (an API key), or --url URL and --key KEY.
 Examples:

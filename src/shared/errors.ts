@@ -1,7 +1,7 @@
 /**
  * The one catalogue of error codes. Every error Airlock raises carries one of these;
  * api/error-handler.ts maps each to an HTTP status (a new code without a status is a
- * compile error) and the README documents each.
+ * compile error) and docs/api.md documents each (test/api-catalogue.test.ts).
  */
 export const ERROR_CODES = [
   // request shape
