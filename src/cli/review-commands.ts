@@ -9,7 +9,7 @@
  */
 import type { Config } from '../config.js';
 import { AppError, FINAL_STATES, PROMOTION_STATES, type Promotion, type PromotionState } from '../root/index.js';
-import { apiClient, type ApiClient } from './api-client.js';
+import { Airlock } from '../client/index.js';
 import { promotionPath, show } from './review-show.js';
 import { printable, table } from './terminal-text.js';
 
@@ -104,7 +104,7 @@ export async function promotionCommand(sub: string | undefined, args: readonly s
 // ---------------------------------------------------------------------------------------------
 // review list
 
-async function list(api: ApiClient, flags: Flags, json: boolean, out: Out): Promise<number> {
+async function list(api: Airlock, flags: Flags, json: boolean, out: Out): Promise<number> {
   const state = flags.get('state') ?? 'pending_review';
   if (state !== 'all' && !(PROMOTION_STATES as readonly string[]).includes(state)) {
     throw new AppError('INVALID_REQUEST', `--state must be all or one of ${PROMOTION_STATES.join(', ')}`);
@@ -120,7 +120,7 @@ async function list(api: ApiClient, flags: Flags, json: boolean, out: Out): Prom
     if (v !== undefined) query.set(param, v);
   }
   const qs = query.toString();
-  const { promotions } = await api.get<{ promotions: PromotionSummary[] }>(`/v1/promotions${qs === '' ? '' : `?${qs}`}`);
+  const { promotions } = await api.json<{ promotions: PromotionSummary[] }>({ method: 'GET', path: `/v1/promotions${qs === '' ? '' : `?${qs}`}` });
   if (json) {
     out(JSON.stringify(promotions, null, 2));
     return 0;
@@ -149,13 +149,17 @@ async function list(api: ApiClient, flags: Flags, json: boolean, out: Out): Prom
 // ---------------------------------------------------------------------------------------------
 // review approve | reject
 
-async function decide(api: ApiClient, decision: 'approve' | 'reject', id: string, reason: string, pinned: string | undefined, out: Out): Promise<number> {
+async function decide(api: Airlock, decision: 'approve' | 'reject', id: string, reason: string, pinned: string | undefined, out: Out): Promise<number> {
   // a human approves what they saw: the digest is the one the API shows now, or the one they pin
-  const p = await api.get<PromotionView>(promotionPath(id));
+  const p = await api.json<PromotionView>({ method: 'GET', path: promotionPath(id) });
   const artifactDigest = pinned ?? p.artifactDigest;
   out(`${decision === 'approve' ? 'approving' : 'rejecting'} promotion ${p.id} of job ${p.jobId} to ${p.target} (${p.state})`);
   out(`  digest ${artifactDigest} (${p.artifactKind})${pinned !== undefined && pinned !== p.artifactDigest ? `; the promotion is bound to ${p.artifactDigest}` : ''}`);
-  const r = await api.post<{ decision: { outcome: string; approvals: number }; promotion: PromotionView }>(`${promotionPath(id)}/decisions`, { decision, reason, artifactDigest });
+  const r = await api.json<{ decision: { outcome: string; approvals: number }; promotion: PromotionView }>({
+    method: 'POST',
+    path: `${promotionPath(id)}/decisions`,
+    body: { decision, reason, artifactDigest },
+  });
   const needed = r.promotion.requirement.approvals;
   switch (r.decision.outcome) {
     case 'recorded': {
@@ -182,13 +186,13 @@ async function decide(api: ApiClient, decision: 'approve' | 'reject', id: string
 // a pipeline stops waiting on failed too: only an admin's retry would move it on
 const WAIT_FINAL: ReadonlySet<PromotionState> = new Set([...FINAL_STATES, 'failed']);
 
-async function wait(api: ApiClient, id: string, opts: { timeoutMs: number; intervalMs: number }, out: Out, err: Out): Promise<number> {
+async function wait(api: Airlock, id: string, opts: { timeoutMs: number; intervalMs: number }, out: Out, err: Out): Promise<number> {
   const deadline = Date.now() + opts.timeoutMs;
   let last: PromotionView | undefined;
   let lastError = '';
   for (;;) {
     try {
-      const p = await api.get<PromotionView>(promotionPath(id));
+      const p = await api.json<PromotionView>({ method: 'GET', path: promotionPath(id) });
       if (p.state !== last?.state) err(`${p.id}: ${p.state}`);
       last = p;
       lastError = '';
@@ -238,7 +242,7 @@ function sleep(ms: number): Promise<void> {
 // helpers
 
 /** The API client for these flags: --url/--key, else AIRLOCK_URL/AIRLOCK_KEY. */
-function client(config: Config, flags: Flags): ApiClient {
+function client(config: Config, flags: Flags): Airlock {
   const url = flags.get('url') ?? config.client.url;
   const key = flags.get('key') ?? config.client.key;
   let parsed: URL | undefined;
@@ -252,7 +256,8 @@ function client(config: Config, flags: Flags): ApiClient {
   if (key === undefined || key === 'true' || key.trim() === '') {
     throw new AppError('UNAUTHORIZED', 'no API key: set AIRLOCK_KEY or pass --key KEY (a reviewer key to approve or reject; the requesting key or a reviewer key to wait)');
   }
-  return apiClient({ url, key: key.trim() });
+  // retries of 503/429 are the wait loop's own (it reports them); a single call is tried once
+  return new Airlock({ url, key: key.trim(), retries: 0 });
 }
 
 function usage(err: Out, message: string, text: string): number {

@@ -4,7 +4,7 @@
  * output is fenced with a gutter, so nothing in it can pass for this command's own text.
  */
 import { AppError, type Promotion } from '../root/index.js';
-import type { ApiClient } from './api-client.js';
+import type { Airlock } from '../client/index.js';
 import type { PromotionView } from './review-commands.js';
 import { printable, shellJoin, splitLines, table } from './terminal-text.js';
 
@@ -30,8 +30,8 @@ interface AuditRecordView {
   readonly details?: Readonly<Record<string, unknown>>;
 }
 
-export async function show(api: ApiClient, id: string, json: boolean, out: Out): Promise<number> {
-  const p = await api.get<PromotionView>(promotionPath(id));
+export async function show(api: Airlock, id: string, json: boolean, out: Out): Promise<number> {
+  const p = await api.json<PromotionView>({ method: 'GET', path: promotionPath(id) });
   if (json) {
     out(JSON.stringify(p, null, 2));
     return 0;
@@ -104,7 +104,7 @@ function binding(p: PromotionView, { out, section, field }: Writer): void {
 }
 
 /** What the job ran and what it produced: command, patch, output excerpts, artifacts. */
-async function run(api: ApiClient, p: PromotionView, id: string, { out, section, field }: Writer): Promise<void> {
+async function run(api: Airlock, p: PromotionView, id: string, { out, section, field }: Writer): Promise<void> {
   const s = p.snapshot;
   section('Command');
   out(`  $ ${printable(shellJoin(s.argv))}`);
@@ -114,7 +114,7 @@ async function run(api: ApiClient, p: PromotionView, id: string, { out, section,
   if (s.patchSha256 !== null) {
     section(`Patch (sha256 ${s.patchSha256})`);
     try {
-      for (const line of splitLines(await api.getText(`${promotionPath(id)}/patch`))) out(`  | ${printable(line)}`);
+      for (const line of splitLines(await api.getPromotionPatch(id))) out(`  | ${printable(line)}`);
     } catch (e) {
       if (!(e instanceof AppError && e.code === 'ARTIFACT_NOT_FOUND')) throw e;
       out(`  (patch not available: ${printable(e.message)})`);
@@ -159,10 +159,10 @@ function historyLine(h: Promotion['history'][number]): string {
 }
 
 /** The promotion's audit records (anyone who may see the promotion may read them). */
-async function auditTrail(api: ApiClient, promotionId: string): Promise<string[]> {
+async function auditTrail(api: Airlock, promotionId: string): Promise<string[]> {
   let page: { records: AuditRecordView[]; nextCursor: string | null };
   try {
-    page = await api.get(`/v1/promotions/${encodeURIComponent(promotionId)}/audit?limit=${AUDIT_PAGE}`);
+    page = await api.json({ method: 'GET', path: `/v1/promotions/${encodeURIComponent(promotionId)}/audit?limit=${AUDIT_PAGE}` });
   } catch (e) {
     if (!(e instanceof AppError)) throw e;
     return [`  audit trail unavailable (${e.code}: ${printable(e.message)}); the history above is the promotion's own record of each change`];
