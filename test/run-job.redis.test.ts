@@ -98,6 +98,8 @@ async function worker(s: Setup = {}, workerId = 'w-fake'): Promise<JobWorker> {
     logger: createLogger({ level: 'silent' }),
     audit: s.audit ?? audit,
     artifacts: new FileArtifactStore(join(dir, 'artifacts')),
+    // an end that cannot be audited is held this long before it fails closed (worker-faults.redis.test.ts holds it through a Redis restart)
+    finishHoldMs: 1000,
   });
   await w.start();
   open.push(w);

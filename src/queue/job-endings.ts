@@ -2,7 +2,9 @@
  * How a job ends when it does not end with a result: requeued for a retry, `error`, or
  * `cancelled` because its API key was revoked. Each ending is one compare-and-set on the record
  * and, where it applied, one audit record by this worker. `job.finish` is fail-closed: when it
- * cannot be written, the result is withheld and the job ends as `error`.
+ * cannot be written, the result is withheld and the job ends as `error`. A finished run's end is
+ * held (the append and the finish script retried) while Redis is away, up to `finishHoldMs`:
+ * an outage shorter than that loses no good result.
  */
 import type { AuditEvent, AuditStore } from '../audit/index.js';
 import { AppError, isAppError, type Clock, type Logger } from '../shared/index.js';
@@ -16,10 +18,15 @@ export interface EndingDeps {
   readonly clock: Clock;
   readonly workerId: string;
   readonly logger: Logger;
+  /** How long a finished run's end is held while its job.finish or finish script cannot be written (Redis away); default FINISH_HOLD_MS. */
+  readonly finishHoldMs?: number | undefined;
 }
 
-/** Waits between job.finish append attempts (three attempts in all). */
-const FINISH_RETRY_WAITS_MS = [200, 400] as const;
+/** A finished run's end is held this long by default: a Redis restart or failover is well inside it. */
+export const FINISH_HOLD_MS = 60_000;
+/** Waits between tries while an end is held: doubling from the first, never longer than the last. */
+const HOLD_FIRST_WAIT_MS = 200;
+const HOLD_MAX_WAIT_MS = 2000;
 
 /** The verdict on a failed attempt: retried by BullMQ (the record is back to `queued`), or ended as `error`. */
 export interface FailedAttempt {
@@ -74,22 +81,37 @@ export async function auditKeyRefusal(deps: EndingDeps, jobId: string, state: Ke
 }
 
 /**
- * job.finish is tried a few times: failing it as retryable would run the program again. If it
- * still fails, AUDIT_UNAVAILABLE (not retryable): the job ends as `error` and its result is withheld.
+ * job.finish is retried while it cannot be written, up to the hold (failing it as retryable would
+ * run the program again). If it still fails, AUDIT_UNAVAILABLE (not retryable): the job ends as
+ * `error` and its result is withheld.
  */
-export async function appendFinish(deps: Pick<EndingDeps, 'audit'>, event: AuditEvent): Promise<void> {
-  let last: unknown;
-  for (let i = 0; i <= FINISH_RETRY_WAITS_MS.length; i++) {
+export async function appendFinish(deps: Pick<EndingDeps, 'audit' | 'clock' | 'finishHoldMs'>, event: AuditEvent): Promise<void> {
+  try {
+    await holdWhileFailing(
+      deps,
+      () => deps.audit.append(event),
+      () => true,
+    );
+  } catch (err) {
+    throw new AppError('AUDIT_UNAVAILABLE', 'the job ran but its end could not be audited; the result is withheld', { retryable: false, cause: err });
+  }
+}
+
+/**
+ * Runs `attempt` until it succeeds, retrying the failures `retry` accepts with a doubling wait
+ * until `finishHoldMs` has passed since the first try; then the last failure is thrown.
+ */
+export async function holdWhileFailing<T>(deps: Pick<EndingDeps, 'clock' | 'finishHoldMs'>, attempt: () => Promise<T>, retry: (err: unknown) => boolean): Promise<T> {
+  const until = deps.clock.now() + (deps.finishHoldMs ?? FINISH_HOLD_MS);
+  for (let wait = HOLD_FIRST_WAIT_MS; ; wait = Math.min(wait * 2, HOLD_MAX_WAIT_MS)) {
     try {
-      await deps.audit.append(event);
-      return;
+      return await attempt();
     } catch (err) {
-      last = err;
-      const wait = FINISH_RETRY_WAITS_MS[i];
-      if (wait !== undefined) await new Promise((r) => setTimeout(r, wait));
+      const left = until - deps.clock.now();
+      if (left <= 0 || !retry(err)) throw err;
+      await deps.clock.sleep(Math.min(wait, left));
     }
   }
-  throw new AppError('AUDIT_UNAVAILABLE', 'the job ran but its end could not be audited; the result is withheld', { retryable: false, cause: last });
 }
 
 function now(deps: Pick<EndingDeps, 'clock'>): string {

@@ -13,7 +13,7 @@ import type { ArtifactStore } from '../artifacts/index.js';
 import type { AuditStore } from '../audit/index.js';
 import { ApiKeyStore } from '../credentials/index.js';
 import type { IsolationTier, LoadedProfile } from '../profiles/index.js';
-import { LABEL_WORKER, type ContainerRuntime, type SandboxPool } from '../sandbox/index.js';
+import { LABEL_JOB, LABEL_WORKER, type ContainerRuntime, type SandboxPool } from '../sandbox/index.js';
 import { keyRoot, newId, type Clock, type Logger } from '../shared/index.js';
 import { endAsError, failAttempt } from './job-endings.js';
 import type { JobGrants } from './job-grants.js';
@@ -53,6 +53,8 @@ export interface JobWorkerOptions {
   grants?: JobGrants;
   /** Extra labels on every container (tests use this to find theirs). */
   labels?: Record<string, string>;
+  /** How long a finished run's end is held while Redis is away (default FINISH_HOLD_MS). */
+  finishHoldMs?: number;
 }
 
 export function defaultWorkerId(): string {
@@ -90,6 +92,7 @@ export class JobWorker {
       workerId: this.workerId,
       logger: this.log,
       labels: opts.labels,
+      finishHoldMs: opts.finishHoldMs,
     };
   }
 
@@ -122,9 +125,12 @@ export class JobWorker {
     this.worker.on('error', (err) => this.log.error({ err }, 'worker error'));
     this.beatTimer = setInterval(
       () => {
+        // the reaper runs whether or not the beat got through (Redis away): it removes this worker's own leftovers without it
         this.heartbeat()
+          .catch((err: unknown) => this.log.warn({ err }, 'heartbeat failed'))
           .then(() => this.reapOrphans(false))
-          .catch((err: unknown) => this.log.warn({ err }, 'heartbeat failed'));
+          .then((reaped) => reaped > 0 && this.log.warn({ reaped }, 'removed leftover sandbox containers'))
+          .catch((err: unknown) => this.log.warn({ err }, 'reaper failed'));
       },
       Math.max(500, Math.floor(this.opts.lockDurationMs / 3)),
     );
@@ -152,14 +158,23 @@ export class JobWorker {
     });
   }
 
-  /** Removes managed containers whose worker is gone (and, at start-up, this worker id's own leftovers). */
+  /**
+   * Removes managed containers whose worker is gone, and this worker's own leftovers: at start-up
+   * all of them; later, a job's container whose job no longer runs here (its removal failed, e.g.
+   * while the engine was away; the runtime retries those first). Unclaimed pool containers are the pool's.
+   */
   private reapOrphans(includeOwn: boolean): Promise<number> {
     return this.opts.runtime.reap(async (labels) => {
       const owner = labels[LABEL_WORKER];
       if (owner === undefined) return true;
-      if (owner === this.workerId) return includeOwn;
+      if (owner === this.workerId) return includeOwn || this.isLeftover(labels);
       return !(await this.registry.isAlive(owner));
     });
+  }
+
+  private isLeftover(labels: Readonly<Record<string, string>>): boolean {
+    const jobId = labels[LABEL_JOB];
+    return jobId !== undefined && !this.running.has(jobId);
   }
 
   private async process(job: Job<QueuedJobData>): Promise<void> {

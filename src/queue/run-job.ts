@@ -17,7 +17,7 @@ import { LABEL_JOB, type ContainerRuntime, type PoolClaim, type SandboxPool, typ
 import { AppError, isAppError, type Clock, type Logger } from '../shared/index.js';
 import { sandboxRunOf, sandboxSpecOf, sandboxTemplateOf, statusOf } from './build-spec.js';
 import { codeDigestOf } from './code-digest.js';
-import { appendFinish, auditKeyRefusal, cancelForKey, type EndingDeps } from './job-endings.js';
+import { appendFinish, auditKeyRefusal, cancelForKey, holdWhileFailing, type EndingDeps } from './job-endings.js';
 import type { JobGrants, OpenGrant } from './job-grants.js';
 import { jobFinishAudit, toJobResult, type JobResult } from './job-result.js';
 import type { RedisJobStore } from './job-store.js';
@@ -170,6 +170,8 @@ async function recordStart(deps: RunJobDeps, s: Started, containerId: string, gr
       request: { method: 'RUN', route: s.profile.profile.name, codeDigest: s.codeDigest },
       details: {
         attempt: s.attempt,
+        // from submission to this start (the operations view and airlock_job_queue_wait_seconds read it)
+        queueWaitMs: Math.max(0, deps.clock.now() - Date.parse(s.record.createdAt)),
         containerId,
         ...(grant ? { credentialJti: grant.jti, tools: s.input.tools } : {}),
         imageDigest: s.imageId,
@@ -202,6 +204,10 @@ async function finishWithResult(deps: RunJobDeps, s: Started, result: SandboxRes
   const jobResult: JobResult = { ...toJobResult(result, s.profile, s.imageId, stored, s.codeDigest, findings), sandbox };
   // the record of what ran is written before the result becomes visible
   await appendFinish(deps, workerEvent(deps.workerId, 'job.finish', s.jobId, jobFinishAudit(status, jobResult, result)));
-  await deps.store.finish(s.jobId, status, { result: jobResult, finishedAt: result.finishedAt });
+  // held like the append: the run must not be repeated because Redis was away when it ended
+  const finished = await holdWhileFailing(deps, () => deps.store.finish(s.jobId, status, { result: jobResult, finishedAt: result.finishedAt }), isRetryable);
+  if (!finished.applied) s.log.warn({ status }, 'the finish did not apply (the record had already ended)');
   s.log.info({ status, exitCode: result.exitCode, durationMs: result.durationMs, containerId: result.containerId }, 'job finished');
 }
+
+const isRetryable = (err: unknown): boolean => isAppError(err) && err.retryable;

@@ -116,6 +116,11 @@ async function resultOf(t: ExecTarget, run: SandboxRun, e: Ended): Promise<Sandb
     // runsc its kernel, the Sentry, can die of the job's memory without an OOM kill); no result to report
     throw new AppError('SANDBOX_UNAVAILABLE', 'the sandbox stopped during the run without an exit status for the command', { retryable: true });
   }
+  if (outcome === 'exited' && e.exitCode !== null && e.exitCode > 128 && !(await isRunning(t.docker, t.container.id))) {
+    // killed by a signal with its container (PID 1, which the job's uid cannot signal, is gone):
+    // something outside killed the sandbox (the engine's shutdown, an operator); not the program's exit
+    throw new AppError('SANDBOX_UNAVAILABLE', `the sandbox was stopped from outside during the run (the command died of signal ${e.exitCode - 128})`, { retryable: true });
+  }
   const patchMessage = outcome === 'patch_failed' ? capture.stdout.toBuffer().toString('utf8') : undefined;
   const collected =
     outcome === 'exited' && (run.outputs?.length ?? 0) > 0

@@ -32,6 +32,8 @@ export class DockerRuntime implements ContainerRuntime, PoolEngine {
   private readonly docker: Docker;
   private readonly tripwires: TripwireMonitor;
   private engine: Promise<EngineInfo> | undefined;
+  /** Containers whose removal failed (the engine away, say): retried by every reap. */
+  private readonly leftovers = new Set<string>();
 
   constructor(private readonly opts: DockerRuntimeOptions) {
     this.docker = new Docker({ socketPath: opts.socketPath });
@@ -127,7 +129,7 @@ export class DockerRuntime implements ContainerRuntime, PoolEngine {
       if (statusOf(err) === 404) throw imageMissing(spec.imageId, err);
       throw new AppError('SANDBOX_UNAVAILABLE', `container create failed: ${messageOf(err)}`, { retryable: true, cause: err });
     }
-    return new DockerSandbox(this.docker, id, spec, watch, log);
+    return new DockerSandbox(this.docker, id, spec, watch, log, this.leftovers);
   }
 
   /** A claimed pooled container reports the job it serves under LABEL_JOB (from its name: see pool-engine.ts). */
@@ -142,12 +144,13 @@ export class DockerRuntime implements ContainerRuntime, PoolEngine {
       .filter((c) => Object.entries(labelFilter).every(([k, v]) => c.labels[k] === v));
   }
 
+  /** Retries the removals that failed first (whatever the predicate says), then removes what the predicate picks. */
   async reap(shouldRemove: (labels: Readonly<Record<string, string>>) => boolean | Promise<boolean>): Promise<number> {
     let removed = 0;
+    for (const id of [...this.leftovers]) if (await removeContainer(this.docker, id, this.opts.logger, this.leftovers)) removed += 1;
     for (const c of await this.listManaged()) {
       if (await shouldRemove(c.labels)) {
-        await removeContainer(this.docker, c.id, this.opts.logger);
-        removed += 1;
+        if (await removeContainer(this.docker, c.id, this.opts.logger, this.leftovers)) removed += 1;
       }
     }
     return removed;

@@ -8,7 +8,7 @@
 import type Docker from 'dockerode';
 import { AppError, type Logger } from '../shared/index.js';
 import type { PreparedSandbox, RunningSandbox } from './container-runtime.js';
-import { delay, messageOf, statusOf } from './docker-errors.js';
+import { delay, engineFailure, messageOf, statusOf } from './docker-errors.js';
 import { execInContainer } from './docker-exec.js';
 import type { ContainerCreateOptions } from './hardening.js';
 import type { ContainerLimits, SandboxResult, SandboxRun, SandboxSpec } from './sandbox-spec.js';
@@ -27,6 +27,8 @@ export class DockerSandbox {
     private current: SandboxSpec,
     private readonly watch: TripwireWatch,
     private log: Logger,
+    /** Where a removal that failed is noted, for the runtime's reaper to retry. */
+    private readonly leftovers?: Set<string>,
   ) {
     this.container = docker.getContainer(containerId);
   }
@@ -83,7 +85,9 @@ export class DockerSandbox {
     if (this.used || this.removal !== undefined) throw new AppError('INTERNAL', `sandbox ${this.containerId} already ran a job or was removed`);
     this.used = true;
     try {
-      const result = await execInContainer({ docker: this.docker, container: this.container, spec: this.spec, log: this.log }, run);
+      const result = await execInContainer({ docker: this.docker, container: this.container, spec: this.spec, log: this.log }, run).catch((err: unknown) => {
+        throw engineFailure(err, 'the run');
+      });
       // whatever the outcome (a child may trip the policy, then the job time out)
       const evidence: TripwireEvidence = (await this.removeContainer()) ? await this.watch.settle() : { complete: false, reason: 'the container could not be removed' };
       return withTripwires(result, evidence, this.spec.isolation);
@@ -99,7 +103,7 @@ export class DockerSandbox {
 
   /** Once per sandbox, whoever asks first; true when every process of the job is dead. */
   private removeContainer(): Promise<boolean> {
-    this.removal ??= removeContainer(this.docker, this.containerId, this.log);
+    this.removal ??= removeContainer(this.docker, this.containerId, this.log, this.leftovers);
     return this.removal;
   }
 }
@@ -122,8 +126,19 @@ export function limitUpdate(made: ContainerLimits, wanted: ContainerLimits, opti
   return Object.keys(update).length === 0 ? undefined : update;
 }
 
-/** Force-remove with volumes (every process of the job is dead when it returns true); a container that is already gone is not an error. */
-export async function removeContainer(docker: Docker, id: string, log: Logger): Promise<boolean> {
+/**
+ * Force-remove with volumes (every process of the job is dead when it returns true); a container
+ * that is already gone is not an error. One that could not be removed is noted in `leftovers`
+ * (removed from it once it is gone).
+ */
+export async function removeContainer(docker: Docker, id: string, log: Logger, leftovers?: Set<string>): Promise<boolean> {
+  const removed = await tryRemove(docker, id, log);
+  if (removed) leftovers?.delete(id);
+  else leftovers?.add(id);
+  return removed;
+}
+
+async function tryRemove(docker: Docker, id: string, log: Logger): Promise<boolean> {
   try {
     await docker.getContainer(id).remove({ force: true, v: true });
     return true;
