@@ -10,6 +10,7 @@ import type { ArtifactStoreOptions } from './artifacts/index.js';
 import type { AuditOptions } from './audit/index.js';
 import { JobCredentialOptionsSchema, type JobCredentialOptions } from './credentials/index.js';
 import { CallRateSchema, type CallRate } from './gateway/index.js';
+import { BaselineOptionsSchema, LimitOptionsSchema, type BaselineOptions, type LimitOptions } from './monitor/index.js';
 import { ReviewOptionsSchema, WebhookOptionsSchema, type ReviewOptions, type WebhookOptions } from './review/index.js';
 import { PoolOptionsSchema, type PoolOptions } from './sandbox/index.js';
 import { AppError } from './shared/index.js';
@@ -80,6 +81,17 @@ export const ConfigSchema = z.object({
   // the warm pool (issue 12): only types here; ranges and defaults live in sandbox's PoolOptionsSchema
   AIRLOCK_POOL_SIZE: z.string().optional(),
   AIRLOCK_POOL_MAX_IDLE_MS: z.coerce.number().int().optional(),
+  // per-key limits and anomalous traffic (issue 15): only types here; ranges and defaults live in monitor's LimitOptionsSchema and BaselineOptionsSchema
+  AIRLOCK_LIMITS_QUEUE_MAX_DEPTH: z.coerce.number().int().optional(),
+  AIRLOCK_LIMITS_ANONYMOUS_PER_MINUTE: z.coerce.number().int().optional(),
+  AIRLOCK_LIMITS_REFUSAL_WINDOW_MS: z.coerce.number().int().optional(),
+  AIRLOCK_ANOMALY_Z: z.coerce.number().optional(),
+  AIRLOCK_ANOMALY_MIN_EXCESS: z.coerce.number().int().optional(),
+  AIRLOCK_ANOMALY_WARMUP_HOURS: z.coerce.number().int().optional(),
+  AIRLOCK_ANOMALY_THROTTLE_MS: z.coerce.number().int().optional(),
+  // where anomaly alerts go (signed like the promotion webhooks), and the name of the secret that signs them (secrets file or AIRLOCK_SECRET_<NAME>)
+  AIRLOCK_ANOMALY_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
+  AIRLOCK_ANOMALY_WEBHOOK_SECRET: z.string().min(1).optional(),
   AIRLOCK_MAX_WAIT_S: int(60, 0, 600),
   AIRLOCK_BODY_LIMIT_BYTES: int(8 * 1024 * 1024, 1024),
   // the API role creates the first admin key when no live one exists
@@ -151,6 +163,19 @@ export const AuditEnvSchema = ConfigSchema.pick({
   AIRLOCK_AUDIT_WAIT_TIMEOUT_MS: true,
 });
 
+const LIMIT_ENV = {
+  queueMaxDepth: 'AIRLOCK_LIMITS_QUEUE_MAX_DEPTH',
+  anonymousRequestsPerMinute: 'AIRLOCK_LIMITS_ANONYMOUS_PER_MINUTE',
+  refusalWindowMs: 'AIRLOCK_LIMITS_REFUSAL_WINDOW_MS',
+} as const satisfies Partial<Record<keyof LimitOptions, keyof RawConfig>>;
+
+const BASELINE_ENV = {
+  zThreshold: 'AIRLOCK_ANOMALY_Z',
+  minExcess: 'AIRLOCK_ANOMALY_MIN_EXCESS',
+  warmupHours: 'AIRLOCK_ANOMALY_WARMUP_HOURS',
+  throttleMs: 'AIRLOCK_ANOMALY_THROTTLE_MS',
+} as const satisfies Partial<Record<keyof BaselineOptions, keyof RawConfig>>;
+
 const POOL_ENV = {
   size: 'AIRLOCK_POOL_SIZE',
   maxIdleMs: 'AIRLOCK_POOL_MAX_IDLE_MS',
@@ -220,6 +245,13 @@ export interface Config {
     /** How receivers and notifications link back to this API. */
     readonly publicUrl: string | undefined;
   };
+  /** Per-key limits and backpressure, behavioural baselines and where anomaly alerts go (docs/rate-limits.md). */
+  readonly limits: {
+    readonly options: LimitOptions;
+    readonly baselines: BaselineOptions;
+    /** The alert webhook and the name of its signing secret; absent: anomalies are audited and listed, not posted. */
+    readonly anomalyWebhook: { readonly url: string; readonly secretName: string } | undefined;
+  };
   /** For the CLI's client commands. */
   readonly client: { readonly url: string; readonly key: string | undefined };
 }
@@ -241,14 +273,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   const review = options(ReviewOptionsSchema, REVIEW_ENV, 'review');
   const webhook = options(WebhookOptionsSchema, WEBHOOK_ENV, 'webhook');
   const pool = options(PoolOptionsSchema, POOL_ENV, 'pool');
+  const limits = options(LimitOptionsSchema, LIMIT_ENV, 'limits');
+  const baselines = options(BaselineOptionsSchema, BASELINE_ENV, 'anomaly');
+  if ((e.AIRLOCK_ANOMALY_WEBHOOK_URL === undefined) !== (e.AIRLOCK_ANOMALY_WEBHOOK_SECRET === undefined)) {
+    lines.push('  AIRLOCK_ANOMALY_WEBHOOK_URL: set it together with AIRLOCK_ANOMALY_WEBHOOK_SECRET (the name of the secret that signs the alerts)');
+  }
   const endpoints = redisEndpoints(e, lines);
   const artifacts = artifactStoreOptions(e, cwd, lines);
   if (audit === null || !audit.success || credentialOptions === undefined || callRate === undefined || review === undefined || webhook === undefined) {
     throw new AppError('CONFIG_INVALID', `invalid configuration:\n${lines.join('\n')}`);
   }
+  if (limits === undefined || baselines === undefined || lines.length > 0) throw new AppError('CONFIG_INVALID', `invalid configuration:\n${lines.join('\n')}`);
   if (pool === undefined) throw new AppError('CONFIG_INVALID', `invalid configuration:\n${lines.join('\n')}`);
   if (endpoints === undefined || artifacts === undefined) throw new AppError('CONFIG_INVALID', `invalid configuration:\n${lines.join('\n')}`);
-  return deepFreeze(configOf(e, env, cwd, { audit: audit.options, credentialOptions, callRate, review, webhook, pool, endpoints, artifacts }));
+  return deepFreeze(configOf(e, env, cwd, { audit: audit.options, credentialOptions, callRate, review, webhook, pool, endpoints, artifacts, limits, baselines }));
 }
 
 /** What loadConfig parsed, by section (each module's options already checked against its schema). */
@@ -261,9 +299,16 @@ interface Sections {
   readonly pool: PoolOptions;
   readonly endpoints: { readonly redis: RedisEndpoint; readonly audit: RedisEndpoint };
   readonly artifacts: ArtifactStoreOptions;
+  readonly limits: LimitOptions;
+  readonly baselines: BaselineOptions;
 }
 
-function configOf(e: RawConfig, env: NodeJS.ProcessEnv, cwd: string, { audit, credentialOptions, callRate, review, webhook, pool, endpoints, artifacts }: Sections): Config {
+function configOf(
+  e: RawConfig,
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+  { audit, credentialOptions, callRate, review, webhook, pool, endpoints, artifacts, limits, baselines }: Sections,
+): Config {
   return {
     role: e.AIRLOCK_ROLE,
     http: {
@@ -309,6 +354,14 @@ function configOf(e: RawConfig, env: NodeJS.ProcessEnv, cwd: string, { audit, cr
       applyLeaseMs: review.applyLeaseMs,
       webhook,
       publicUrl: e.AIRLOCK_PUBLIC_URL,
+    },
+    limits: {
+      options: limits,
+      baselines,
+      anomalyWebhook:
+        e.AIRLOCK_ANOMALY_WEBHOOK_URL !== undefined && e.AIRLOCK_ANOMALY_WEBHOOK_SECRET !== undefined
+          ? { url: e.AIRLOCK_ANOMALY_WEBHOOK_URL, secretName: e.AIRLOCK_ANOMALY_WEBHOOK_SECRET }
+          : undefined,
     },
     client: { url: e.AIRLOCK_URL ?? `http://127.0.0.1:${e.AIRLOCK_PORT}`, key: e.AIRLOCK_KEY },
   };

@@ -11,6 +11,7 @@ import { ERROR_CODES, type ErrorCode } from '../src/shared/index.js';
 /** Failures of our infrastructure, not of the caller's request: the only 5xx codes. */
 const SERVER_SIDE: ReadonlySet<ErrorCode> = new Set([
   'REDIS_UNAVAILABLE',
+  'QUEUE_FULL',
   'SANDBOX_UNAVAILABLE',
   'IMAGE_MISSING',
   'ISOLATION_UNAVAILABLE',

@@ -19,6 +19,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditStore } from '../audit/index.js';
 import type { ApiKeyInfo } from '../credentials/index.js';
+import { LimitRefusal } from '../monitor/index.js';
 import { AppError } from '../shared/index.js';
 import { errorCodeOf, eventOf, isDenied, newAuditState, responseBytes } from './audit-event.js';
 import { errorBody, HTTP_STATUS } from './error-handler.js';
@@ -65,6 +66,8 @@ export function registerAuditHook(app: FastifyInstance, opts: AuditHookOptions):
   app.addHook('onSend', async (req, reply, payload: unknown) => {
     const audit = routeAuditOf(req);
     if (audit === 'unaudited' || req.auditState?.recorded === true) return payload;
+    // a limit's refusals are summed into ratelimit.refused records (monitor's RefusalRecorder), never one per request
+    if (req.auditState?.error instanceof LimitRefusal) return payload;
     const status = reply.statusCode;
     if (audit?.mutating === true && status < 300) {
       // a bug: a mutation answered without its service's record; recorded here rather than lost

@@ -12,6 +12,8 @@ import type { JobProducer, JobService, KeyService, WorkerRegistry } from '../que
 import { AppError, type Logger } from '../shared/index.js';
 import { registerAuditHook } from './audit-hook.js';
 import { authenticate } from './auth.js';
+import { requestLimits, type RequestLimitDeps } from './rate-limit-hook.js';
+import { anomalyRoutes } from './routes/anomalies.js';
 import { errorBody, HTTP_STATUS, makeErrorHandler, toAppError } from './error-handler.js';
 import { registerJsonParser } from './json-body-parser.js';
 import type { AuditTarget } from './route-audit.js';
@@ -31,6 +33,7 @@ import type { PromotionService } from '../review/index.js';
 export interface AppDeps {
   /** Verifies job credentials and serves the JWKS (no private key in the API). */
   credentials: JobCredentialVerifier;
+import type { AnomalyDetector } from '../monitor/index.js';
   /** The configured tools (no secrets): for grants, and the capability matrix. */
   tools: readonly Tool[];
   /** Read-only use: serves collected artifacts. */
@@ -49,6 +52,7 @@ export interface AppDeps {
   logger: Logger;
   bodyLimitBytes: number;
   maxWaitS: number;
+  /** Per-key and per-address request limits, their refusal records, and the keys' baselines and anomalies. */
   audit: ApiAudit;
   /** Promotions to staging (requests, decisions, the approval policy's targets). */
   review: PromotionService;

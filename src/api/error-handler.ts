@@ -3,6 +3,7 @@
  * `{ error: { code, message } }`; a new ErrorCode without a status is a compile error.
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { LimitRefusal, rateLimitHeaders } from '../monitor/index.js';
 import { AppError, type ErrorCode, type Logger } from '../shared/index.js';
 
 export const HTTP_STATUS: Record<ErrorCode, number> = {
@@ -43,6 +44,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   PROMOTION_EXPIRED: 410,
   PROMOTION_APPLY_FAILED: 502,
   REDIS_UNAVAILABLE: 503,
+  QUEUE_FULL: 503,
   SANDBOX_UNAVAILABLE: 503,
   IMAGE_MISSING: 503,
   ISOLATION_UNAVAILABLE: 503,
@@ -93,7 +95,9 @@ export function makeErrorHandler(logger: Logger) {
   return (err: unknown, req: FastifyRequest, reply: FastifyReply) => {
     const appErr = toAppError(err);
     const status = HTTP_STATUS[appErr.code];
-    if (status >= 500) logger.error({ err, reqId: req.id, code: appErr.code }, 'request failed');
+    if (status >= 500 && !(appErr instanceof LimitRefusal)) logger.error({ err, reqId: req.id, code: appErr.code }, 'request failed');
+    // a limit's refusal says when to come back (Retry-After) in both header styles
+    if (appErr instanceof LimitRefusal) void reply.headers(rateLimitHeaders(appErr.decision));
     return reply.status(status).send(errorBody(appErr));
   };
 }

@@ -13,9 +13,16 @@ export const AUDIT_ACTIONS = [
   'key.create',
   'key.revoke',
   'key.list',
+  'key.update', // a key's own limits were changed (airlock keys update)
+  'key.unthrottle', // an admin lifted a key's anomaly throttle
   // access control
   'auth.denied', // a request was refused: missing/invalid key or insufficient role
   'request', // any API call that has no more specific action above
+  // limits and anomalous traffic (issue 15)
+  'ratelimit.refused', // a limit refused a request or a job (summed per key or address and limit per window)
+  'anomaly.detected', // a key's behaviour deviated over 3σ from its baseline
+  'anomaly.throttled', // the key was throttled to its baseline rates for a while
+  'anomaly.read', // anomalies were listed
   // the audit log itself
   'audit.read',
   'audit.verify',

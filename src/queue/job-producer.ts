@@ -54,21 +54,22 @@ export class JobProducer {
   }
 
   /** Writes a job's record and input, not yet queued: no worker can take it before `enqueue`. */
-  async create(ownerKeyId: string, input: JobInput): Promise<JobRecord> {
-    const id = newId('job');
+  async create(ownerKeyId: string, input: JobInput, id: string = newId('job')): Promise<JobRecord> {
     const createdAt = new Date(this.opts.clock.now()).toISOString();
     await this.store.create({ id, ownerKeyId, profile: input.profile, createdAt }, input);
     return { id, status: 'queued', ownerKeyId, profile: input.profile, createdAt, attempts: 0, cancelRequested: false };
   }
 
   /** Queues a created job; if that fails, its record is discarded (never one no worker will pick up). */
-  async enqueue(rec: Pick<JobRecord, 'id' | 'ownerKeyId'>): Promise<void> {
+  async enqueue(rec: Pick<JobRecord, 'id' | 'ownerKeyId'>, opts: { priority?: number } = {}): Promise<void> {
     try {
       await this.queue.add(
         'run',
         { jobId: rec.id },
         {
           jobId: rec.id,
+          // the limiter's fairness order (1 = the key has no backlog); BullMQ takes lower first, FIFO within one
+          ...(opts.priority !== undefined ? { priority: opts.priority } : {}),
           attempts: this.opts.attempts,
           backoff: { type: 'exponential', delay: this.opts.retryBackoffMs },
           removeOnComplete: true,
@@ -79,6 +80,12 @@ export class JobProducer {
       await this.discard(rec).catch(() => undefined);
       throw redisFailure('enqueue the job', err);
     }
+  }
+
+  /** What a job's admission reads (monitor's RateLimiter): the key's open-jobs set and BullMQ's waiting jobs. */
+  admissionKeys(ownerKeyId: string): { openJobs: string; wait: string; prioritized: string } {
+    const queue = `${keyRoot(this.opts.prefix)}:${JOBS_QUEUE}`;
+    return { openJobs: this.store.openJobsKey(ownerKeyId), wait: `${queue}:wait`, prioritized: `${queue}:prioritized` };
   }
 
   /** Removes a created job that was never queued (its record, its input, its key's index entry). */

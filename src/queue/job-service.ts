@@ -5,12 +5,19 @@
  *   is the job queued — so no worker can start (and record `job.start`) a job whose submission
  *   is not recorded. If the record cannot be written the job is discarded: not done. (If the
  *   queue then refuses it, it is discarded too, and a `job.cancel` record says it never ran.)
+ * - every submission is admitted first by the limiter (monitor's RateLimiter: the queue cap, the
+ *   key's in-flight maximum, its submissions per minute and input bytes per day, then its fairness
+ *   priority); a refusal stores nothing, is summed into `ratelimit.refused` records and leaves as
+ *   429 RATE_LIMITED or 503 QUEUE_FULL with Retry-After. Each accepted submission feeds the key's
+ *   behavioural baseline (`submits`).
  * - cancel: the cancel compare-and-set, then `job.cancel`. A cancel only takes away, so it is not
  *   held back by the audit log: if its record cannot be written it stands, and the caller hears
  *   AUDIT_UNAVAILABLE.
  */
 import { recordMutation, type AuditOrigin, type AuditStore } from '../audit/index.js';
-import { AppError, type Logger } from '../shared/index.js';
+import type { ApiKeyInfo } from '../credentials/index.js';
+import { LimitRefusal, type BehaviourEvents, type RateLimiter, type RefusalRecorder } from '../monitor/index.js';
+import { AppError, newId, type Logger } from '../shared/index.js';
 import { codeDigestOf } from './code-digest.js';
 import type { JobProducer } from './job-producer.js';
 import type { CancelOutcome } from './job-store.js';
@@ -20,6 +27,11 @@ export interface JobServiceDeps {
   readonly producer: JobProducer;
   readonly audit: AuditStore;
   readonly logger: Logger;
+  readonly limiter: RateLimiter;
+  /** Where a limit's refusals are summed into audit records. */
+  readonly refusals: RefusalRecorder;
+  /** The keys' behavioural baselines (anomaly detection). */
+  readonly behaviour: BehaviourEvents;
 }
 
 /** A cancel that did something: `did_cancel` (queued → cancelled) or `cancelling` (running: the worker kills it). */
@@ -33,9 +45,19 @@ export class JobService {
   constructor(private readonly deps: JobServiceDeps) {}
 
   /** `details`: what the caller adds to the record (e.g. which requested tools were refused, and why). */
-  async submit(ownerKeyId: string, input: JobInput, origin: AuditOrigin<JobRecord>, details: Readonly<Record<string, unknown>> = {}): Promise<JobRecord> {
+  async submit(owner: Pick<ApiKeyInfo, 'id' | 'role'>, input: JobInput, origin: AuditOrigin<JobRecord>, details: Readonly<Record<string, unknown>> = {}): Promise<JobRecord> {
     const { producer, logger } = this.deps;
-    const rec = await producer.create(ownerKeyId, input);
+    const ownerKeyId = owner.id;
+    const id = newId('job');
+    const { priority } = await this.admit(owner, id, input);
+    let rec: JobRecord;
+    try {
+      rec = await producer.create(ownerKeyId, input, id);
+    } catch (err) {
+      // admitted: the id holds a place in the key's open set until discarded
+      await producer.discard({ id, ownerKeyId }).catch((e: unknown) => logger.error({ err: e, jobId: id }, 'an admitted job that was never created keeps its in-flight place'));
+      throw err;
+    }
     // what this input costs in Redis, and the key's running total (for admins, and a future quota)
     const usage = await producer.store.inputUsage(rec.id, ownerKeyId).catch((err: unknown) => logger.warn({ err, jobId: rec.id }, 'input usage not read'));
     try {
@@ -46,7 +68,7 @@ export class JobService {
       throw err;
     }
     try {
-      await producer.enqueue(rec);
+      await producer.enqueue(rec, { priority });
     } catch (err) {
       // recorded as submitted, then never queued (enqueue discarded it): say so in its trail
       const code = err instanceof AppError ? err.code : 'INTERNAL';
@@ -55,7 +77,21 @@ export class JobService {
         .catch((e: unknown) => logger.error({ err: e, jobId: rec.id }, 'a recorded job that was never queued has no job.cancel record'));
       throw err;
     }
+    this.deps.behaviour.observe(ownerKeyId, 'submits');
     return rec;
+  }
+
+  /** The limiter's admission; a refusal is recorded (summed) and rethrown. */
+  private async admit(owner: Pick<ApiKeyInfo, 'id' | 'role'>, id: string, input: JobInput) {
+    try {
+      return await this.deps.limiter.admitJob(owner.id, owner.role, id, inputBytesOf(input), this.deps.producer.admissionKeys(owner.id));
+    } catch (err) {
+      if (err instanceof LimitRefusal) {
+        void this.deps.refusals.refused({ keyId: owner.id, role: owner.role }, err.decision.limitName, err.code);
+        this.deps.behaviour.observe(owner.id, 'refused');
+      }
+      throw err;
+    }
   }
 
   /** JOB_ALREADY_FINISHED when there is nothing to cancel (the job ended, or its record is gone). */
@@ -71,4 +107,9 @@ export class JobService {
     await recordMutation(this.deps.audit, origin, { action: 'job.cancel', target: id, result: outcome === 'did_cancel' ? 'cancelled' : 'killing' }, cancelled);
     return cancelled;
   }
+}
+
+/** What a job's input weighs against the key's daily input allowance: its JSON size (files, patch, stdin, argv, env). */
+function inputBytesOf(input: JobInput): number {
+  return Buffer.byteLength(JSON.stringify(input));
 }

@@ -9,10 +9,15 @@
  *   held back by the audit log: if a record cannot be written it stands, and the caller hears
  *   AUDIT_UNAVAILABLE.
  * - rotate the job-token signing key: the same (rotating only retires a key).
+ * - update a key's limits (`key.update`) and lift its anomaly throttle (`key.unthrottle`): the
+ *   change, then its record; if the record cannot be written the change stands (a limit is not
+ *   a grant of authority: lowering one must never wait for the log) and the caller hears
+ *   AUDIT_UNAVAILABLE.
  */
 import { recordMutation, type AuditOrigin, type AuditStore } from '../audit/index.js';
 import type { ApiKeyInfo, ApiKeyStore, CreatedApiKey, JobCredentialIssuer, JobCredentialVerifier, RotationResult } from '../credentials/index.js';
-import type { Logger } from '../shared/index.js';
+import type { KeyLimitOverrides, KeyLimits, RateLimiter, Throttle } from '../monitor/index.js';
+import { AppError, type Logger } from '../shared/index.js';
 import type { JobProducer } from './job-producer.js';
 import { KeyRevocation, type KeyRevocationResult } from './key-revocation.js';
 
@@ -25,6 +30,16 @@ export interface KeyServiceDeps {
   readonly credentials: Pick<JobCredentialVerifier, 'revokeJob'>;
   readonly audit: AuditStore;
   readonly logger: Logger;
+  /** Per-key limits (overrides) and throttles. */
+  readonly limiter: RateLimiter;
+}
+
+/** A key's limits as they apply now: its role's defaults, its own overrides, its live throttle. */
+export interface KeyLimitsView {
+  readonly keyId: string;
+  readonly limits: KeyLimits;
+  readonly overrides: KeyLimitOverrides;
+  readonly throttle: (Throttle & { readonly until: string }) | null;
 }
 
 export class KeyService {
@@ -38,10 +53,45 @@ export class KeyService {
     return this.deps.keys.list();
   }
 
-  async create(input: NewApiKey, origin: AuditOrigin<CreatedApiKey>): Promise<CreatedApiKey> {
+  /** `limits`: the key's own limits, over its role's defaults (`airlock keys create --rate --max-inflight`). */
+  async create(input: NewApiKey, origin: AuditOrigin<CreatedApiKey>, limits: KeyLimitOverrides = {}): Promise<CreatedApiKey> {
     // what was asked for, as given (never the secret: it does not exist yet)
-    const asked = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined));
-    return this.recordedCreate(await this.deps.keys.create(input), asked, origin);
+    const asked = Object.fromEntries(Object.entries({ ...input, ...(Object.keys(limits).length > 0 ? { limits } : {}) }).filter(([, v]) => v !== undefined));
+    const created = await this.deps.keys.create(input);
+    if (Object.keys(limits).length > 0) await this.deps.limiter.setOverrides(created.id, limits);
+    return this.recordedCreate(created, asked, origin);
+  }
+
+  async limits(keyId: string): Promise<KeyLimitsView> {
+    const key = await this.deps.keys.get(keyId);
+    if (key === undefined) throw new AppError('KEY_NOT_FOUND', `no API key ${keyId}`);
+    const { limiter } = this.deps;
+    const [overrides, throttle] = await Promise.all([limiter.overrides(keyId), limiter.throttleOf(keyId)]);
+    return {
+      keyId,
+      limits: { ...limiter.defaultsOf(key.role), ...overrides },
+      overrides,
+      throttle: throttle === undefined ? null : { ...throttle, until: new Date(throttle.untilMs).toISOString() },
+    };
+  }
+
+  /** Sets some of a key's limits (`airlock keys update`, PATCH /v1/keys/:id). */
+  async updateLimits(keyId: string, limits: KeyLimitOverrides, origin: AuditOrigin<KeyLimitsView>): Promise<KeyLimitsView> {
+    if ((await this.deps.keys.get(keyId)) === undefined) throw new AppError('KEY_NOT_FOUND', `no API key ${keyId}`);
+    await this.deps.limiter.setOverrides(keyId, limits);
+    const view = await this.limits(keyId);
+    await recordMutation(this.deps.audit, origin, { action: 'key.update', target: keyId, details: { limits } }, view);
+    return view;
+  }
+
+  /** Lifts a key's anomaly throttle (`airlock keys unthrottle`, DELETE /v1/keys/:id/throttle); `lifted` null: it had none. */
+  async unthrottle(keyId: string, origin: AuditOrigin<{ keyId: string; lifted: Throttle | null }>): Promise<{ keyId: string; lifted: Throttle | null }> {
+    if ((await this.deps.keys.get(keyId)) === undefined) throw new AppError('KEY_NOT_FOUND', `no API key ${keyId}`);
+    const lifted = (await this.deps.limiter.unthrottle(keyId)) ?? null;
+    const r = { keyId, lifted };
+    const details = lifted === null ? { lifted: false } : { lifted: true, anomalyId: lifted.anomalyId, until: new Date(lifted.untilMs).toISOString() };
+    await recordMutation(this.deps.audit, origin, { action: 'key.unthrottle', target: keyId, details }, r);
+    return r;
   }
 
   /** First start: an admin key when no live one exists (ApiKeyStore.bootstrapAdmin), recorded like any other. */

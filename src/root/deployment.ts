@@ -13,6 +13,7 @@ import { WorkerRegistry } from '../queue/index.js';
 import type { AsyncDisposableStack } from '../shared/index.js';
 import { openAuditStore } from './audit-factory.js';
 import type { RootContext } from './context.js';
+import { openLimits, type Limits } from './limits-factory.js';
 import { FAIL_FAST, openRedis } from './redis-connections.js';
 import { loadTools, secretResolver } from './tools.js';
 
@@ -25,6 +26,8 @@ export interface Deployment {
   readonly profiles: ReadonlyMap<string, LoadedProfile>;
   readonly tools: readonly Tool[];
   readonly resolveSecret: (name: string) => string | undefined;
+  /** Per-key limits, refusal records, baselines and anomalies. */
+  readonly limits: Limits;
 }
 
 /** Files first (a bad one stops start-up before anything is opened), then connections. */
@@ -37,7 +40,10 @@ export async function openDeployment(stack: AsyncDisposableStack, ctx: RootConte
   const audit = await openAuditStore(stack, ctx);
   const redis = await openRedis(stack, config.redis, config.redis.prefix, 'commands', FAIL_FAST);
   const artifacts = stack.adopt(await openArtifactStore(config.artifacts), (a) => a.close());
+  // closed before the audit log: its refusal summaries and anomaly records still go there
+  const limits = stack.adopt(openLimits(ctx, redis, audit, resolveSecret), (l) => l.close());
   return {
+    limits,
     audit,
     redis,
     keys: new ApiKeyStore(redis, config.redis.prefix, clock),

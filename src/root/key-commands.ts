@@ -7,6 +7,7 @@ import { commandOrigin } from '../audit/index.js';
 import type { Config } from '../config.js';
 import { ApiKeyStore, JobCredentialIssuer, JobCredentialVerifier, type ApiKeyInfo, type CreatedApiKey, type RotationResult } from '../credentials/index.js';
 import { JobProducer, KeyService, rotateJobTokenKey, type KeyRevocationResult, type NewApiKey } from '../queue/index.js';
+import { RateLimiter } from '../monitor/index.js';
 import { AsyncDisposableStack } from '../shared/index.js';
 import { openAuditStore } from './audit-factory.js';
 import { commandContext } from './command-context.js';
@@ -51,5 +52,6 @@ async function openKeyService(stack: AsyncDisposableStack, ctx: RootContext): Pr
     (p) => p.close(),
   );
   const credentials = new JobCredentialVerifier({ redis, prefix, clock, options: config.credentials.options });
-  return new KeyService({ keys: new ApiKeyStore(redis, prefix, clock), producer, credentials, audit, logger });
+  const limiter = new RateLimiter({ redis, prefix, options: config.limits.options, clock });
+  return new KeyService({ keys: new ApiKeyStore(redis, prefix, clock), producer, credentials, audit, logger, limiter });
 }

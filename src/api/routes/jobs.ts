@@ -46,7 +46,7 @@ export function jobRoutes(app: FastifyInstance, deps: JobRoutesDeps): void {
     // a job is never queued for a tier no worker runs (nor run on a weaker one: the worker refuses that too)
     if (tier !== 'container') await deps.workers.assertServes(tier, input.profile);
     // recorded the moment it is accepted (before any ?wait), as its 202 answer
-    let rec: JobRecord | undefined = await deps.jobs.submit(key.id, input, httpOrigin(req, accepted));
+    let rec: JobRecord | undefined = await deps.jobs.submit(key, input, httpOrigin(req, accepted));
     if (waitS > 0) rec = (await deps.producer.waitForResult(rec.id, waitS * 1000)) ?? rec;
     return reply.status(isTerminal(rec.status) ? 200 : 202).send(view(rec));
   });

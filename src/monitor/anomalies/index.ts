@@ -1,0 +1,1 @@
+export { AnomalyDetector, AnomalySchema, type AlertResult, type Anomaly, type AnomalyDetectorOptions, type AnomalyEvent, type BehaviourEvents } from './anomaly-detector.js';

@@ -1,0 +1,103 @@
+/**
+ * One Lua update per observation of a key's metric: the hour's count, and when the hour (or the
+ * day) turns, the finished count folded into the EWMA mean and variance of its bucket (168
+ * hour-of-week buckets; 7 day-of-week buckets for slow rises no single hour shows), zeros for
+ * the quiet hours in between (at most a week of them). Then the count so far is compared with
+ * its bucket: over the mean by zThreshold σ and by minExcess, once the key is past its warm-up
+ * and the bucket has minSamples, and at most once per hour (day) and metric.
+ * σ is at least √mean and 1 (counts are at least Poisson-noisy).
+ */
+import { z } from 'zod';
+import { LuaScript } from '../../shared/index.js';
+
+/** Epoch hour 0 was a Thursday 00:00 UTC: +72 makes bucket 0 Monday 00:00 UTC. */
+export const HOUR_OFFSET = 72;
+/** Epoch day 0 was a Thursday: +3 makes bucket 0 Monday. */
+export const DAY_OFFSET = 3;
+
+/** {fired 1|0, level 'hour'|'day'|'', observed, mean, sigma, z} (numbers as strings: Lua floats). */
+export const BaselineReply = z.tuple([z.number(), z.string(), z.string(), z.string(), z.string(), z.string()]);
+
+export const BASELINE_SCRIPT = new LuaScript({
+  name: 'baseline-observe',
+  doc: `Adds n observations of one metric of one key at nowMs and compares the hour's and the day's
+counts so far with their buckets' EWMA mean and variance.
+Returns {1, level, observed, mean, sigma, z} when a deviation fires, else {0, '', ...}.`,
+  keys: { state: 'hash: hour, count, day, dcount, first, alerted hour/day, and per bucket "mean,var,samples" (h<b>, d<b>)' },
+  args: {
+    nowMs: "the caller's clock",
+    n: 'observations to add (0: only roll and read)',
+    alpha: 'EWMA weight',
+    zThreshold: 'σ over the mean that fires',
+    warmupHours: 'hours since first seen before anything fires',
+    minSamples: 'samples a bucket needs',
+    minExcess: 'absolute floor of the excess over the mean',
+    ttlS: 'the state expires after this long unused',
+  },
+  reply: BaselineReply,
+  body: `
+local nowMs = tonumber(ARG.nowMs)
+local alpha = tonumber(ARG.alpha)
+local function fold(field, x)
+  local s = redis.call('HGET', KEY.state, field)
+  local m, v, k = 0, 0, 0
+  if s then
+    local a, b, c = string.match(s, '([^,]+),([^,]+),([^,]+)')
+    m, v, k = tonumber(a), tonumber(b), tonumber(c)
+  end
+  if k == 0 then m, v = x, 0 else
+    local d = x - m
+    m = m + alpha * d
+    v = (1 - alpha) * (v + alpha * d * d)
+  end
+  redis.call('HSET', KEY.state, field, string.format('%.6g,%.6g,%d', m, v, k + 1))
+end
+local function roll(unitField, countField, prefix, unit, buckets, offset)
+  local cur = tonumber(redis.call('HGET', KEY.state, unitField) or '')
+  if cur == nil then
+    redis.call('HSET', KEY.state, unitField, unit, countField, 0)
+    return
+  end
+  if unit <= cur then return end
+  local count = tonumber(redis.call('HGET', KEY.state, countField) or '0')
+  local steps = math.min(unit - cur, buckets)
+  local start = unit - steps
+  if start == cur then fold(prefix .. ((cur + offset) % buckets), count) end
+  for u = start + 1, unit - 1 do fold(prefix .. ((u + offset) % buckets), 0) end
+  if start ~= cur then fold(prefix .. ((start + offset) % buckets), 0) end
+  redis.call('HSET', KEY.state, unitField, unit, countField, 0)
+end
+local hour = math.floor(nowMs / 3600000)
+local day = math.floor(nowMs / 86400000)
+if not redis.call('HGET', KEY.state, 'first') then redis.call('HSET', KEY.state, 'first', hour) end
+roll('hour', 'count', 'h', hour, 168, ${HOUR_OFFSET})
+roll('day', 'dcount', 'd', day, 7, ${DAY_OFFSET})
+local n = tonumber(ARG.n)
+local count = redis.call('HINCRBY', KEY.state, 'count', n)
+local dcount = redis.call('HINCRBY', KEY.state, 'dcount', n)
+redis.call('EXPIRE', KEY.state, tonumber(ARG.ttlS))
+if n == 0 then return {0, '', '', '', '', ''} end
+local first = tonumber(redis.call('HGET', KEY.state, 'first'))
+if hour - first < tonumber(ARG.warmupHours) then return {0, '', '', '', '', ''} end
+local function check(field, observed, alertedField, unit)
+  if tonumber(redis.call('HGET', KEY.state, alertedField) or '-1') == unit then return nil end
+  local s = redis.call('HGET', KEY.state, field)
+  if not s then return nil end
+  local a, b, c = string.match(s, '([^,]+),([^,]+),([^,]+)')
+  local m, v, k = tonumber(a), tonumber(b), tonumber(c)
+  if k < tonumber(ARG.minSamples) then return nil end
+  local sigma = math.max(math.sqrt(v), math.sqrt(math.max(m, 0)), 1)
+  local z = (observed - m) / sigma
+  if z >= tonumber(ARG.zThreshold) and observed - m >= tonumber(ARG.minExcess) then
+    redis.call('HSET', KEY.state, alertedField, unit)
+    return {m, sigma, z}
+  end
+  return nil
+end
+local r = check('h' .. ((hour + ${HOUR_OFFSET}) % 168), count, 'alertedHour', hour)
+if r then return {1, 'hour', tostring(count), tostring(r[1]), tostring(r[2]), tostring(r[3])} end
+r = check('d' .. ((day + ${DAY_OFFSET}) % 7), dcount, 'alertedDay', day)
+if r then return {1, 'day', tostring(dcount), tostring(r[1]), tostring(r[2]), tostring(r[3])} end
+return {0, '', '', '', '', ''}
+`,
+});
