@@ -29,11 +29,11 @@ import { profileRoutes } from './routes/profiles.js';
 import { SECURITY_TXT_PATH, securityTxtRoutes } from './routes/security-txt.js';
 import { promotionRoutes, reviewerKey } from './routes/promotions.js';
 import type { PromotionService } from '../review/index.js';
+import type { AnomalyDetector } from '../monitor/index.js';
 
 export interface AppDeps {
   /** Verifies job credentials and serves the JWKS (no private key in the API). */
   credentials: JobCredentialVerifier;
-import type { AnomalyDetector } from '../monitor/index.js';
   /** The configured tools (no secrets): for grants, and the capability matrix. */
   tools: readonly Tool[];
   /** Read-only use: serves collected artifacts. */
@@ -52,10 +52,11 @@ import type { AnomalyDetector } from '../monitor/index.js';
   logger: Logger;
   bodyLimitBytes: number;
   maxWaitS: number;
-  /** Per-key and per-address request limits, their refusal records, and the keys' baselines and anomalies. */
   audit: ApiAudit;
   /** Promotions to staging (requests, decisions, the approval policy's targets). */
   review: PromotionService;
+  /** Per-key and per-address request limits, their refusal records, and the keys' baselines and anomalies. */
+  limits: RequestLimitDeps & { readonly anomalies: AnomalyDetector };
   /**
    * Benchmarks only (scripts/bench-audit.ts, through Config.http.unauditedForBenchmark): build
    * the app without the audit hook to measure what the hook costs. No configuration variable
@@ -72,6 +73,8 @@ export interface ApiAudit {
 }
 
 const PUBLIC_ROUTES = new Set(['/healthz', '/readyz', '/.well-known/jwks.json', SECURITY_TXT_PATH]);
+/** Probes: neither audited nor limited (an orchestrator asks them all the time). */
+const PROBES = new Set(['/healthz', '/readyz']);
 
 export function buildApp(deps: AppDeps): FastifyInstance {
   const app = Fastify({
@@ -109,11 +112,27 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     req.apiKey = await authenticate(req, deps.keys).catch(() => undefined);
     await audit.refuseUnrouted(req, reply, error);
   }
-  // authenticate before the body is parsed: an anonymous caller learns nothing about validation
-  app.addHook('onRequest', async (req) => {
+  // authenticate and limit before the body is parsed: an anonymous caller learns nothing about validation
+  const limits = requestLimits(deps.limits);
+  app.addHook('onRequest', async (req, reply) => {
     const path = req.url.split('?')[0] ?? '';
-    if (PUBLIC_ROUTES.has(path)) return;
-    req.apiKey = await authenticate(req, deps.keys);
+    if (PROBES.has(path)) return;
+    if (PUBLIC_ROUTES.has(path)) return limits.anonymous(req, reply);
+    let key: ApiKeyInfo;
+    try {
+      key = await authenticate(req, deps.keys);
+    } catch (err) {
+      // failed authentication counts against the source address (a 429 once it is over)
+      if (err instanceof AppError && err.code === 'UNAUTHORIZED') await limits.anonymous(req, reply);
+      throw err;
+    }
+    req.apiKey = key;
+    await limits.key(req, reply, key);
+  });
+  // a role refusal is a refused request of the key's behaviour too
+  app.addHook('onResponse', (req, reply, done) => {
+    if (reply.statusCode === 403 && req.apiKey !== undefined) deps.limits.anomalies.observe(req.apiKey.id, 'refused');
+    done();
   });
 
   routes(app, deps);
@@ -130,6 +149,7 @@ function routes(app: FastifyInstance, deps: AppDeps): void {
   securityTxtRoutes(app);
   auditRoutes(app, { store: deps.audit.store, verify: deps.audit.verify, producer: deps.producer });
   promotionRoutes(app, { review: deps.review, audit: deps.audit.store, producer: deps.producer, keys: deps.keys, artifacts: deps.artifacts });
+  anomalyRoutes(app, deps.limits.anomalies);
 }
 
 /** The routes' visibility rules: a refused request's record names an object only if the key may see it. */

@@ -20,5 +20,6 @@ export {
   type PrincipalRef,
 } from './promotion-types.js';
 export { signWebhook, verifyWebhookSignature, WEBHOOK_SIGNATURE_HEADER } from './webhook-signature.js';
+export { postSigned, type PostSignedResult } from './signed-post.js';
 export { ReviewOptionsSchema, WebhookOptionsSchema, webhookOptions, type ReviewOptions, type WebhookOptions } from './review-options.js';
 export type { StagingTarget, PromotionPayload } from './promotion-target.js';

@@ -52,7 +52,7 @@ export async function openApi(stack: AsyncDisposableStack, ctx: RootContext, d: 
     (r) => r.close(),
   );
   const credentials = new JobCredentialVerifier({ redis: d.redis, prefix, clock, options: config.credentials.options });
-  const keyService = new KeyService({ keys: d.keys, producer, credentials, audit: d.audit, logger });
+  const keyService = new KeyService({ keys: d.keys, producer, credentials, audit: d.audit, logger, limiter: d.limits.limiter });
   const app = stack.adopt(
     buildApp({
       review,
@@ -60,7 +60,8 @@ export async function openApi(stack: AsyncDisposableStack, ctx: RootContext, d: 
       credentials,
       redis: d.redis,
       producer,
-      jobs: new JobService({ producer, audit: d.audit, logger }),
+      jobs: new JobService({ producer, audit: d.audit, logger, limiter: d.limits.limiter, refusals: d.limits.refusals, behaviour: d.limits.anomalies }),
+      limits: d.limits,
       artifacts: d.artifacts,
       keys: d.keys,
       keyService,
