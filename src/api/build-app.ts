@@ -19,6 +19,7 @@ import { registerJsonParser } from './json-body-parser.js';
 import type { AuditTarget } from './route-audit.js';
 import { auditRoutes } from './routes/audit.js';
 import { healthRoutes } from './routes/health.js';
+import { jobEventRoutes } from './routes/job-events.js';
 import { jobRoutes, mayReadJob } from './routes/jobs.js';
 import type { ArtifactStore } from '../artifacts/index.js';
 import type { Tool } from '../gateway/index.js';
@@ -143,6 +144,7 @@ function routes(app: FastifyInstance, deps: AppDeps): void {
   healthRoutes(app, { redis: deps.redis, auditRedis: deps.audit.store.redis, workers: deps.workers, logger: deps.logger });
   const knownTools = new Set(deps.tools.map((t) => t.name));
   jobRoutes(app, { jobs: deps.jobs, producer: deps.producer, profiles: deps.profiles, workers: deps.workers, maxWaitS: deps.maxWaitS, artifacts: deps.artifacts, knownTools });
+  jobEventRoutes(app, { producer: deps.producer });
   keyRoutes(app, deps.keyService);
   credentialRoutes(app, { credentials: deps.credentials, keys: deps.keys, profiles: deps.profiles, tools: deps.tools, workers: deps.workers });
   profileRoutes(app, deps.profiles, deps.workers);

@@ -3,7 +3,16 @@
  * (per run), and a sandbox outcome into a job status (the result: job-result.ts).
  */
 import type { LoadedProfile } from '../profiles/index.js';
-import { containerLimitsOf, jobIds, type ContainerLimits, type PoolTemplate, type SandboxResult, type SandboxRun, type SandboxSpec } from '../sandbox/index.js';
+import {
+  containerLimitsOf,
+  jobIds,
+  type ContainerLimits,
+  type OutputListener,
+  type PoolTemplate,
+  type SandboxResult,
+  type SandboxRun,
+  type SandboxSpec,
+} from '../sandbox/index.js';
 import type { JobInput, TerminalStatus } from './job-types.js';
 
 export interface SpecSource {
@@ -63,7 +72,7 @@ export function sandboxSpecOf(s: SpecSource): SandboxSpec {
   };
 }
 
-export function sandboxRunOf(input: JobInput, signal: AbortSignal): SandboxRun {
+export function sandboxRunOf(input: JobInput, signal: AbortSignal, onOutput?: OutputListener): SandboxRun {
   return {
     argv: input.argv,
     files: input.files.map((f) => ({ path: f.path, content: Buffer.from(f.content, f.encoding), ...(f.executable ? { mode: 0o755 } : {}) })),
@@ -73,6 +82,7 @@ export function sandboxRunOf(input: JobInput, signal: AbortSignal): SandboxRun {
     env: input.env,
     limits: input.limits,
     signal,
+    ...(onOutput !== undefined ? { onOutput } : {}),
   };
 }
 

@@ -9,6 +9,7 @@ export { JOB_STATUSES, isTerminal, type JobError, type JobFileInput, type JobInp
 export { JobGrants, type JobGrantsOptions, type OpenGrant } from './job-grants.js';
 export { codeDigestOf } from './code-digest.js';
 export { poolTemplatesOf } from './build-spec.js';
+export { JobEventLog, STREAM_ID as JOB_EVENT_ID, type LoggedJobEvent, type StoredJobEvent } from './job-event-log.js';
 export {
   JobResultSchema,
   JobResultViewSchema,

@@ -14,6 +14,7 @@ import { apiKeyRedisKey } from '../credentials/index.js';
 import { z } from 'zod';
 import { execChecked, integerText, keyRoot, parseStored, redisCall } from '../shared/index.js';
 import { decodeJobInput, encodeJobInput } from './job-input-codec.js';
+import { JobEventLog } from './job-event-log.js';
 import { hashOf, jobRecordOf } from './job-record-schema.js';
 import { CANCEL_SCRIPT, START_SCRIPT, TRANSITION_SCRIPT } from './job-scripts.js';
 import { isTerminal, JOB_STATUSES, type JobError, type JobInput, type JobRecord, type JobResult, type JobStatus } from './job-types.js';
@@ -57,7 +58,11 @@ export class RedisJobStore {
   ) {
     this.root = keyRoot(prefix);
     this.apiKeyPrefix = apiKeyRedisKey(prefix, '');
+    this.eventLog = new JobEventLog(redis, this.root, finishedTtlS);
   }
+
+  /** Each job's live events (its start, its output as it comes): kept as long as a finished record. */
+  readonly eventLog: JobEventLog;
 
   get eventsChannel(): string {
     return `${this.root}:job-events`;

@@ -20,6 +20,7 @@ import { codeDigestOf } from './code-digest.js';
 import { appendFinish, auditKeyRefusal, cancelForKey, holdWhileFailing, type EndingDeps } from './job-endings.js';
 import type { JobGrants, OpenGrant } from './job-grants.js';
 import { jobFinishAudit, toJobResult, type JobResult } from './job-result.js';
+import { JobOutputPublisher } from './job-output-publisher.js';
 import type { RedisJobStore } from './job-store.js';
 import type { JobInput, JobRecord } from './job-types.js';
 import { storeArtifacts } from './store-artifacts.js';
@@ -152,7 +153,10 @@ async function runInSandbox(deps: RunJobDeps, s: Started, grant: OpenGrant | und
     // recorded before the container starts: a job that cannot be audited never runs
     await recordStart(deps, s, prepared.containerId, grant);
     const running = await prepared.start();
-    const result = await running.exec(sandboxRunOf(s.input, s.signal));
+    // live events (GET /v1/jobs/:id/events): the start, then the output as it comes; all of it is logged before the final status
+    const live = new JobOutputPublisher(deps.store.eventLog, s.jobId, s.attempt, s.log);
+    live.running(prepared.containerId, new Date(deps.clock.now()).toISOString());
+    const result = await running.exec(sandboxRunOf(s.input, s.signal, live.onOutput)).finally(() => live.close());
     // the container is gone: its credential dies before its result becomes visible
     await grant?.close();
     await finishWithResult(deps, s, result, { pooled: claim.sandbox !== undefined, waitMs: claim.waitMs });

@@ -45,7 +45,7 @@ export async function execInContainer(t: ExecTarget, run: SandboxRun): Promise<S
   if (run.signal?.aborted) onAbort();
   const timer = setTimeout(() => killer.kill('timeout'), run.limits.timeoutMs);
   try {
-    const capture = new OutputCapture(run.limits, () => killer.kill('output_limit'));
+    const capture = new OutputCapture(run.limits, () => killer.kill('output_limit'), run.onOutput);
     let exec: Docker.Exec;
     let stream: Duplex;
     try {

@@ -20,6 +20,7 @@ export type {
   SandboxResult,
   SandboxRun,
   SandboxSpec,
+  OutputListener,
 } from './sandbox-spec.js';
 export { loadImageCatalog } from './image-catalog.js';
 export {

@@ -9,6 +9,7 @@
  */
 
 import type { Duplex } from 'node:stream';
+import type { OutputListener } from './sandbox-spec.js';
 
 const HEADER_PREFIX = Buffer.from('\0AIRLOCK ');
 const MAX_HEADER_BYTES = 64;
@@ -21,13 +22,14 @@ class CappedBuffer {
   seen = 0;
   constructor(private readonly limitBytes: number) {}
 
-  /** Returns true when this write went past the limit. */
-  push(chunk: Buffer): boolean {
+  /** Returns true when this write went past the limit. `onKept` gets the part kept, at its offset. */
+  push(chunk: Buffer, onKept?: (offsetBytes: number, part: Buffer) => void): boolean {
     this.seen += chunk.length;
     const room = this.limitBytes - this.kept;
     if (room > 0) {
-      const part = chunk.length <= room ? chunk : chunk.subarray(0, room);
-      this.chunks.push(Buffer.from(part));
+      const part = Buffer.from(chunk.length <= room ? chunk : chunk.subarray(0, room));
+      this.chunks.push(part);
+      onKept?.(this.kept, part);
       this.kept += part.length;
     }
     return this.seen > this.limitBytes;
@@ -73,6 +75,8 @@ export class OutputCapture {
   constructor(
     limits: { stdoutBytes: number; stderrBytes: number },
     private readonly onOverflow: () => void,
+    /** The kept output as it arrives (live events); stdout only once the launcher said the command runs. */
+    private readonly onOutput?: OutputListener,
   ) {
     this.stdout = new CappedBuffer(limits.stdoutBytes);
     this.stderr = new CappedBuffer(limits.stderrBytes);
@@ -111,7 +115,10 @@ export class OutputCapture {
   }
 
   private onData(target: CappedBuffer, payload: Buffer): void {
-    if (target.push(payload)) this.onOverflow();
+    const stream = target === this.stdout ? 'stdout' : 'stderr';
+    // a patch tool's message (patch_failed) or an unpack failure is not the program's stdout: the result drops it too
+    const live = this.onOutput !== undefined && (stream === 'stderr' || this.launcherStatus === 'ok' || this.launcherStatus === 'malformed');
+    if (target.push(payload, live ? (offset, part) => this.onOutput?.(stream, offset, part) : undefined)) this.onOverflow();
   }
 }
 

@@ -78,7 +78,15 @@ export interface SandboxRun {
   readonly limits: RunLimits;
   /** Abort = cancel: the container is killed and the outcome is `killed`. */
   readonly signal?: AbortSignal;
+  /**
+   * Receives the program's output as it arrives, exactly the bytes the result keeps (within the
+   * caps; never the launcher's header or a patch tool's message): each stream in order, `offsetBytes`
+   * = that stream's bytes before these. Called synchronously; it must not throw.
+   */
+  readonly onOutput?: OutputListener;
 }
+
+export type OutputListener = (stream: 'stdout' | 'stderr', offsetBytes: number, data: Buffer) => void;
 
 /**
  * How the run ended, as observed by the host (the sandbox cannot forge it):

@@ -102,7 +102,7 @@ export function artifactRoutes(app: FastifyInstance, deps: JobRoutesDeps): void 
 }
 
 /** Another key's job is a 404, not a 403: ids of others' jobs are not confirmed. */
-async function ownedJob(req: FastifyRequest, producer: JobProducer): Promise<JobRecord> {
+export async function ownedJob(req: FastifyRequest, producer: JobProducer): Promise<JobRecord> {
   const key = requireRole(req, ...JOB_ROLES);
   const params = IdParams.safeParse(req.params);
   const notFound = () => new AppError('JOB_NOT_FOUND', 'no such job');
