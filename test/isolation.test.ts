@@ -10,8 +10,8 @@ import { describe, expect, it } from 'vitest';
 import { capabilityMatrix, formatCapabilityMatrix, loadProfiles } from '../src/profiles/index.js';
 import { isolationShortfall, parseApprovalPolicy } from '../src/review/approval-policy.js';
 import { PromotableResultSchema } from '../src/review/index.js';
-import { containerOptions, type SandboxSpec } from '../src/sandbox/index.js';
-import { assertIsolation, isolationsOf } from '../src/sandbox/isolation-runtime.js';
+import { assertEngineLimits, containerOptions, type SandboxSpec } from '../src/sandbox/index.js';
+import { assertIsolation, GVISOR_HOST_PIDS, isolationsOf } from '../src/sandbox/isolation-runtime.js';
 import { poolSize } from '../src/sandbox/pool/pool-options.js';
 import { fitsTemplate, type PoolTemplate } from '../src/sandbox/pool/pool-template.js';
 
@@ -37,6 +37,30 @@ describe('the runtime of each tier', () => {
       caught = err;
     }
     expect(caught).toMatchObject({ code: 'ISOLATION_UNAVAILABLE', retryable: true, details: { isolation: 'gvisor' } });
+  });
+});
+
+describe('the pids limit on each tier', () => {
+  const ulimit = (o: ReturnType<typeof containerOptions>, name: string) => (o.HostConfig['Ulimits'] as { Name: string; Soft: number; Hard: number }[]).find((u) => u.Name === name);
+  it('the plain tier holds the job by the pids cgroup; gVisor by RLIMIT_NPROC in its kernel, the cgroup a fixed backstop for its own threads', () => {
+    const plain = containerOptions({ ...spec, limits: { ...spec.limits, pids: 32 } }, {});
+    expect(plain.HostConfig['PidsLimit']).toBe(32);
+    expect(ulimit(plain, 'nproc')).toBeUndefined();
+    const gvisor = containerOptions({ ...spec, isolation: 'gvisor', limits: { ...spec.limits, pids: 32 } }, {});
+    expect(gvisor.HostConfig['PidsLimit']).toBe(GVISOR_HOST_PIDS);
+    expect(ulimit(gvisor, 'nproc')).toEqual({ Name: 'nproc', Soft: 32, Hard: 32 });
+    expect(() => assertEngineLimits(plain, { cpus: 2 })).not.toThrow();
+    expect(() => assertEngineLimits(gvisor, { cpus: 2 })).not.toThrow();
+  });
+
+  it('a gVisor container without its nproc bound, or with the job’s pids as its cgroup, is refused before create', () => {
+    const gvisor = containerOptions({ ...spec, isolation: 'gvisor' }, {});
+    const without = structuredClone(gvisor);
+    without.HostConfig['Ulimits'] = (without.HostConfig['Ulimits'] as { Name: string }[]).filter((u) => u.Name !== 'nproc');
+    expect(() => assertEngineLimits(without, { cpus: 2 })).toThrow(/Ulimits.nproc/);
+    const cgroupOnly = structuredClone(gvisor);
+    cgroupOnly.HostConfig['PidsLimit'] = spec.limits.pids;
+    expect(() => assertEngineLimits(cgroupOnly, { cpus: 2 })).toThrow(/PidsLimit/);
   });
 });
 

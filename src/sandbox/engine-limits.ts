@@ -8,6 +8,7 @@
  */
 import { AppError, LIMIT_RANGES, type LimitName } from '../shared/index.js';
 import { WORK_DIR, type ContainerCreateOptions } from './hardening.js';
+import { GVISOR_HOST_PIDS, RUNTIME_OF } from './isolation-runtime.js';
 
 /** Facts about the engine that bound a field further than the table does. */
 export interface EngineFacts {
@@ -28,24 +29,30 @@ const TMPFS: Readonly<Record<string, LimitName>> = { [WORK_DIR]: 'scratchBytes',
 
 export function assertEngineLimits(options: ContainerCreateOptions, engine: EngineFacts): void {
   const hc = options.HostConfig;
+  // on gVisor the job's pids is RLIMIT_NPROC inside its kernel and the cgroup a fixed backstop (isolation-runtime.ts)
+  const gvisor = hc['Runtime'] === RUNTIME_OF.gvisor;
   for (const { field, limit, scale = 1 } of FIELDS) {
+    if (gvisor && field === 'PidsLimit') {
+      inRange(field, hc[field], GVISOR_HOST_PIDS, GVISOR_HOST_PIDS);
+      continue;
+    }
     const r = LIMIT_RANGES[limit];
     const max = field === 'NanoCpus' ? Math.min(r.max, engine.cpus) : r.max;
     inRange(field, hc[field], Math.round(r.min * scale), Math.round(max * scale));
   }
   // no swap: MemorySwap (memory + swap) equals Memory; 0 would double it, -1 lift it
   if (hc['MemorySwap'] !== hc['Memory']) violation('MemorySwap', hc['MemorySwap'], `must equal Memory (${String(hc['Memory'])}): no swap`);
-  checkUlimits(hc['Ulimits']);
+  checkUlimits(hc['Ulimits'], gvisor ? { ...ULIMITS, nproc: 'pids' } : ULIMITS);
   checkTmpfs(hc['Tmpfs']);
 }
 
-function checkUlimits(value: unknown): void {
+function checkUlimits(value: unknown, required: Readonly<Record<string, LimitName>>): void {
   if (!Array.isArray(value)) return violation('Ulimits', value, 'must be a list');
   const seen = new Set<string>();
   for (const u of value as { Name?: unknown; Soft?: unknown; Hard?: unknown }[]) {
     const name = String(u.Name);
     seen.add(name);
-    const limit = ULIMITS[name];
+    const limit = required[name];
     if (limit !== undefined) {
       const r = LIMIT_RANGES[limit];
       inRange(`Ulimits.${name}.Soft`, u.Soft, r.min, r.max);
@@ -57,7 +64,7 @@ function checkUlimits(value: unknown): void {
     }
     if ((u.Soft as number) > (u.Hard as number)) violation(`Ulimits.${name}`, u.Soft, `soft ${String(u.Soft)} is above hard ${String(u.Hard)}`);
   }
-  for (const name of Object.keys(ULIMITS)) if (!seen.has(name)) violation(`Ulimits.${name}`, undefined, 'must be set (the engine default is dockerd’s own, far looser)');
+  for (const name of Object.keys(required)) if (!seen.has(name)) violation(`Ulimits.${name}`, undefined, 'must be set (the engine default is dockerd’s own, far looser)');
 }
 
 /** Every tmpfs needs an explicit size in bytes: without one, or with size=0, it is bounded by nothing but memory. */

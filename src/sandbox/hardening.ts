@@ -5,7 +5,7 @@
  */
 import { randomInt } from 'node:crypto';
 import { SAFE_PATH_MAX_DEPTH } from '../shared/index.js';
-import { RUNTIME_OF } from './isolation-runtime.js';
+import { pidsBounds, RUNTIME_OF } from './isolation-runtime.js';
 import type { SandboxRun, SandboxSpec } from './sandbox-spec.js';
 
 export const WORK_DIR = '/work';
@@ -67,6 +67,8 @@ export interface ContainerCreateOptions {
 export function containerOptions(spec: SandboxSpec, labels: Record<string, string>): ContainerCreateOptions {
   const l = spec.limits;
   const tmpfsOpts = 'rw,noexec,nosuid,nodev';
+  // the job's pids: the cgroup on runc; on gVisor its kernel's RLIMIT_NPROC (isolation-runtime.ts)
+  const pids = pidsBounds(spec.isolation ?? 'container', l.pids);
   return {
     Image: spec.imageId,
     Entrypoint: [LAUNCHER],
@@ -95,7 +97,7 @@ export function containerOptions(spec: SandboxSpec, labels: Record<string, strin
       SecurityOpt: ['no-new-privileges', `seccomp=${spec.seccompJson}`],
       Privileged: false,
       Init: true,
-      PidsLimit: l.pids,
+      PidsLimit: pids.hostPids,
       Memory: l.memoryBytes,
       MemorySwap: l.memoryBytes,
       NanoCpus: Math.round(l.cpus * 1e9),
@@ -110,6 +112,7 @@ export function containerOptions(spec: SandboxSpec, labels: Record<string, strin
         { Name: 'nofile', Soft: l.openFiles, Hard: l.openFiles },
         { Name: 'fsize', Soft: l.fileSizeBytes, Hard: l.fileSizeBytes },
         { Name: 'core', Soft: 0, Hard: 0 },
+        ...(pids.nproc === undefined ? [] : [{ Name: 'nproc', Soft: pids.nproc, Hard: pids.nproc }]),
       ],
       // output is read from the attach stream and capped there; the engine keeps no log file
       LogConfig: { Type: 'none', Config: {} },
