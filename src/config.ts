@@ -97,6 +97,9 @@ export const ConfigSchema = z.object({
   // the API role creates the first admin key when no live one exists
   AIRLOCK_BOOTSTRAP_ADMIN: z.stringbool().default(true),
   AIRLOCK_RESULT_TTL_S: int(7 * 24 * 3600, 60),
+  // artifact garbage collection (issue 18): how often the worker sweeps (0: never; `airlock artifacts gc` still does), and the age below which a blob is kept
+  AIRLOCK_ARTIFACTS_GC_INTERVAL_MS: int(3_600_000, 0),
+  AIRLOCK_ARTIFACTS_GC_MIN_AGE_MS: int(3_600_000, 0),
   AIRLOCK_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   // tools and job credentials (issue 5): what a job may reach through the gateway
   AIRLOCK_TOOLS_FILE: z.string().min(1).optional(),
@@ -224,6 +227,8 @@ export interface Config {
   readonly audit: AuditOptions & { readonly redisUrl: string; readonly redis: RedisEndpoint };
   /** Where artifacts live: `<data dir>/artifacts`, or an S3 bucket (AIRLOCK_ARTIFACTS_S3_*). */
   readonly artifacts: ArtifactStoreOptions;
+  /** Artifact garbage collection: the worker's sweep interval (0: none) and the minimum age of a blob it removes. */
+  readonly artifactsGc: { readonly intervalMs: number; readonly minAgeMs: number };
   readonly tools: {
     /** JSON array of tool definitions (see docs/security-model.md); none: no tools. */
     readonly file: string | undefined;
@@ -336,6 +341,7 @@ function configOf(
     logLevel: e.AIRLOCK_LOG_LEVEL,
     audit: { ...audit, redisUrl: endpoints.audit.url, redis: endpoints.audit },
     artifacts,
+    artifactsGc: { intervalMs: e.AIRLOCK_ARTIFACTS_GC_INTERVAL_MS, minAgeMs: e.AIRLOCK_ARTIFACTS_GC_MIN_AGE_MS },
     tools: {
       file: e.AIRLOCK_TOOLS_FILE === undefined ? undefined : resolve(cwd, e.AIRLOCK_TOOLS_FILE),
       secretsFile: e.AIRLOCK_TOOL_SECRETS_FILE === undefined ? undefined : resolve(cwd, e.AIRLOCK_TOOL_SECRETS_FILE),

@@ -14,3 +14,19 @@ export interface ArtifactStore {
   /** Whether the store holds a blob by that name (its content is not re-checked). */
   has(sha256: string): Promise<boolean>;
 }
+
+/** One stored blob as a listing sees it. */
+export interface StoredBlob {
+  readonly sha256: string;
+  readonly bytes: number;
+  /** When it was last written (a put of content already there refreshes it on the file store). */
+  readonly modifiedMs: number;
+}
+
+/** A store the garbage collector can sweep: both adapters. */
+export interface CollectableArtifactStore extends ArtifactStore {
+  /** Every blob, in no particular order (temporary files of puts in progress are not blobs). */
+  list(): AsyncIterable<StoredBlob>;
+  /** Deletes a blob; one already gone is not an error. */
+  remove(sha256: string): Promise<void>;
+}

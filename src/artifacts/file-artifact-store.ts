@@ -4,14 +4,14 @@
  * temporary name and renamed to their digest, so a reader never sees a half-written blob.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, stat, unlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppError, sha256Hex } from '../shared/index.js';
-import type { ArtifactStore } from './artifact-store.js';
+import type { CollectableArtifactStore, StoredBlob } from './artifact-store.js';
 
 const SHA256 = /^[0-9a-f]{64}$/;
 
-export class FileArtifactStore implements ArtifactStore {
+export class FileArtifactStore implements CollectableArtifactStore {
   constructor(private readonly dir: string) {}
 
   private pathOf(sha256: string): string {
@@ -21,8 +21,8 @@ export class FileArtifactStore implements ArtifactStore {
 
   async put(content: Uint8Array): Promise<string> {
     const sha256 = sha256Hex(content);
-    // stored once per content
-    if (await exists(this.pathOf(sha256))) return sha256;
+    // stored once per content (a blob written again is young again: the GC's minimum age counts from here)
+    if (await touch(this.pathOf(sha256))) return sha256;
     return this.putParts([content]);
   }
 
@@ -42,7 +42,7 @@ export class FileArtifactStore implements ArtifactStore {
       }
       const sha256 = hash.digest('hex');
       const path = this.pathOf(sha256);
-      if (await exists(path)) return sha256;
+      if (await touch(path)) return sha256;
       await mkdir(join(this.dir, sha256.slice(0, 2)), { recursive: true, mode: 0o700 });
       await rename(tmp, path);
       return sha256;
@@ -70,6 +70,26 @@ export class FileArtifactStore implements ArtifactStore {
   async remove(sha256: string): Promise<void> {
     await unlink(this.pathOf(sha256)).catch(() => undefined);
   }
+
+  async *list(): AsyncIterable<StoredBlob> {
+    for (const fan of await readdir(this.dir).catch(() => [] as string[])) {
+      if (!/^[0-9a-f]{2}$/.test(fan)) continue;
+      for (const name of await readdir(join(this.dir, fan)).catch(() => [] as string[])) {
+        if (!SHA256.test(name)) continue;
+        const st = await stat(join(this.dir, fan, name)).catch(() => undefined);
+        if (st !== undefined) yield { sha256: name, bytes: st.size, modifiedMs: st.mtimeMs };
+      }
+    }
+  }
+}
+
+/** Sets the blob's modification time to now; false when there is no such blob. */
+async function touch(path: string): Promise<boolean> {
+  const now = new Date();
+  return utimes(path, now, now).then(
+    () => true,
+    () => false,
+  );
 }
 
 async function exists(path: string): Promise<boolean> {

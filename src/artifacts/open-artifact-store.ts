@@ -4,7 +4,7 @@
  * Redis and the bucket). The ranges and defaults live here, in the option schema.
  */
 import { z } from 'zod';
-import type { ArtifactStore } from './artifact-store.js';
+import type { CollectableArtifactStore } from './artifact-store.js';
 import { FileArtifactStore } from './file-artifact-store.js';
 import { S3ArtifactStore } from './s3-artifact-store.js';
 
@@ -32,7 +32,7 @@ export const ArtifactStoreOptionsSchema = z
 export type ArtifactStoreOptions = z.infer<typeof ArtifactStoreOptionsSchema>;
 
 /** A store and how to let go of it (the S3 client's sockets). */
-export type OpenedArtifactStore = ArtifactStore & { close(): Promise<void> };
+export type OpenedArtifactStore = CollectableArtifactStore & { close(): Promise<void> };
 
 /** Builds the store; an S3 bucket is checked first (missing or refusing these credentials: CONFIG_INVALID). */
 export async function openArtifactStore(options: ArtifactStoreOptions): Promise<OpenedArtifactStore> {

@@ -5,13 +5,22 @@
  * `x-amz-checksum-sha256`, so a store that checks it refuses bytes changed in transit. Reading
  * re-checks the digest whatever the store said (ARTIFACT_CORRUPT).
  */
-import { GetObjectCommand, HeadBucketCommand, HeadObjectCommand, PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  type S3ClientConfig,
+} from '@aws-sdk/client-s3';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppError, sha256Hex } from '../shared/index.js';
-import type { ArtifactStore } from './artifact-store.js';
+import type { CollectableArtifactStore, StoredBlob } from './artifact-store.js';
 import { s3Failure, s3Status } from './s3-errors.js';
 
 const SHA256 = /^[0-9a-f]{64}$/;
@@ -32,7 +41,7 @@ export interface S3ArtifactStoreOptions {
   readonly requestTimeoutMs: number;
 }
 
-export class S3ArtifactStore implements ArtifactStore {
+export class S3ArtifactStore implements CollectableArtifactStore {
   private readonly client: S3Client;
 
   constructor(private readonly opts: S3ArtifactStoreOptions) {
@@ -121,6 +130,31 @@ export class S3ArtifactStore implements ArtifactStore {
     } catch (err) {
       if (s3Status(err) === 404) return false;
       throw s3Failure(err, `look up ${sha256}`);
+    }
+  }
+
+  async *list(): AsyncIterable<StoredBlob> {
+    let token: string | undefined;
+    do {
+      let page;
+      try {
+        page = await this.client.send(new ListObjectsV2Command({ Bucket: this.opts.bucket, Prefix: 'cas/sha256/', ...(token !== undefined ? { ContinuationToken: token } : {}) }));
+      } catch (err) {
+        throw s3Failure(err, 'list blobs');
+      }
+      for (const o of page.Contents ?? []) {
+        const sha256 = o.Key?.slice('cas/sha256/'.length) ?? '';
+        if (SHA256.test(sha256)) yield { sha256, bytes: o.Size ?? 0, modifiedMs: o.LastModified?.getTime() ?? 0 };
+      }
+      token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
+    } while (token !== undefined);
+  }
+
+  async remove(sha256: string): Promise<void> {
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.opts.bucket, Key: S3ArtifactStore.keyOf(sha256) }));
+    } catch (err) {
+      if (s3Status(err) !== 404) throw s3Failure(err, `remove ${sha256}`);
     }
   }
 

@@ -5,6 +5,7 @@
  */
 import { loadConfig, type Config } from '../config.js';
 import { AppError, createKey, GROUP_NAME, listKeys, revokeKey, ROLES, runSelftest, serve, type Role } from '../root/index.js';
+import { artifactsCommand } from './artifacts-command.js';
 import { auditCommand } from './audit-commands.js';
 import { capabilitiesCommand } from './capabilities-command.js';
 import { credentialsCommand } from './credentials-command.js';
@@ -31,6 +32,9 @@ Usage:
                                         records with since <= time < until as JSON lines (stdout or a new file)
   airlock audit trim                    retention once: move records older than AIRLOCK_AUDIT_RETENTION_DAYS
                                         to signed segment files, then remove them from Redis
+  airlock artifacts gc [--delete]      artifact garbage collection: blobs no job record, promotion snapshot or
+                                        held audit record names, older than AIRLOCK_ARTIFACTS_GC_MIN_AGE_MS; a dry
+                                        run (what would go) unless --delete
   airlock capabilities [--json]         what each profile and key can reach: image digest, limits, network,
                                         seccomp digest, grantable tools with origins/methods/paths, credential lifetime
   airlock credentials rotate            (worker host) sign new job tokens with a fresh key; the old public key
@@ -113,6 +117,8 @@ export async function run(argv: readonly string[], io: CliIo = {}): Promise<numb
         return await keys(sub, arg, flags, config(), out);
       case 'audit':
         return await auditCommand(sub, flags, config(), out, err);
+      case 'artifacts':
+        return await artifactsCommand(sub, flags, config(), out);
       case 'capabilities':
         return await capabilitiesCommand(config(), flags.has('json'), out);
       case 'credentials':

@@ -10,6 +10,7 @@
  * `key-usage:<keyId>` (input bytes a key has stored).
  */
 import type { Redis } from 'ioredis';
+import { digestsIn } from '../artifacts/index.js';
 import { apiKeyRedisKey } from '../credentials/index.js';
 import { z } from 'zod';
 import { execChecked, integerText, keyRoot, parseStored, redisCall } from '../shared/index.js';
@@ -86,6 +87,21 @@ export class RedisJobStore {
   private get keyJobsPrefix(): string {
     return `${this.root}:key-jobs:`;
   }
+  /**
+   * The artifact digests job records point at (their results' blobs and tars), for the artifact
+   * garbage collector: every 64-hex name in each record's result (SCAN, never KEYS).
+   */
+  async *referencedArtifacts(): AsyncIterable<string> {
+    const prefix = `${this.root}:job:`;
+    let cursor = '0';
+    do {
+      const [next, keys] = await redisCall('list job records', () => this.redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500));
+      cursor = next;
+      const records = keys.filter((k) => !k.slice(prefix.length).includes(':'));
+      for (const key of records) yield* digestsIn((await redisCall('read a job result', () => this.redis.hget(key, 'result'))) ?? '');
+    } while (cursor !== '0');
+  }
+
   private jobKeys(id: string) {
     return { job: this.key(id), input: this.inputKey(id) };
   }

@@ -2,6 +2,7 @@
 export { parseApprovalPolicy, requirementFor, NO_PROMOTION_TARGETS, DEFAULT_REVIEW_TIMEOUT_MS, type ApprovalPolicy, type TargetPolicy } from './approval-policy.js';
 export { openReview, loadApprovalPolicyFile, type OpenReviewOptions } from './open-review.js';
 export { PromotionService } from './promotion-service.js';
+export { PromotionStore } from './promotion-store.js';
 export { selfApprovalForbidden } from './review-visibility.js';
 export { PATCH_FILE_NAME } from './promotion-applier.js';
 export { PromotableResultSchema, JobSnapshotSchema, jobSnapshot, type PromotableJob, type PromotableResult, type JobSnapshot } from './promotable-job.js';

@@ -11,6 +11,7 @@
  */
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
+import { digestsIn } from '../artifacts/index.js';
 import { execChecked, keyRoot, parseStored, parseStoredJson, redisCall, releaseLock, tryLock } from '../shared/index.js';
 import {
   DecisionSchema,
@@ -43,6 +44,19 @@ export class PromotionStore {
 
   private key(id: string): string {
     return `${this.root}:promo:${id}`;
+  }
+
+  /** The artifact digests promotion snapshots point at (patch and artifacts), for the artifact garbage collector (SCAN, never KEYS). */
+  async *referencedArtifacts(): AsyncIterable<string> {
+    const prefix = this.key('');
+    let cursor = '0';
+    do {
+      const [next, keys] = await redisCall('list promotions', () => this.redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500));
+      cursor = next;
+      for (const key of keys.filter((k) => !k.slice(prefix.length).includes(':'))) {
+        yield* digestsIn((await redisCall('read a promotion', () => this.redis.hget(key, 'doc'))) ?? '');
+      }
+    } while (cursor !== '0');
   }
   private list(name: string): string {
     return `${this.root}:promos:${name}`;

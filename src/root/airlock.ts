@@ -14,6 +14,7 @@ import { AsyncDisposableStack, createLogger, systemClock, type Clock, type Logge
 import { openApi } from './api-factory.js';
 import { openCheckpoints } from './audit-factory.js';
 import type { RootContext } from './context.js';
+import { scheduleArtifactGc } from './artifact-gc.js';
 import { openDeployment } from './deployment.js';
 import { openWorker } from './worker-factory.js';
 
@@ -50,6 +51,8 @@ export async function openAirlock(config: Config, opts: OpenOptions = {}): Promi
   const worker = config.role !== 'api' ? await openWorker(stack, ctx, d) : undefined;
   const api = verify !== undefined ? await openApi(stack, ctx, d, verify) : undefined;
   await worker?.start();
+  // a worker sweeps unreferenced artifacts on a schedule (one of the deployment's at a time)
+  if (worker !== undefined) scheduleArtifactGc(stack, ctx, d);
   const owned = stack.move();
   let closing: Promise<void> | undefined;
   const close = () => {

@@ -4,7 +4,7 @@
  * the tools and the secrets.
  */
 import type { Redis } from 'ioredis';
-import { openArtifactStore, type ArtifactStore } from '../artifacts/index.js';
+import { ArtifactPins, openArtifactStore, PinningArtifactStore, type CollectableArtifactStore } from '../artifacts/index.js';
 import type { RedisAuditStore } from '../audit/index.js';
 import { ApiKeyStore } from '../credentials/index.js';
 import type { Tool } from '../gateway/index.js';
@@ -21,7 +21,9 @@ export interface Deployment {
   readonly audit: RedisAuditStore;
   readonly redis: Redis;
   readonly keys: ApiKeyStore;
-  readonly artifacts: ArtifactStore;
+  /** Every write pins its digest first, so the artifact GC never deletes what a job or promotion is about to reference. */
+  readonly artifacts: CollectableArtifactStore;
+  readonly pins: ArtifactPins;
   readonly registry: WorkerRegistry;
   readonly profiles: ReadonlyMap<string, LoadedProfile>;
   readonly tools: readonly Tool[];
@@ -39,7 +41,11 @@ export async function openDeployment(stack: AsyncDisposableStack, ctx: RootConte
   const resolveSecret = secretResolver(config);
   const audit = await openAuditStore(stack, ctx);
   const redis = await openRedis(stack, config.redis, config.redis.prefix, 'commands', FAIL_FAST);
-  const artifacts = stack.adopt(await openArtifactStore(config.artifacts), (a) => a.close());
+  const pins = new ArtifactPins(redis, config.redis.prefix, clock);
+  const artifacts = new PinningArtifactStore(
+    stack.adopt(await openArtifactStore(config.artifacts), (a) => a.close()),
+    pins,
+  );
   // closed before the audit log: its refusal summaries and anomaly records still go there
   const limits = stack.adopt(openLimits(ctx, redis, audit, resolveSecret), (l) => l.close());
   return {
@@ -48,6 +54,7 @@ export async function openDeployment(stack: AsyncDisposableStack, ctx: RootConte
     redis,
     keys: new ApiKeyStore(redis, config.redis.prefix, clock),
     artifacts,
+    pins,
     registry: new WorkerRegistry(redis, config.redis.prefix, config.worker.lockDurationMs * 2),
     profiles,
     tools,

@@ -8,6 +8,7 @@ export { serve } from './serve.js';
 export { createKey, listKeys, revokeKey, rotateJobCredentials } from './key-commands.js';
 export { auditPublicKey, exportAuditLog, trimAuditLog, verifyAuditLog, type ExportRequest } from './audit-commands.js';
 export { capabilityReport } from './capabilities.js';
+export { collectArtifactGarbage } from './artifact-gc.js';
 export { runSelftest, SELFTEST_CASES } from './selftest.js';
 export { connectionName } from './redis-connections.js';
 // the command line's vocabulary
