@@ -10,6 +10,7 @@ import { auditCommand } from './audit-commands.js';
 import { capabilitiesCommand } from './capabilities-command.js';
 import { credentialsCommand } from './credentials-command.js';
 import { promotionCommand, reviewCommand, WAIT_EXIT } from './review-commands.js';
+import { RUN_EXIT, runCommand, type RunIo } from './run-command.js';
 
 export const HELP = `airlock — run untrusted code in single-use, hardened containers
 
@@ -52,12 +53,20 @@ Usage:
                                         changes go to stderr, one result line to stdout. Exit ${WAIT_EXIT.promoted} promoted,
                                         ${WAIT_EXIT.rejected} rejected, ${WAIT_EXIT.expired} expired, ${WAIT_EXIT.failed} failed, ${WAIT_EXIT.superseded} superseded, ${WAIT_EXIT.timeout} still pending/approved at the
                                         timeout, ${WAIT_EXIT.error} API error, ${WAIT_EXIT.usage} usage
+  airlock run [--dir .] [--patch FILE|-] (--profile P | --runtime R) [--outputs GLOB]... [--env K=V]...
+              [--timeout-ms N] [--junit FILE] [--report FILE] [--artifacts DIR] [--json] [--quiet] [--prefix]
+              [--include GLOB]... [--promote TARGET [--note TEXT] [--wait-review SECONDS]] -- COMMAND [ARGS...]
+                                        the CI step: run COMMAND on the directory (what git tracks) with the patch
+                                        applied, in a sandbox of a running Airlock; output streams live. Exit: the
+                                        program's code (0 passed; failed: its code, 1 if in 80-89), ${RUN_EXIT.usage} usage, ${RUN_EXIT.apiRefused} API refused,
+                                        ${RUN_EXIT.apiUnavailable} API unavailable, ${RUN_EXIT.error} error, ${RUN_EXIT.timeout} timeout, ${RUN_EXIT.oom} oom, ${RUN_EXIT.output_limit} output_limit, ${RUN_EXIT.policy_violation} policy_violation,
+                                        ${RUN_EXIT.patch_failed} patch_failed, ${RUN_EXIT.killed} killed/cancelled (docs/ci-step.md)
   airlock selftest                      red-team and compatibility checks against the live engine, images and
                                         profiles; prints a table, exits non-zero on any failure
   airlock help                          this text
 
 Configuration comes from AIRLOCK_* environment variables (see docs/configuration.md).
-review and promotion are clients of a running API: AIRLOCK_URL (default http://127.0.0.1:$AIRLOCK_PORT)
+run, review and promotion are clients of a running API: AIRLOCK_URL (default http://127.0.0.1:$AIRLOCK_PORT)
 and AIRLOCK_KEY (an API key), or --url URL and --key KEY.
 Examples:
   npx airlock keys create --role agent --name ci-bot
@@ -96,6 +105,10 @@ export interface CliIo {
   readonly err?: (line: string) => void;
   /** The AIRLOCK_* variables to run with; absent: the process's environment. */
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /** `airlock run`: the program's raw output as it arrives (default: this process's stdout/stderr). */
+  readonly write?: RunIo['write'];
+  /** `airlock run --patch -`: the patch (default: this process's stdin). */
+  readonly stdin?: RunIo['stdin'];
 }
 
 export async function run(argv: readonly string[], io: CliIo = {}): Promise<number> {
@@ -129,6 +142,13 @@ export async function run(argv: readonly string[], io: CliIo = {}): Promise<numb
         return await reviewCommand(sub, positional.slice(2), flags, config(), out, err);
       case 'promotion':
         return await promotionCommand(sub, positional.slice(2), flags, config(), out, err);
+      case 'run':
+        return await runCommand(argv.slice(1), config, {
+          out,
+          err,
+          ...(io.write !== undefined ? { write: io.write } : {}),
+          ...(io.stdin !== undefined ? { stdin: io.stdin } : {}),
+        });
       default:
         err(`airlock: unknown command ${cmd}\n\n${HELP}`);
         return 2;

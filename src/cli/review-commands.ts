@@ -98,7 +98,7 @@ export async function promotionCommand(sub: string | undefined, args: readonly s
   const intervalMs = numberFlag(flags, 'interval', 1000);
   if (timeoutS === undefined || timeoutS < 0) return usage(err, '--timeout must be a number of seconds >= 0', PROMOTION_USAGE);
   if (intervalMs === undefined || intervalMs < 50) return usage(err, '--interval must be a number of milliseconds >= 50', PROMOTION_USAGE);
-  return await wait(client(config, flags), id, { timeoutMs: timeoutS * 1000, intervalMs }, out, err);
+  return (await waitForPromotion(client(config, flags), id, { timeoutMs: timeoutS * 1000, intervalMs }, out, err)).exit;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -186,7 +186,14 @@ async function decide(api: Airlock, decision: 'approve' | 'reject', id: string, 
 // a pipeline stops waiting on failed too: only an admin's retry would move it on
 const WAIT_FINAL: ReadonlySet<PromotionState> = new Set([...FINAL_STATES, 'failed']);
 
-async function wait(api: Airlock, id: string, opts: { timeoutMs: number; intervalMs: number }, out: Out, err: Out): Promise<number> {
+/** Polls until the promotion is final or the timeout: state changes to `err`, one result line to `out`, and `promotion wait`'s exit code (also `airlock run --wait-review`'s). */
+export async function waitForPromotion(
+  api: Airlock,
+  id: string,
+  opts: { timeoutMs: number; intervalMs: number },
+  out: Out,
+  err: Out,
+): Promise<{ exit: number; promotion: PromotionView | undefined }> {
   const deadline = Date.now() + opts.timeoutMs;
   let last: PromotionView | undefined;
   let lastError = '';
@@ -196,7 +203,7 @@ async function wait(api: Airlock, id: string, opts: { timeoutMs: number; interva
       if (p.state !== last?.state) err(`${p.id}: ${p.state}`);
       last = p;
       lastError = '';
-      if (WAIT_FINAL.has(p.state)) return finalLine(p, out);
+      if (WAIT_FINAL.has(p.state)) return { exit: finalLine(p, out), promotion: p };
     } catch (e) {
       // the API restarting, or Redis briefly away, should not fail a pipeline's long wait
       if (!(e instanceof AppError && e.retryable) || Date.now() >= deadline) throw e;
@@ -210,7 +217,7 @@ async function wait(api: Airlock, id: string, opts: { timeoutMs: number; interva
   }
   if (last === undefined) throw new AppError('INTERNAL', `no answer about ${id} before the timeout`);
   out(`timed out: ${last.id} is still ${last.state} after ${opts.timeoutMs / 1000} s`);
-  return WAIT_EXIT.timeout;
+  return { exit: WAIT_EXIT.timeout, promotion: last };
 }
 
 function finalLine(p: PromotionView, out: Out): number {

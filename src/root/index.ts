@@ -12,7 +12,7 @@ export { collectArtifactGarbage } from './artifact-gc.js';
 export { runSelftest, SELFTEST_CASES } from './selftest.js';
 export { connectionName } from './redis-connections.js';
 // the command line's vocabulary
-export { AppError, ERROR_CODES, type ErrorCode } from '../shared/index.js';
+export { AppError, compileGlob, ERROR_CODES, type ErrorCode } from '../shared/index.js';
 export { ROLES, type ApiKeyInfo, type CreatedApiKey, type Role } from '../credentials/index.js';
 export { FINAL_STATES, GROUP_NAME, PROMOTION_STATES, type Promotion, type PromotionState } from '../review/index.js';
 export type { KeyRevocationResult } from '../queue/index.js';
