@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { corpusDigest, loadCorpus } from '../test/corpus/corpus.js';
 import { staticOutcomes } from './efficacy-measure.js';
 import { fullBlockOf, renderDoc, summaryLines } from './efficacy-report.js';
+import { keepAnomalySection } from './efficacy-anomaly.js';
 
 export const REPORT = fileURLToPath(new URL('../docs/detection-efficacy.md', import.meta.url));
 
@@ -27,7 +28,8 @@ async function main(args: readonly string[]): Promise<number> {
     for (const line of summaryLines('full  ', outcomes)) console.log(line);
     full = renderFull(outcomes, digest);
   }
-  const doc = renderDoc(cases, digest, measured, full);
+  // the anomaly detector's section is npm run efficacy:anomaly's: kept as it is
+  const doc = keepAnomalySection(renderDoc(cases, digest, measured, full), existing);
   if (args.includes('--check')) {
     if (doc === existing) return 0;
     console.error(`${REPORT} is stale: run npm run efficacy`);

@@ -88,6 +88,8 @@ export class AnomalyDetector implements BehaviourEvents {
         minSamples: o.minSamples,
         minExcess: o.minExcess,
         ttlS: 60 * 24 * 3600,
+        poolAlpha: o.poolAlpha,
+        cv2Prior: o.cv2Prior,
       },
     );
     if (fired !== 1) return undefined;
@@ -146,7 +148,8 @@ export class AnomalyDetector implements BehaviourEvents {
     const perMinute = async (metric: BaselineMetric) => {
       const s = await redisCall('read a baseline', () => this.opts.redis.hget(this.stateKey(keyId, metric), bucket));
       const [m = 0, v = 0] = (s ?? '0,0,0').split(',').map(Number);
-      const hourly = m + this.opts.options.zThreshold * Math.max(Math.sqrt(v), Math.sqrt(Math.max(m, 0)), 1);
+      const mp = Math.max(m, 0);
+      const hourly = m + this.opts.options.zThreshold * Math.max(Math.sqrt(v), Math.sqrt(mp + this.opts.options.cv2Prior * mp * mp), 1);
       return Math.max(1, Math.ceil(hourly / 60));
     };
     return { requestsPerMinute: await perMinute('requests'), submitsPerMinute: await perMinute('submits') };

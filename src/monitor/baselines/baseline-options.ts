@@ -23,6 +23,10 @@ export const BaselineOptionsSchema = z.strictObject({
   minSamples: z.number().int().min(1).max(100).default(2),
   /** The absolute floor: an excess over the mean smaller than this is never an anomaly (3 requests against a mean of 0.5). */
   minExcess: z.number().int().min(1).max(1_000_000).default(30),
+  /** EWMA weight of one sample in a key's pooled noise (c², over all its buckets: 168 samples a week). */
+  poolAlpha: z.number().gt(0).lt(1).default(0.02),
+  /** c² before a key has samples (a day-to-day swing of about ±20%). */
+  cv2Prior: z.number().min(0).max(4).default(0.04),
   /** How long a key is throttled to its baseline after an anomaly. */
   throttleMs: z
     .number()

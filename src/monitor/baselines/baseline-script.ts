@@ -5,7 +5,10 @@
  * the quiet hours in between (at most a week of them). Then the count so far is compared with
  * its bucket: over the mean by zThreshold σ and by minExcess, once the key is past its warm-up
  * and the bucket has minSamples, and at most once per hour (day) and metric.
- * σ is at least √mean and 1 (counts are at least Poisson-noisy).
+ * σ is at least 1 and at least the key's pooled noise at that mean: √(mean + c²·mean²), where c²
+ * (cv2 for hours, dcv2 for days) is an EWMA over every bucket of the key of the squared relative
+ * excess over Poisson — day-to-day swings of busy keys are multiplicative, and a bucket with two
+ * samples cannot know its own variance.
  */
 import { z } from 'zod';
 import { LuaScript } from '../../shared/index.js';
@@ -33,17 +36,24 @@ Returns {1, level, observed, mean, sigma, z} when a deviation fires, else {0, ''
     minSamples: 'samples a bucket needs',
     minExcess: 'absolute floor of the excess over the mean',
     ttlS: 'the state expires after this long unused',
+    poolAlpha: "EWMA weight of one sample in the key's pooled noise (c²)",
+    cv2Prior: 'c² before any sample',
   },
   reply: BaselineReply,
   body: `
 local nowMs = tonumber(ARG.nowMs)
 local alpha = tonumber(ARG.alpha)
-local function fold(field, x)
+local function fold(field, x, poolField)
   local s = redis.call('HGET', KEY.state, field)
   local m, v, k = 0, 0, 0
   if s then
     local a, b, c = string.match(s, '([^,]+),([^,]+),([^,]+)')
     m, v, k = tonumber(a), tonumber(b), tonumber(c)
+  end
+  if k > 0 then
+    local r = math.min(4, math.max(0, ((x - m) * (x - m) - m) / math.max(m * m, 1)))
+    local pool = tonumber(redis.call('HGET', KEY.state, poolField) or ARG.cv2Prior)
+    redis.call('HSET', KEY.state, poolField, string.format('%.6g', pool + tonumber(ARG.poolAlpha) * (r - pool)))
   end
   if k == 0 then m, v = x, 0 else
     local d = x - m
@@ -52,7 +62,7 @@ local function fold(field, x)
   end
   redis.call('HSET', KEY.state, field, string.format('%.6g,%.6g,%d', m, v, k + 1))
 end
-local function roll(unitField, countField, prefix, unit, buckets, offset)
+local function roll(unitField, countField, prefix, unit, buckets, offset, poolField)
   local cur = tonumber(redis.call('HGET', KEY.state, unitField) or '')
   if cur == nil then
     redis.call('HSET', KEY.state, unitField, unit, countField, 0)
@@ -62,16 +72,16 @@ local function roll(unitField, countField, prefix, unit, buckets, offset)
   local count = tonumber(redis.call('HGET', KEY.state, countField) or '0')
   local steps = math.min(unit - cur, buckets)
   local start = unit - steps
-  if start == cur then fold(prefix .. ((cur + offset) % buckets), count) end
-  for u = start + 1, unit - 1 do fold(prefix .. ((u + offset) % buckets), 0) end
-  if start ~= cur then fold(prefix .. ((start + offset) % buckets), 0) end
+  if start == cur then fold(prefix .. ((cur + offset) % buckets), count, poolField) end
+  for u = start + 1, unit - 1 do fold(prefix .. ((u + offset) % buckets), 0, poolField) end
+  if start ~= cur then fold(prefix .. ((start + offset) % buckets), 0, poolField) end
   redis.call('HSET', KEY.state, unitField, unit, countField, 0)
 end
 local hour = math.floor(nowMs / 3600000)
 local day = math.floor(nowMs / 86400000)
 if not redis.call('HGET', KEY.state, 'first') then redis.call('HSET', KEY.state, 'first', hour) end
-roll('hour', 'count', 'h', hour, 168, ${HOUR_OFFSET})
-roll('day', 'dcount', 'd', day, 7, ${DAY_OFFSET})
+roll('hour', 'count', 'h', hour, 168, ${HOUR_OFFSET}, 'cv2')
+roll('day', 'dcount', 'd', day, 7, ${DAY_OFFSET}, 'dcv2')
 local n = tonumber(ARG.n)
 local count = redis.call('HINCRBY', KEY.state, 'count', n)
 local dcount = redis.call('HINCRBY', KEY.state, 'dcount', n)
@@ -79,14 +89,16 @@ redis.call('EXPIRE', KEY.state, tonumber(ARG.ttlS))
 if n == 0 then return {0, '', '', '', '', ''} end
 local first = tonumber(redis.call('HGET', KEY.state, 'first'))
 if hour - first < tonumber(ARG.warmupHours) then return {0, '', '', '', '', ''} end
-local function check(field, observed, alertedField, unit)
+local function check(field, observed, alertedField, unit, poolField)
   if tonumber(redis.call('HGET', KEY.state, alertedField) or '-1') == unit then return nil end
   local s = redis.call('HGET', KEY.state, field)
   if not s then return nil end
   local a, b, c = string.match(s, '([^,]+),([^,]+),([^,]+)')
   local m, v, k = tonumber(a), tonumber(b), tonumber(c)
   if k < tonumber(ARG.minSamples) then return nil end
-  local sigma = math.max(math.sqrt(v), math.sqrt(math.max(m, 0)), 1)
+  local mp = math.max(m, 0)
+  local cv2 = tonumber(redis.call('HGET', KEY.state, poolField) or ARG.cv2Prior)
+  local sigma = math.max(math.sqrt(v), math.sqrt(mp + cv2 * mp * mp), 1)
   local z = (observed - m) / sigma
   if z >= tonumber(ARG.zThreshold) and observed - m >= tonumber(ARG.minExcess) then
     redis.call('HSET', KEY.state, alertedField, unit)
@@ -94,9 +106,9 @@ local function check(field, observed, alertedField, unit)
   end
   return nil
 end
-local r = check('h' .. ((hour + ${HOUR_OFFSET}) % 168), count, 'alertedHour', hour)
+local r = check('h' .. ((hour + ${HOUR_OFFSET}) % 168), count, 'alertedHour', hour, 'cv2')
 if r then return {1, 'hour', tostring(count), tostring(r[1]), tostring(r[2]), tostring(r[3])} end
-r = check('d' .. ((day + ${DAY_OFFSET}) % 7), dcount, 'alertedDay', day)
+r = check('d' .. ((day + ${DAY_OFFSET}) % 7), dcount, 'alertedDay', day, 'dcv2')
 if r then return {1, 'day', tostring(dcount), tostring(r[1]), tostring(r[2]), tostring(r[3])} end
 return {0, '', '', '', '', ''}
 `,
