@@ -9,6 +9,7 @@ import { artifactsCommand } from './artifacts-command.js';
 import { auditCommand } from './audit-commands.js';
 import { capabilitiesCommand } from './capabilities-command.js';
 import { credentialsCommand } from './credentials-command.js';
+import { anomaliesCommand, keyLimitsCommand, limitsOf } from './limits-commands.js';
 import { promotionCommand, reviewCommand, WAIT_EXIT } from './review-commands.js';
 import { RUN_EXIT, runCommand, type RunIo } from './run-command.js';
 
@@ -22,6 +23,15 @@ Usage:
                                         --profiles: the only profiles its jobs may use (default: all)
                                         --tools: tools its jobs may be granted (default: none)
                                         --groups: reviewer groups (approval policy) the key belongs to
+                                        [--rate N] [--submit-rate N] [--max-inflight N] [--input-bytes-per-day N]
+                                        its own limits (requests/min, submissions/min, jobs queued + running,
+                                        input bytes/day) over its role's defaults
+  airlock keys update KEY_ID [--rate N] [--submit-rate N] [--max-inflight N] [--input-bytes-per-day N]
+                                        change a key's own limits
+  airlock keys limits KEY_ID            a key's limits as they apply now, and its throttle
+  airlock keys unthrottle KEY_ID        lift the throttle an anomaly put on a key
+  airlock anomalies [--key KEY_ID] [--limit N] [--json]
+                                        the latest anomalous-traffic alerts, newest first (docs/runbook.md)
   airlock keys list                     list keys (ids, roles, owners; never the secrets)
   airlock keys revoke KEY_ID [--kill-running]
                                         revoke a key: it gets 401 from then on, its queued jobs are cancelled and
@@ -130,6 +140,8 @@ export async function run(argv: readonly string[], io: CliIo = {}): Promise<numb
         return await keys(sub, arg, flags, config(), out);
       case 'audit':
         return await auditCommand(sub, flags, config(), out, err);
+      case 'anomalies':
+        return await anomaliesCommand(flags, config(), out);
       case 'artifacts':
         return await artifactsCommand(sub, flags, config(), out);
       case 'capabilities':
@@ -163,7 +175,7 @@ export async function run(argv: readonly string[], io: CliIo = {}): Promise<numb
 async function keys(sub: string | undefined, arg: string | undefined, flags: ReadonlyMap<string, string>, config: Config, out: (s: string) => void): Promise<number> {
   switch (sub) {
     case 'create': {
-      const created = await createKey(config, newKeyOf(flags));
+      const created = await createKey(config, newKeyOf(flags), limitsOf(flags));
       out(`created ${created.id} (role ${created.role}, owner ${created.owner}${created.groups.length > 0 ? `, groups ${created.groups.join(',')}` : ''}). The key is shown once:`);
       out(created.key);
       return 0;
@@ -186,8 +198,12 @@ async function keys(sub: string | undefined, arg: string | undefined, flags: Rea
       for (const jobId of r.running) out(`  running ${jobId}`);
       return 0;
     }
+    case 'update':
+    case 'limits':
+    case 'unthrottle':
+      return keyLimitsCommand(sub, arg, flags, config, out);
     default:
-      throw new AppError('INVALID_REQUEST', 'usage: airlock keys create|list|revoke');
+      throw new AppError('INVALID_REQUEST', 'usage: airlock keys create|list|revoke|update|limits|unthrottle');
   }
 }
 

@@ -3,7 +3,7 @@ export { defaultWorkerId, JobWorker, type JobWorkerOptions } from './job-worker.
 export { KEY_REVOKED_ERROR, RedisJobStore, type CancelOutcome, type KeyRefusal, type StartOutcome } from './job-store.js';
 export { KeyRevocation, type KeyRevocationDeps, type KeyRevocationResult, type RevokeKeyOptions } from './key-revocation.js';
 export { JobService, type CancelledJob, type JobServiceDeps } from './job-service.js';
-export { KeyService, rotateJobTokenKey, type KeyServiceDeps, type NewApiKey } from './key-service.js';
+export { KeyService, rotateJobTokenKey, type KeyLimitsView, type KeyServiceDeps, type NewApiKey } from './key-service.js';
 export { WorkerRegistry, type WorkerBeat } from './worker-registry.js';
 export { JOB_STATUSES, isTerminal, type JobError, type JobFileInput, type JobInput, type JobRecord, type JobStatus, type TerminalStatus } from './job-types.js';
 export { JobGrants, type JobGrantsOptions, type OpenGrant } from './job-grants.js';

@@ -5,7 +5,8 @@
  */
 export { openAirlock, type Airlock, type OpenOptions } from './airlock.js';
 export { serve } from './serve.js';
-export { createKey, listKeys, revokeKey, rotateJobCredentials } from './key-commands.js';
+export { createKey, keyLimits, listAnomalies, listKeys, revokeKey, rotateJobCredentials, unthrottleKey, updateKeyLimits } from './key-commands.js';
+export type { Anomaly, KeyLimitOverrides } from '../monitor/index.js';
 export { auditPublicKey, exportAuditLog, trimAuditLog, verifyAuditLog, type ExportRequest } from './audit-commands.js';
 export { capabilityReport } from './capabilities.js';
 export { collectArtifactGarbage } from './artifact-gc.js';

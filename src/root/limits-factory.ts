@@ -19,7 +19,8 @@ export interface Limits {
   close(): Promise<void>;
 }
 
-export function openLimits(ctx: RootContext, redis: Redis, audit: AuditStore, resolveSecret: (name: string) => string | undefined): Limits {
+/** `alerts: false`: no webhook even when configured (the command line only reads anomalies). */
+export function openLimits(ctx: RootContext, redis: Redis, audit: AuditStore, resolveSecret: (name: string) => string | undefined, opts: { alerts?: boolean } = {}): Limits {
   const { config, clock, logger } = ctx;
   const prefix = config.redis.prefix;
   const limiter = new RateLimiter({ redis, prefix, options: config.limits.options, clock });
@@ -29,7 +30,7 @@ export function openLimits(ctx: RootContext, redis: Redis, audit: AuditStore, re
     now: () => clock.now(),
     onError: (err) => logger.error({ err }, 'a ratelimit.refused record could not be written'),
   });
-  const hook = config.limits.anomalyWebhook;
+  const hook = opts.alerts === false ? undefined : config.limits.anomalyWebhook;
   let alert: ((a: Anomaly) => ReturnType<typeof postSigned>) | undefined;
   if (hook !== undefined) {
     const secret = resolveSecret(hook.secretName);
