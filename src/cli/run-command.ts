@@ -12,7 +12,7 @@ import { AppError } from '../root/index.js';
 import { packTree } from './pack-tree.js';
 import { waitForPromotion } from './review-commands.js';
 import { downloadArtifacts, junitOf, junitXmlProblem, ownJunitOf, reportOf } from './run-outputs.js';
-import { shellJoin } from './terminal-text.js';
+import { printable, shellJoin } from './terminal-text.js';
 
 /**
  * Exit codes of `airlock run` (docs/ci-step.md). A job that ran exits with its program's code
@@ -240,6 +240,8 @@ async function runJob(args: RunArgs, config: () => Config, io: RunIo): Promise<n
   const report = reportOf(job, { command: args.command, url: api.url, promotion, junit });
   if (args.report !== undefined) await writeFile(args.report, `${JSON.stringify(report, null, 2)}\n`);
   if (args.json) io.out(JSON.stringify(report, null, 2));
+  // the patch tool's own words: which file and hunk did not apply
+  if (job.status === 'patch_failed') for (const line of (job.patchMessage ?? '').trimEnd().split('\n')) io.err(`patch: ${printable(line)}`);
   io.err(summaryLine(job, promotion));
   return exit;
 }
@@ -309,8 +311,7 @@ function summaryLine(job: JobView, promotion: PromotionView | undefined): string
   const found = findings.length > 0 ? `; ${findings.length} finding(s)${worst !== undefined ? `, worst ${worst}` : ''}: ${findings.map((f) => f.kind).join(', ')}` : '';
   const truncated = job.stdoutTruncated === true || job.stderrTruncated === true ? '; output truncated' : '';
   const prom = promotion !== undefined ? `; promotion ${promotion.id} ${promotion.state}` : '';
-  const why =
-    job.status === 'patch_failed' ? `: ${(job.patchMessage ?? '').trim().split('\n')[0] ?? ''}` : job.error !== undefined ? `: ${job.error.code}: ${job.error.message}` : '';
+  const why = job.status === 'patch_failed' ? ': the patch did not apply; the command did not run' : job.error !== undefined ? `: ${job.error.code}: ${job.error.message}` : '';
   return `airlock run: job ${job.id} ${job.status}${exit}${secs}${why}${truncated}${found}${prom}`;
 }
 
