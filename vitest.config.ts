@@ -9,6 +9,8 @@ const SLOW = {
   sentinel: ['test/sentinel.docker.test.ts'],
   // the docker-compose stack: builds the service images, brings the stack up and down (~3-6 min)
   compose: ['test/compose.docker.test.ts'],
+  // the console in headless Chromium (Debian's package through playwright-core), against a real Airlock
+  browser: ['test/**/*.browser.test.ts'],
 };
 /** The red-team, compatibility and archive suites again, every job on the gVisor tier (its *-gvisor profiles). */
 const GVISOR = ['test/redteam.docker.test.ts', 'test/compat.docker.test.ts', 'test/redteam-archives.docker.test.ts'];
@@ -22,9 +24,10 @@ export default defineConfig({
     globalSetup: ['test/helpers/global-setup.ts'],
     projects: [
       { extends: true, test: { name: 'default', include: ['test/**/*.test.ts'], exclude: Object.values(SLOW).flat(), sequence: { groupOrder: 0 } } },
-      { extends: true, test: { name: 'sentinel', include: SLOW.sentinel, sequence: { groupOrder: 1 } } },
-      { extends: true, test: { name: 'gvisor', include: GVISOR, env: { AIRLOCK_TEST_ISOLATION: 'gvisor' }, sequence: { groupOrder: 3 } } },
-      { extends: true, test: { name: 'compose', include: SLOW.compose, testTimeout: 900_000, hookTimeout: 900_000, sequence: { groupOrder: 2 } } },
+      { extends: true, test: { name: 'browser', include: SLOW.browser, sequence: { groupOrder: 1 } } },
+      { extends: true, test: { name: 'sentinel', include: SLOW.sentinel, sequence: { groupOrder: 2 } } },
+      { extends: true, test: { name: 'gvisor', include: GVISOR, env: { AIRLOCK_TEST_ISOLATION: 'gvisor' }, sequence: { groupOrder: 4 } } },
+      { extends: true, test: { name: 'compose', include: SLOW.compose, testTimeout: 900_000, hookTimeout: 900_000, sequence: { groupOrder: 3 } } },
     ],
   },
 });

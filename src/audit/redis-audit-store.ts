@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { AppError, canonicalJson, redisFailure, RedisFailure, systemClock, type Clock } from '../shared/index.js';
+import { AppError, canonicalJson, NO_METRICS, redisFailure, RedisFailure, systemClock, type Clock, type Metrics } from '../shared/index.js';
 import { auditKeys, type AuditKeys } from './audit-keys.js';
 import { AUDIT_DEFAULTS } from './audit-options.js';
 import { GENESIS_HEAD, ChainHeadSchema, headOf, nextRecord, parseRecord, type AuditEvent, type AuditRecord, type ChainHead } from './audit-record.js';
@@ -27,6 +27,8 @@ export interface RedisAuditStoreOptions {
   /** Replicas a record must reach (WAIT) before append returns; fewer is AUDIT_UNAVAILABLE (default: none). */
   readonly waitReplicas?: number;
   readonly waitTimeoutMs?: number;
+  /** Each append's latency and outcome, and what its record says happened (default: none). */
+  readonly metrics?: Metrics;
 }
 
 /** How long a race loser keeps priority if it dies before using it. */
@@ -41,6 +43,7 @@ export class RedisAuditStore implements AuditStore {
   private readonly appendTimeoutMs: number;
   private readonly waitReplicas: number;
   private readonly waitTimeoutMs: number;
+  private readonly metrics: Metrics;
   /** Names this store in the fairness claim. */
   private readonly clientId = randomUUID();
   /** Head JSON as of our last successful append: saves a GET when nobody else wrote. */
@@ -55,11 +58,18 @@ export class RedisAuditStore implements AuditStore {
     this.appendTimeoutMs = opts.appendTimeoutMs ?? AUDIT_DEFAULTS.appendTimeoutMs;
     this.waitReplicas = opts.waitReplicas ?? AUDIT_DEFAULTS.waitReplicas;
     this.waitTimeoutMs = opts.waitTimeoutMs ?? AUDIT_DEFAULTS.waitTimeoutMs;
+    this.metrics = opts.metrics ?? NO_METRICS;
   }
 
   append(event: AuditEvent): Promise<AuditRecord> {
+    const queuedAt = performance.now();
     const run = this.queue.then(() => this.appendNow(event));
     this.queue = run.catch(() => undefined);
+    // measured from the call: the wait behind this process's earlier appends is part of what the caller waits
+    run.then(
+      () => this.metrics.auditAppended(event, true, performance.now() - queuedAt),
+      () => this.metrics.auditAppended(event, false, performance.now() - queuedAt),
+    );
     return run;
   }
 

@@ -3,7 +3,7 @@ export { parseApprovalPolicy, requirementFor, NO_PROMOTION_TARGETS, DEFAULT_REVI
 export { openReview, loadApprovalPolicyFile, type OpenReviewOptions } from './open-review.js';
 export { PromotionService } from './promotion-service.js';
 export { PromotionStore } from './promotion-store.js';
-export { selfApprovalForbidden } from './review-visibility.js';
+export { ineligibleReviewer, selfApprovalForbidden } from './review-visibility.js';
 export { PATCH_FILE_NAME } from './promotion-applier.js';
 export { PromotableResultSchema, JobSnapshotSchema, jobSnapshot, type PromotableJob, type PromotableResult, type JobSnapshot } from './promotable-job.js';
 export {

@@ -15,7 +15,7 @@ import { promotionFindings } from './promotion-risk.js';
 import { sweepOnce } from './promotion-sweep.js';
 import type { ActorJson, PromotionDoc, PromotionStore } from './promotion-store.js';
 import { type Decision, type DecisionBody, type DecisionResult, type Promotion, type PromotionState, type ReviewerKey } from './promotion-types.js';
-import { canSee, eligibleGroups, isPartyTo, selfApprovalForbidden } from './review-visibility.js';
+import { canSee, eligibleGroups, ineligibleReviewer, isPartyTo } from './review-visibility.js';
 
 /** Promotions read per round trip when listing. */
 const LIST_PAGE = 100;
@@ -124,14 +124,10 @@ export class PromotionService {
     // a reviewer outside the deciding groups hears why (403) rather than a 404: it holds the id from a notification
     const p = key.role === 'reviewer' ? await this.mustGet(id) : await this.visible(id, key);
     if (p.state === 'expired') throw expiredError(p);
-    if (isPartyTo(p, key.principal)) throw selfApprovalForbidden(key.principal);
+    const ineligible = ineligibleReviewer(p, key);
+    if (ineligible !== undefined) throw ineligible;
     const eligible = eligibleGroups(p);
     const groups = key.groups.filter((g) => eligible.includes(g));
-    if (groups.length === 0)
-      throw new AppError(
-        'REVIEWER_NOT_ELIGIBLE',
-        `this promotion is decided by the groups ${eligible.join(', ')}; your key has ${key.groups.length > 0 ? key.groups.join(', ') : 'no groups'}`,
-      );
     if (body.artifactDigest !== p.artifactDigest) {
       throw new AppError(
         'DIGEST_MISMATCH',

@@ -36,3 +36,17 @@ export function canSee(p: Promotion, key: ReviewerKey): boolean {
     }
   }
 }
+
+/**
+ * Why this key's principal may not decide this promotion (undefined: its groups may). The one
+ * statement of the rule: decide() throws it, the console shows it before anyone clicks.
+ */
+export function ineligibleReviewer(p: Promotion, key: ReviewerKey): AppError | undefined {
+  if (isPartyTo(p, key.principal)) return selfApprovalForbidden(key.principal);
+  const eligible = eligibleGroups(p);
+  if (key.groups.some((g) => eligible.includes(g))) return undefined;
+  return new AppError(
+    'REVIEWER_NOT_ELIGIBLE',
+    `this promotion is decided by the groups ${eligible.join(', ')}; your key has ${key.groups.length > 0 ? key.groups.join(', ') : 'no groups'}`,
+  );
+}

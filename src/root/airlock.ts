@@ -5,7 +5,7 @@
  * order of construction — declared once, by the order below: the audit log opens first and closes
  * last (its final checkpoint covers everything), the API opens last and stops accepting first.
  */
-import type { buildApp } from '../api/index.js';
+import { PromMetrics, type buildApp } from '../api/index.js';
 import type { Config } from '../config.js';
 import type { ApiKeyStore, CreatedApiKey } from '../credentials/index.js';
 import type { JobWorker } from '../queue/index.js';
@@ -31,6 +31,8 @@ export interface Airlock extends AsyncDisposable {
   readonly bootstrapKey: CreatedApiKey | undefined;
   /** Promotions (API role). */
   readonly review: PromotionService | undefined;
+  /** This process's metrics (served at GET /metrics by the API role). */
+  readonly metrics: PromMetrics;
   /** Graceful: stop accepting, drain running jobs, close connections (reverse order of opening). */
   close(): Promise<void>;
 }
@@ -42,7 +44,9 @@ export interface OpenOptions {
 }
 
 export async function openAirlock(config: Config, opts: OpenOptions = {}): Promise<Airlock> {
-  const ctx: RootContext = { config, logger: opts.logger ?? createLogger({ level: config.logLevel }), clock: opts.clock ?? systemClock };
+  // one registry per Airlock: counts from the audit appends, cold sandbox starts and HTTP answers (GET /metrics)
+  const metrics = new PromMetrics();
+  const ctx: RootContext = { config, logger: opts.logger ?? createLogger({ level: config.logLevel }), clock: opts.clock ?? systemClock, metrics };
   await using stack = new AsyncDisposableStack();
   const d = await openDeployment(stack, ctx);
   const servesApi = config.role !== 'worker';
@@ -67,6 +71,7 @@ export async function openAirlock(config: Config, opts: OpenOptions = {}): Promi
     keys: d.keys,
     bootstrapKey: api?.bootstrapKey,
     review: api?.review,
+    metrics,
     close,
     [Symbol.asyncDispose]: close,
   };

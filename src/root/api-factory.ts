@@ -72,6 +72,7 @@ export async function openApi(stack: AsyncDisposableStack, ctx: RootContext, d: 
       maxWaitS: config.http.maxWaitS,
       audit: { store: d.audit, verify },
       unauditedForBenchmark: config.http.unauditedForBenchmark,
+      ...(ctx.metrics !== undefined ? { metrics: ctx.metrics } : {}),
     }),
     (a) => a.close(),
   );

@@ -9,7 +9,7 @@ import type { AsyncDisposableStack } from '../shared/index.js';
 import type { RootContext } from './context.js';
 import { FAIL_FAST, openRedis } from './redis-connections.js';
 
-export async function openAuditStore(stack: AsyncDisposableStack, { config, clock }: RootContext): Promise<RedisAuditStore> {
+export async function openAuditStore(stack: AsyncDisposableStack, { config, clock, metrics }: RootContext): Promise<RedisAuditStore> {
   const redis = await openRedis(stack, config.audit.redis, config.redis.prefix, 'audit', { ...FAIL_FAST, commandTimeout: 2000 });
   return new RedisAuditStore({
     redis,
@@ -19,6 +19,7 @@ export async function openAuditStore(stack: AsyncDisposableStack, { config, cloc
     appendTimeoutMs: config.audit.appendTimeoutMs,
     waitReplicas: config.audit.waitReplicas,
     waitTimeoutMs: config.audit.waitTimeoutMs,
+    ...(metrics !== undefined ? { metrics } : {}),
   });
 }
 

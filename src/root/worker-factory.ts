@@ -11,6 +11,7 @@ import type { AsyncDisposableStack } from '../shared/index.js';
 import type { RootContext } from './context.js';
 import type { Deployment } from './deployment.js';
 import { openRedis, WAITING } from './redis-connections.js';
+import { TimedRuntime } from './timed-runtime.js';
 
 export async function openWorker(stack: AsyncDisposableStack, ctx: RootContext, d: Deployment): Promise<JobWorker> {
   const { config, logger, clock } = ctx;
@@ -45,7 +46,8 @@ export async function openWorker(stack: AsyncDisposableStack, ctx: RootContext, 
     lockDurationMs: config.worker.lockDurationMs,
     stalledIntervalMs: config.worker.stalledIntervalMs,
     finishedTtlS: config.resultTtlS,
-    runtime,
+    // cold starts timed for the metrics; the pool starts its own with the plain engine
+    runtime: ctx.metrics !== undefined ? new TimedRuntime(runtime, ctx.metrics) : runtime,
     pool,
     profiles: d.profiles,
     images,
