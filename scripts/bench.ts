@@ -27,6 +27,7 @@ import { loadProfiles } from '../src/profiles/index.js';
 import { containerOptions, jobIds, LABEL_POOL, loadImageCatalog, type ContainerLimits } from '../src/sandbox/index.js';
 import { createLogger } from '../src/shared/index.js';
 import { deletePrefix } from '../test/helpers/redis.js';
+import { benchGvisor } from './bench-gvisor.js';
 
 const arg = (name: string, def: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -292,3 +293,6 @@ try {
   for (const c of await docker.listContainers({ all: true, filters: { label: [`${BENCH_LABEL}=${benchId}`] } })) await docker.getContainer(c.Id).remove({ force: true });
   await rm(work, { recursive: true, force: true });
 }
+
+// the gVisor tier, each figure a ratio to the plain tier in the same run (issue 17; alone: npm run bench:gvisor)
+await benchGvisor(arg('gvisor-rounds', 10));
