@@ -3,7 +3,9 @@
  * day) turns, the finished count folded into the EWMA mean and variance of its bucket (168
  * hour-of-week buckets; 7 day-of-week buckets for slow rises no single hour shows), zeros for
  * the quiet hours in between (at most a week of them). Then the count so far is compared with
- * its bucket: over the mean by zThreshold σ and by minExcess, once the key is past its warm-up
+ * its bucket, and the last 60 minutes (this hour so far and the previous hour's tail, pro rata)
+ * against the two buckets mixed the same way (a burst across an hour's turn is not cut in two):
+ * over the mean by zThreshold σ and by minExcess, once the key is past its warm-up
  * and the bucket has minSamples, and at most once per hour (day) and metric.
  * σ is at least 1 and at least the key's pooled noise at that mean: √(mean + c²·mean²), where c²
  * (cv2 for hours, dcv2 for days) is an EWMA over every bucket of the key of the squared relative
@@ -72,6 +74,8 @@ local function roll(unitField, countField, prefix, unit, buckets, offset, poolFi
   local count = tonumber(redis.call('HGET', KEY.state, countField) or '0')
   local steps = math.min(unit - cur, buckets)
   local start = unit - steps
+  -- the finished unit's count stays as the previous one (the sliding window's tail), when it was the last one
+  redis.call('HSET', KEY.state, 'p' .. countField, (unit - cur == 1) and count or 0)
   if start == cur then fold(prefix .. ((cur + offset) % buckets), count, poolField) end
   for u = start + 1, unit - 1 do fold(prefix .. ((u + offset) % buckets), 0, poolField) end
   if start ~= cur then fold(prefix .. ((start + offset) % buckets), 0, poolField) end
@@ -89,13 +93,23 @@ redis.call('EXPIRE', KEY.state, tonumber(ARG.ttlS))
 if n == 0 then return {0, '', '', '', '', ''} end
 local first = tonumber(redis.call('HGET', KEY.state, 'first'))
 if hour - first < tonumber(ARG.warmupHours) then return {0, '', '', '', '', ''} end
-local function check(field, observed, alertedField, unit, poolField)
-  if tonumber(redis.call('HGET', KEY.state, alertedField) or '-1') == unit then return nil end
+local function bucketOf(field)
   local s = redis.call('HGET', KEY.state, field)
   if not s then return nil end
   local a, b, c = string.match(s, '([^,]+),([^,]+),([^,]+)')
-  local m, v, k = tonumber(a), tonumber(b), tonumber(c)
-  if k < tonumber(ARG.minSamples) then return nil end
+  return tonumber(a), tonumber(b), tonumber(c)
+end
+-- prevField/weight: a window that reaches back into the previous unit (weight: the part of it still in the window)
+local function check(field, observed, alertedField, unit, poolField, prevField, weight)
+  if tonumber(redis.call('HGET', KEY.state, alertedField) or '-1') == unit then return nil end
+  local m, v, k = bucketOf(field)
+  if not m or k < tonumber(ARG.minSamples) then return nil end
+  if prevField then
+    local pm, pv, pk = bucketOf(prevField)
+    if not pm or pk < tonumber(ARG.minSamples) then return nil end
+    m = m * (1 - weight) + pm * weight
+    v = v * (1 - weight) + pv * weight
+  end
   local mp = math.max(m, 0)
   local cv2 = tonumber(redis.call('HGET', KEY.state, poolField) or ARG.cv2Prior)
   local sigma = math.max(math.sqrt(v), math.sqrt(mp + cv2 * mp * mp), 1)
@@ -108,6 +122,11 @@ local function check(field, observed, alertedField, unit, poolField)
 end
 local r = check('h' .. ((hour + ${HOUR_OFFSET}) % 168), count, 'alertedHour', hour, 'cv2')
 if r then return {1, 'hour', tostring(count), tostring(r[1]), tostring(r[2]), tostring(r[3])} end
+-- the last 60 minutes: this hour so far and the previous hour's tail (pro rata), against their buckets mixed the same way
+local tail = 1 - (nowMs % 3600000) / 3600000
+local window = count + tonumber(redis.call('HGET', KEY.state, 'pcount') or '0') * tail
+r = check('h' .. ((hour + ${HOUR_OFFSET}) % 168), window, 'alertedHour', hour, 'cv2', 'h' .. ((hour - 1 + ${HOUR_OFFSET}) % 168), tail)
+if r then return {1, 'hour', string.format('%d', math.floor(window + 0.5)), tostring(r[1]), tostring(r[2]), tostring(r[3])} end
 r = check('d' .. ((day + ${DAY_OFFSET}) % 7), dcount, 'alertedDay', day, 'dcv2')
 if r then return {1, 'day', tostring(dcount), tostring(r[1]), tostring(r[2]), tostring(r[3])} end
 return {0, '', '', '', '', ''}
