@@ -201,6 +201,11 @@ export interface Config {
      * only scripts/bench-audit.ts sets it on a Config object, to measure what the hook costs.
      */
     readonly unauditedForBenchmark: boolean;
+    /**
+     * Serve without the limiter and the baseline updates (scripts/bench-limits.ts only, like
+     * unauditedForBenchmark: no variable sets it), to measure what they cost.
+     */
+    readonly unlimitedForBenchmark: boolean;
   };
   /** The URL, and the sentinels when AIRLOCK_REDIS_SENTINELS names them (every connection goes through them). */
   readonly redis: RedisEndpoint & { readonly prefix: string };
@@ -323,6 +328,7 @@ function configOf(
       maxWaitS: e.AIRLOCK_MAX_WAIT_S,
       bootstrapAdmin: e.AIRLOCK_BOOTSTRAP_ADMIN,
       unauditedForBenchmark: false,
+      unlimitedForBenchmark: false,
     },
     redis: { ...endpoints.redis, prefix: e.AIRLOCK_REDIS_PREFIX },
     docker: { socketPath: e.AIRLOCK_DOCKER_SOCKET, labels: labelsOf(e.AIRLOCK_CONTAINER_LABELS) },

@@ -32,6 +32,8 @@ export interface JobServiceDeps {
   readonly refusals: RefusalRecorder;
   /** The keys' behavioural baselines (anomaly detection). */
   readonly behaviour: BehaviourEvents;
+  /** Benchmarks only (Config.http.unlimitedForBenchmark): submit without admission or observation, to measure what they cost. */
+  readonly unlimitedForBenchmark?: boolean;
 }
 
 /** A cancel that did something: `did_cancel` (queued → cancelled) or `cancelling` (running: the worker kills it). */
@@ -49,7 +51,7 @@ export class JobService {
     const { producer, logger } = this.deps;
     const ownerKeyId = owner.id;
     const id = newId('job');
-    const { priority } = await this.admit(owner, id, input);
+    const { priority } = this.deps.unlimitedForBenchmark === true ? { priority: undefined } : await this.admit(owner, id, input);
     let rec: JobRecord;
     try {
       rec = await producer.create(ownerKeyId, input, id);
@@ -77,7 +79,7 @@ export class JobService {
         .catch((e: unknown) => logger.error({ err: e, jobId: rec.id }, 'a recorded job that was never queued has no job.cancel record'));
       throw err;
     }
-    this.deps.behaviour.observe(ownerKeyId, 'submits');
+    if (this.deps.unlimitedForBenchmark !== true) this.deps.behaviour.observe(ownerKeyId, 'submits');
     return rec;
   }
 
