@@ -3,8 +3,8 @@ import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runSelftest } from '../src/root/index.js';
-import { testConfig } from './helpers/airlock.js';
+import { runSelftest, SELFTEST_CASES } from '../src/root/index.js';
+import { docker, testConfig } from './helpers/airlock.js';
 import { uniquePrefix } from './helpers/redis.js';
 
 const tmp: string[] = [];
@@ -20,6 +20,12 @@ describe('airlock selftest', () => {
     expect(rc).toBe(0);
     expect(lines[0]).toMatch(/^CASE\s+EXPECTED\s+OBSERVED\s+RESULT$/);
     expect(lines.at(-1)).toMatch(/^\d+ passed, 0 failed$/);
+    // both tiers: every case again on gVisor where the engine has runsc, else a line saying it was not run
+    const runsc = Object.keys(((await docker.info()) as { Runtimes?: Record<string, unknown> }).Runtimes ?? {}).includes('runsc');
+    const rows = lines.filter((l) => / {2}pass$/.test(l));
+    expect(rows.length).toBe(SELFTEST_CASES.length * (runsc ? 2 : 1));
+    if (runsc) expect(rows.filter((l) => l.includes('(gvisor)'))).toHaveLength(SELFTEST_CASES.length);
+    else expect(lines).toContain('the gvisor tier was not run: this engine cannot run it (npm run setup says why)');
   }, 120_000);
 
   it('fails, naming the case, when the policy no longer kills ptrace', async () => {

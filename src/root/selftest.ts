@@ -2,6 +2,8 @@
  * `airlock selftest`: a compact red-team and compatibility run against the LIVE
  * configuration (this engine, the built images, the profiles and seccomp policy on disk).
  * An operator runs it after changing any of them. Prints a table; non-zero on any failure.
+ * Every case runs on each isolation tier the engine has (the gVisor rows through the runtime's
+ * `-gvisor` profile); a tier the engine lacks is named as not run (setup says why).
  */
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config.js';
@@ -17,16 +19,20 @@ interface Case {
   readonly outputs?: string[];
   readonly limits?: Partial<LoadedProfile['profile']['limits']>;
   readonly expected: string;
+  /** The expected value on the gVisor tier, where its contained outcome differs (docs/isolation.md). */
+  readonly gvisor?: string;
   readonly check: (r: SandboxResult) => string; // the observed value; equal to `expected` passes
 }
 
 const out = (r: SandboxResult) => r.stdout.toString('utf8').trim();
 const outcome = (r: SandboxResult) => (r.outcome === 'exited' ? `exited ${r.exitCode}` : r.outcome);
 const py = (code: string) => ({ profile: 'python' as const, argv: ['python3', 'main.py'], files: { 'main.py': code } });
-const tripwire = (name: string, code: string): Case => ({
+/** gVisor: runsc applies no seccomp policy to an exec'd process, so gVisor's kernel answers the call (`gvisor`: that outcome). */
+const tripwire = (name: string, code: string, gvisor: string): Case => ({
   name,
   ...py(`import ctypes, socket\nlibc = ctypes.CDLL(None, use_errno=True)\n${code}\nprint("survived")`),
   expected: 'policy_violation',
+  gvisor,
   check: outcome,
 });
 
@@ -38,6 +44,8 @@ export const SELFTEST_CASES: readonly Case[] = [
     profile: 'shell',
     argv: ['sh', '-c', 'grep -E "^(Uid|CapEff|NoNewPrivs|Seccomp):" /proc/self/status | tr -s "\\t " " "'],
     expected: "Uid: the job's own ×4|CapEff: 0000000000000000|NoNewPrivs: 1|Seccomp: 2",
+    // gVisor's /proc/<pid>/status has no NoNewPrivs line (no_new_privs is still set by the engine)
+    gvisor: "Uid: the job's own ×4|CapEff: 0000000000000000|Seccomp: 2",
     // each job runs as a uid of its own (random, from JOB_ID_BASE up)
     check: (r) =>
       out(r)
@@ -54,10 +62,11 @@ export const SELFTEST_CASES: readonly Case[] = [
     expected: 'blocked',
     check: out,
   },
-  tripwire('ptrace is a tripwire', 'libc.ptrace(0, 0, 0, 0)'),
-  tripwire('memfd_create is a tripwire', 'libc.memfd_create(b"x", 0)'),
-  tripwire('AF_VSOCK is a tripwire', 'socket.socket(40, socket.SOCK_STREAM)'),
-  tripwire('unshare is a tripwire', 'libc.unshare(0x10000000)'),
+  tripwire('ptrace is a tripwire', 'libc.ptrace(0, 0, 0, 0)', 'exited 0'),
+  tripwire('memfd_create is a tripwire', 'libc.memfd_create(b"x", 0)', 'exited 0'),
+  // gVisor: EAFNOSUPPORT, an uncaught OSError
+  tripwire('AF_VSOCK is a tripwire', 'socket.socket(40, socket.SOCK_STREAM)', 'exited 1'),
+  tripwire('unshare is a tripwire', 'libc.unshare(0x10000000)', 'exited 0'),
   {
     name: 'read-only root, noexec scratch',
     profile: 'shell',
@@ -117,11 +126,16 @@ export async function runSelftest(config: Config, print: (line: string) => void)
   });
   await runtime.ping();
 
-  const rows: { name: string; expected: string; observed: string; pass: boolean }[] = [];
-  const queue = [...SELFTEST_CASES];
+  const rows: { name: string; order: number; expected: string; observed: string; pass: boolean }[] = [];
+  const engineTiers = await runtime.isolations();
+  const tiers = (['container', 'gvisor'] as const).filter((tier) => engineTiers.includes(tier));
+  const queue = tiers.flatMap((tier, t) => SELFTEST_CASES.map((c, i) => ({ c, tier, order: t * SELFTEST_CASES.length + i })));
   const worker = async () => {
-    for (let c = queue.shift(); c !== undefined; c = queue.shift()) {
-      const loaded = profiles.get(c.profile);
+    for (let q = queue.shift(); q !== undefined; q = queue.shift()) {
+      const { c, tier, order } = q;
+      const name = tier === 'gvisor' ? `${c.name} (gvisor)` : c.name;
+      const expected = tier === 'gvisor' ? (c.gvisor ?? c.expected) : c.expected;
+      const loaded = profiles.get(tier === 'gvisor' ? `${c.profile}-gvisor` : c.profile);
       const imageId = loaded ? images.get(loaded.profile.image) : undefined;
       let observed: string;
       if (loaded === undefined || imageId === undefined) observed = `profile or image ${c.profile} missing`;
@@ -130,7 +144,7 @@ export async function runSelftest(config: Config, print: (line: string) => void)
           const limits = { ...loaded.profile.limits, timeoutMs: 10_000, ...c.limits };
           const r = await runSandbox(
             runtime,
-            { jobId: `job_selftest${runId}${rows.length}`, imageId, ...jobIds(), limits, seccompJson: loaded.seccompJson },
+            { jobId: `job_selftest${runId}${order}`, imageId, ...jobIds(), limits, seccompJson: loaded.seccompJson, isolation: loaded.profile.isolation },
             {
               argv: c.argv,
               files: Object.entries(c.files ?? {}).map(([path, content]) => ({ path, content: Buffer.from(content) })),
@@ -145,17 +159,18 @@ export async function runSelftest(config: Config, print: (line: string) => void)
           observed = `error: ${(err as Error).message}`;
         }
       }
-      rows.push({ name: c.name, expected: c.expected, observed, pass: observed === c.expected });
+      rows.push({ name, order, expected, observed, pass: observed === expected });
     }
   };
   await Promise.all([worker(), worker()]);
 
-  rows.sort((a, b) => SELFTEST_CASES.findIndex((c) => c.name === a.name) - SELFTEST_CASES.findIndex((c) => c.name === b.name));
+  rows.sort((a, b) => a.order - b.order);
   const w = (k: 'name' | 'expected' | 'observed') => Math.min(48, Math.max(k.length, ...rows.map((r) => r[k].length)));
   const cell = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s.padEnd(n));
   print([cell('CASE', w('name')), cell('EXPECTED', w('expected')), cell('OBSERVED', w('observed')), 'RESULT'].join('  '));
   for (const r of rows) print([cell(r.name, w('name')), cell(r.expected, w('expected')), cell(r.observed, w('observed')), r.pass ? 'pass' : 'FAIL'].join('  '));
   const failed = rows.filter((r) => !r.pass);
+  for (const tier of ['container', 'gvisor'] as const) if (!tiers.includes(tier)) print(`the ${tier} tier was not run: this engine cannot run it (npm run setup says why)`);
   print(`${rows.length - failed.length} passed, ${failed.length} failed`);
   for (const f of failed) print(`FAIL ${f.name}: expected ${f.expected}, observed ${f.observed}`);
   return failed.length === 0 ? 0 : 1;
