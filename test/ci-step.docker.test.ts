@@ -146,6 +146,13 @@ describe('airlock run (the CI step)', () => {
       expect(r.code, r.err).toBe(3);
     }, 60_000);
 
+    it('--prefix marks each line with its stream, the last one without its newline too', async () => {
+      const r = await cli(py('import sys\nprint("a")\nprint("b", file=sys.stderr)\nsys.stdout.write("tail")', '--prefix'));
+      expect(r.code, r.err).toBe(0);
+      expect(r.stdout).toBe('[stdout] a\n[stdout] tail\n');
+      expect(r.stderr).toBe('[stderr] b\n');
+    }, 60_000);
+
     it("failed with a code in Airlock's range: 1", async () => {
       expect((await cli(py('import sys; sys.exit(84)'))).code).toBe(1);
     }, 60_000);

@@ -252,9 +252,17 @@ async function follow(api: Airlock, id: string, args: RunArgs, io: RunIo): Promi
   const show = !args.quiet && !args.json;
   const partial = { stdout: '', stderr: '' };
   let attempt = 1;
+  // a last line without its newline, shown once the stream ends
+  const flushPartial = (): void => {
+    for (const s of ['stdout', 'stderr'] as const) if (partial[s] !== '') write(s, Buffer.from(`[${s}] ${partial[s]}\n`));
+    partial.stdout = partial.stderr = '';
+  };
   try {
     for await (const e of api.jobEvents(id)) {
-      if (e.type === 'finished') return e.job;
+      if (e.type === 'finished') {
+        flushPartial();
+        return e.job;
+      }
       if (e.type === 'state' && e.status === 'running') {
         if ((e.attempt ?? 1) > attempt) io.err(`airlock run: the job is run again (attempt ${e.attempt ?? 1}); its output starts over`);
         attempt = e.attempt ?? attempt;
@@ -273,7 +281,7 @@ async function follow(api: Airlock, id: string, args: RunArgs, io: RunIo): Promi
     if (!(e instanceof ApiUnreachableError)) throw e;
     io.err(`airlock run: the live output was lost (${e.message}); waiting for the result`);
   }
-  for (const s of ['stdout', 'stderr'] as const) if (partial[s] !== '') write(s, Buffer.from(`[${s}] ${partial[s]}\n`));
+  flushPartial();
   const job = await api.waitForJob(id, { timeoutMs: 24 * 3600_000 });
   if (!isFinalJobState(job.status)) throw new AppError('INTERNAL', `job ${id} did not end`);
   return job;
