@@ -68,6 +68,7 @@ export function httpFacts(req: FastifyRequest, responseBytesCount: number, codeD
       ip: req.ip,
       ...paramsOf(req),
       ...(codeDigest !== undefined ? { codeDigest } : {}),
+      ...(req.headers['x-airlock-via'] === 'mcp' ? { via: 'mcp' as const } : {}),
     },
     bytes: { request: requestBytes(req), response: responseBytesCount },
     durationMs: state === null ? 0 : Math.round((performance.now() - state.startMs) * 100) / 100,

@@ -29,6 +29,8 @@ import { keyRoutes } from './routes/keys.js';
 import { profileRoutes } from './routes/profiles.js';
 import { SECURITY_TXT_PATH, securityTxtRoutes } from './routes/security-txt.js';
 import { promotionRoutes, reviewerKey } from './routes/promotions.js';
+import { isInnerMcpRequest, mcpRoutes } from './routes/mcp.js';
+import { REST_SCHEMAS } from './rest-schemas.js';
 import type { PromotionService } from '../review/index.js';
 import type { AnomalyDetector } from '../monitor/index.js';
 
@@ -58,6 +60,8 @@ export interface AppDeps {
   review: PromotionService;
   /** Per-key and per-address request limits, their refusal records, and the keys' baselines and anomalies. */
   limits: RequestLimitDeps & { readonly anomalies: AnomalyDetector };
+  /** POST /mcp's DNS-rebinding allowances (Host names, browser Origins); default loopback and IP literals, no Origin. */
+  mcp?: { readonly allowedHosts?: readonly string[]; readonly allowedOrigins?: readonly string[] };
   /**
    * Benchmarks only (scripts/bench-audit.ts, through Config.http.unauditedForBenchmark): build
    * the app without the audit hook to measure what the hook costs. No configuration variable
@@ -130,7 +134,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       throw err;
     }
     req.apiKey = key;
-    if (deps.unlimitedForBenchmark !== true) await limits.key(req, reply, key);
+    // an MCP tool call's in-process requests: its POST /mcp was counted
+    if (deps.unlimitedForBenchmark !== true && !isInnerMcpRequest(req)) await limits.key(req, reply, key);
   });
   // a role refusal is a refused request of the key's behaviour too
   app.addHook('onResponse', (req, reply, done) => {
@@ -154,6 +159,7 @@ function routes(app: FastifyInstance, deps: AppDeps): void {
   auditRoutes(app, { store: deps.audit.store, verify: deps.audit.verify, producer: deps.producer });
   promotionRoutes(app, { review: deps.review, audit: deps.audit.store, producer: deps.producer, keys: deps.keys, artifacts: deps.artifacts });
   anomalyRoutes(app, deps.limits.anomalies);
+  mcpRoutes(app, { schemas: REST_SCHEMAS, producer: deps.producer, maxWaitS: deps.maxWaitS, ...deps.mcp });
 }
 
 /** The routes' visibility rules: a refused request's record names an object only if the key may see it. */

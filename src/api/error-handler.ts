@@ -98,6 +98,8 @@ export function makeErrorHandler(logger: Logger) {
     if (status >= 500 && !(appErr instanceof LimitRefusal)) logger.error({ err, reqId: req.id, code: appErr.code }, 'request failed');
     // a limit's refusal says when to come back (Retry-After) in both header styles
     if (appErr instanceof LimitRefusal) void reply.headers(rateLimitHeaders(appErr.decision));
+    // RFC 6750: a 401 names the scheme it wants (MCP clients read it)
+    if (appErr.code === 'UNAUTHORIZED') void reply.header('www-authenticate', 'Bearer realm="airlock"');
     return reply.status(status).send(errorBody(appErr));
   };
 }

@@ -31,6 +31,8 @@ export const AuditEventSchema = z.strictObject({
       ip: z.string().optional(),
       params: z.record(z.string(), z.unknown()).optional(),
       codeDigest: z.string().optional(),
+      // the client's front door when not plain REST: `mcp` (the MCP server's tool calls; declared by the caller, the key is still the actor)
+      via: z.enum(['mcp']).optional(),
     })
     .optional(),
   outcome: z.strictObject({ status: z.number().int().optional(), result: z.string().optional(), error: z.string().optional() }).optional(),

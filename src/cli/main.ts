@@ -12,6 +12,7 @@ import { credentialsCommand } from './credentials-command.js';
 import { anomaliesCommand, keyLimitsCommand, limitsOf } from './limits-commands.js';
 import { promotionCommand, reviewCommand, WAIT_EXIT } from './review-commands.js';
 import { RUN_EXIT, runCommand, type RunIo } from './run-command.js';
+import { mcpCommand } from './mcp-command.js';
 
 export const HELP = `airlock — run untrusted code in single-use, hardened containers
 
@@ -71,12 +72,15 @@ Usage:
                                         program's code (0 passed; failed: its code, 1 if in 80-89), ${RUN_EXIT.usage} usage, ${RUN_EXIT.apiRefused} API refused,
                                         ${RUN_EXIT.apiUnavailable} API unavailable, ${RUN_EXIT.error} error, ${RUN_EXIT.timeout} timeout, ${RUN_EXIT.oom} oom, ${RUN_EXIT.output_limit} output_limit, ${RUN_EXIT.policy_violation} policy_violation,
                                         ${RUN_EXIT.patch_failed} patch_failed, ${RUN_EXIT.killed} killed/cancelled (docs/ci-step.md)
+  airlock mcp [--url URL] [--key KEY]   the MCP server on stdin/stdout for a local agent: run_code, run_patch, get_job,
+                                        cancel_job, list_profiles, get_capabilities, request_promotion, get_promotion
+                                        over a running API (docs/mcp.md)
   airlock selftest                      red-team and compatibility checks against the live engine, images and
                                         profiles; prints a table, exits non-zero on any failure
   airlock help                          this text
 
 Configuration comes from AIRLOCK_* environment variables (see docs/configuration.md).
-run, review and promotion are clients of a running API: AIRLOCK_URL (default http://127.0.0.1:$AIRLOCK_PORT)
+run, review, promotion and mcp are clients of a running API: AIRLOCK_URL (default http://127.0.0.1:$AIRLOCK_PORT)
 and AIRLOCK_KEY (an API key), or --url URL and --key KEY.
 Examples:
   npx airlock keys create --role agent --name ci-bot
@@ -154,6 +158,8 @@ export async function run(argv: readonly string[], io: CliIo = {}): Promise<numb
         return await reviewCommand(sub, positional.slice(2), flags, config(), out, err);
       case 'promotion':
         return await promotionCommand(sub, positional.slice(2), flags, config(), out, err);
+      case 'mcp':
+        return await mcpCommand(flags, config(), err);
       case 'run':
         return await runCommand(argv.slice(1), config, {
           out,

@@ -39,6 +39,10 @@ export interface AirlockOptions {
   readonly maxRetryDelayMs?: number;
   /** Called before each retry (e.g. to tell the user). */
   readonly onRetry?: (info: { readonly attempt: number; readonly delayMs: number; readonly error: AirlockApiError }) => void;
+  /** Sent with every request (e.g. `x-airlock-via: mcp`, which the API's audit records keep). */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** The fetch to use; default the global one (the API's own MCP endpoint passes an in-process one). */
+  readonly fetch?: typeof fetch;
 }
 
 type Method = 'GET' | 'POST' | 'DELETE';
@@ -64,6 +68,8 @@ export class Airlock {
   readonly #retries: number;
   readonly #maxRetryDelayMs: number;
   readonly #onRetry: AirlockOptions['onRetry'];
+  readonly #headers: Readonly<Record<string, string>>;
+  readonly #fetch: typeof fetch;
 
   constructor(opts: AirlockOptions) {
     let parsed: URL | undefined;
@@ -81,6 +87,8 @@ export class Airlock {
     this.#retries = opts.retries ?? 3;
     this.#maxRetryDelayMs = opts.maxRetryDelayMs ?? 30_000;
     this.#onRetry = opts.onRetry;
+    this.#headers = opts.headers ?? {};
+    this.#fetch = opts.fetch ?? fetch;
   }
 
   // -- jobs ------------------------------------------------------------------------------------
@@ -290,7 +298,7 @@ export class Airlock {
     const timeoutMs = this.#timeoutMs + (call.waitS ?? 0) * 1000;
     const timeout = AbortSignal.timeout(timeoutMs);
     const signal = call.signal === undefined ? timeout : AbortSignal.any([timeout, call.signal]);
-    const headers: Record<string, string> = { authorization: `Bearer ${this.#key}`, ...call.headers };
+    const headers: Record<string, string> = { ...this.#headers, authorization: `Bearer ${this.#key}`, ...call.headers };
     if (call.body !== undefined) headers['content-type'] = 'application/json';
     let res: Response;
     try {
@@ -299,7 +307,7 @@ export class Airlock {
       const headersSignal = controller === undefined ? signal : AbortSignal.any([controller.signal, ...(call.signal ? [call.signal] : [])]);
       const timer = controller === undefined ? undefined : setTimeout(() => controller.abort(new DOMException('timeout', 'TimeoutError')), timeoutMs);
       try {
-        res = await fetch(`${this.url}${call.path}`, {
+        res = await this.#fetch(`${this.url}${call.path}`, {
           method: call.method,
           headers,
           ...(call.body !== undefined ? { body: JSON.stringify(call.body) } : {}),

@@ -12,6 +12,7 @@ export { capabilityReport } from './capabilities.js';
 export { collectArtifactGarbage } from './artifact-gc.js';
 export { runSelftest, SELFTEST_CASES } from './selftest.js';
 export { connectionName } from './redis-connections.js';
+export { REST_SCHEMAS } from '../api/index.js';
 // the command line's vocabulary
 export { AppError, compileGlob, ERROR_CODES, type ErrorCode } from '../shared/index.js';
 export { ROLES, type ApiKeyInfo, type CreatedApiKey, type Role } from '../credentials/index.js';

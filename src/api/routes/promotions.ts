@@ -27,6 +27,8 @@ export interface PromotionRoutesDeps {
 
 const Reason = z.string().trim().min(1, 'a reason is mandatory').max(2000);
 const RequestBody = z.strictObject({ target: z.string().min(1).max(64), note: z.string().max(2000).optional() });
+/** The promotion request's body (the MCP tool request_promotion derives its schema from it). */
+export { RequestBody as PromotionRequestBody };
 const DecisionBody = z.strictObject({ decision: z.enum(['approve', 'reject']), reason: Reason, artifactDigest: z.string().min(1).max(200) });
 const RetryBody = z.strictObject({ reason: Reason });
 const ListQuery = z.strictObject({
