@@ -138,6 +138,47 @@ describe('airlock run (the CI step)', () => {
     }, 90_000);
   });
 
+  describe('what a pipeline keeps', () => {
+    const own = '<?xml version="1.0"?>\n<testsuites><testsuite name="own" tests="1"><testcase name="t"/></testsuite></testsuites>\n';
+    const writer = (xml: string) =>
+      `import os\nos.makedirs("reports", exist_ok=True)\nos.makedirs("out", exist_ok=True)\nopen("reports/junit.xml", "w").write(${JSON.stringify(xml)})\nopen("out/result.txt", "w").write("42\\n")\n`;
+    const argv = (code: string, junit: string, dir: string) => [
+      'run',
+      '--dir',
+      'tree',
+      '--runtime',
+      'python',
+      '--outputs',
+      'reports/*.xml',
+      '--outputs',
+      'out/*',
+      '--junit',
+      junit,
+      '--artifacts',
+      dir,
+      '--',
+      'python3',
+      '-c',
+      code,
+    ];
+
+    it("passes the command's own JUnit through and downloads the artifacts, digest-checked", async () => {
+      const r = await cli(argv(writer(own), join(work, 'own.xml'), join(work, 'artifacts')));
+      expect(r.code, r.err).toBe(0);
+      expect(await readFile(join(work, 'own.xml'), 'utf8')).toBe(own);
+      expect(await readFile(join(work, 'artifacts', 'out', 'result.txt'), 'utf8')).toBe('42\n');
+      expect(await readFile(join(work, 'artifacts', 'reports', 'junit.xml'), 'utf8')).toBe(own);
+      expect(r.err).toMatch(/2 artifact\(s\) written .* \(sha256 checked\)/);
+    }, 60_000);
+
+    it("writes Airlock's own JUnit when the command's file is not JUnit XML", async () => {
+      const r = await cli(argv(writer('<testsuites><testsuite>'), join(work, 'fallback.xml'), join(work, 'artifacts2')));
+      expect(r.code, r.err).toBe(0);
+      expect(r.err).toMatch(/is not a JUnit XML \(<testsuite> is never closed\)/);
+      expect(await readFile(join(work, 'fallback.xml'), 'utf8')).toMatch(/<testsuites name="airlock" tests="1" failures="0" errors="0"/);
+    }, 60_000);
+  });
+
   describe('exit codes, one per status', () => {
     const py = (code: string, ...flags: string[]) => ['run', '--dir', 'tree', '--runtime', 'python', ...flags, '--', 'python3', '-c', code];
 

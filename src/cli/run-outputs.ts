@@ -55,7 +55,7 @@ function xml(s: string): string {
   );
 }
 
-/** The command's own JUnit file among the collected artifacts: the first `.xml` whose root is <testsuites> or <testsuite>. */
+/** The command's own JUnit file among the collected artifacts: the first `.xml` (by path); junitXmlProblem then decides whether it is used. */
 export function ownJunitOf(artifacts: readonly ArtifactRef[]): ArtifactRef | undefined {
   return artifacts.find((a) => a.path.toLowerCase().endsWith('.xml'));
 }
