@@ -11,6 +11,9 @@ const SLOW = {
   compose: ['test/compose.docker.test.ts'],
   // the console in headless Chromium (Debian's package through playwright-core), against a real Airlock
   browser: ['test/**/*.browser.test.ts'],
+  // faults (issue 18): the process SIGKILLed, Redis restarted, the machine's dockerd restarted, a full data disk, the
+  // 100-job soak; last of all, one file at a time (the dockerd test stops every container on the machine)
+  chaos: ['test/**/*.chaos.test.ts'],
 };
 /** The red-team, compatibility and archive suites again, every job on the gVisor tier (its *-gvisor profiles). */
 const GVISOR = ['test/redteam.docker.test.ts', 'test/compat.docker.test.ts', 'test/redteam-archives.docker.test.ts'];
@@ -28,6 +31,8 @@ export default defineConfig({
       { extends: true, test: { name: 'sentinel', include: SLOW.sentinel, sequence: { groupOrder: 2 } } },
       { extends: true, test: { name: 'gvisor', include: GVISOR, env: { AIRLOCK_TEST_ISOLATION: 'gvisor' }, sequence: { groupOrder: 4 } } },
       { extends: true, test: { name: 'compose', include: SLOW.compose, testTimeout: 900_000, hookTimeout: 900_000, sequence: { groupOrder: 3 } } },
+      // after every other group (the highest groupOrder), its files one after another
+      { extends: true, test: { name: 'chaos', include: SLOW.chaos, fileParallelism: false, testTimeout: 600_000, hookTimeout: 300_000, sequence: { groupOrder: 99 } } },
     ],
   },
 });

@@ -1,7 +1,7 @@
 /** A run's collected files into the artifact store: each blob, and the tar the collector built while it read them (one pass, no re-packing). */
 import { artifactDigest, type ArtifactStore } from '../artifacts/index.js';
 import type { SandboxResult } from '../sandbox/index.js';
-import { AppError } from '../shared/index.js';
+import { AppError, isAppError } from '../shared/index.js';
 import type { StoredArtifacts } from './job-result.js';
 
 const NONE: StoredArtifacts = { entries: [], digest: null, tarSha256: null };
@@ -16,6 +16,8 @@ export async function storeArtifacts(store: ArtifactStore, result: Pick<SandboxR
     return { entries, digest: artifactDigest(entries), tarSha256 };
   } catch (err) {
     // not retryable: a retry would run the program again
-    throw new AppError('INTERNAL', `could not store artifacts: ${(err as Error).message}`, { cause: err });
+    const full = (err as NodeJS.ErrnoException).code === 'ENOSPC' || (isAppError(err) && (err.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOSPC');
+    const why = full ? 'the artifact store is out of space (ENOSPC)' : (err as Error).message;
+    throw new AppError('INTERNAL', `could not store artifacts: ${why}`, { cause: err });
   }
 }

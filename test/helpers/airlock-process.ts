@@ -17,6 +17,8 @@ export interface AirlockProcess {
   output(): string;
   /** SIGTERM (drain), then SIGKILL after `graceMs`. */
   stop(graceMs?: number): Promise<void>;
+  /** SIGKILL now, as a crash (resolves once it has exited). */
+  kill(): Promise<void>;
 }
 
 export async function startAirlockProcess(name: string, env: Record<string, string>, readyTimeoutMs = 60_000): Promise<AirlockProcess> {
@@ -47,6 +49,11 @@ export async function startAirlockProcess(name: string, env: Record<string, stri
     url,
     bootstrapKey,
     output: () => out,
+    async kill() {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      proc.kill('SIGKILL');
+      await exited;
+    },
     async stop(graceMs = 30_000) {
       if (proc.exitCode !== null || proc.signalCode !== null) return;
       proc.kill('SIGTERM');
