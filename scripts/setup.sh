@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One idempotent setup for `npm start` and `npm test` on a fresh Debian machine:
-#   1. Debian packages: docker.io, redis-server, mmdebstrap, git, python3, docker-compose (installed only if missing)
+#   1. Debian packages: docker.io, redis-server, mmdebstrap, git, python3, docker-compose, chromium (installed only if
+#      missing), and promtool taken out of Debian's prometheus package
 #   2. dockerd, started when no engine answers
 #   3. Redis: the embedded default — when AIRLOCK_REDIS_URL is unset and nothing answers on
 #      127.0.0.1:6379, a private redis-server with AOF persistence under the data folder,
@@ -30,6 +31,8 @@ command -v patch >/dev/null 2>&1 || need+=(patch) # test/patch-paths.test.ts rep
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 # npm run compose:test (part of npm test) and the README's docker-compose deployment (issue 19)
 command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
+# the console's browser tests (test/*.browser.test.ts): Debian's Chromium, driven by playwright-core (no browser download)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && [ -r /etc/debian_version ] && command -v apt-get >/dev/null 2>&1; then
     say "installing ${need[*]} from Debian's packages"
@@ -39,6 +42,19 @@ if [ ${#need[@]} -gt 0 ]; then
   else
     die "missing: ${need[*]}. Install them (Debian/Ubuntu: sudo apt-get install -y ${need[*]}), then run this again."
   fi
+fi
+
+# promtool checks examples/prometheus-rules.yml (test/prometheus-rules.test.ts): taken out of Debian's
+# prometheus package into the data folder, without installing the package (no server, no service)
+if ! command -v promtool >/dev/null 2>&1 && [ ! -x "$data/bin/promtool" ]; then
+  say "extracting promtool from Debian's prometheus package into $data/bin"
+  tmp=$(mktemp -d)
+  if (cd "$tmp" && { apt-get download prometheus >/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1 && apt-get download prometheus >/dev/null 2>&1; }; } && dpkg-deb -x prometheus_*.deb x); then
+    install -D -m 0755 "$tmp/x/usr/bin/promtool" "$data/bin/promtool"
+  else
+    say "could not fetch Debian's prometheus package: test/prometheus-rules.test.ts will say so"
+  fi
+  rm -rf "$tmp"
 fi
 
 # --- 2. Docker engine -----------------------------------------------------------------------

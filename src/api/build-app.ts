@@ -9,7 +9,7 @@ import type { RedisAuditStore, VerifyResult } from '../audit/index.js';
 import type { ApiKeyInfo, ApiKeyStore } from '../credentials/index.js';
 import type { LoadedProfile } from '../profiles/index.js';
 import type { JobProducer, JobService, KeyService, WorkerRegistry } from '../queue/index.js';
-import { AppError, type Logger } from '../shared/index.js';
+import { AppError, systemClock, type Logger } from '../shared/index.js';
 import { registerAuditHook } from './audit-hook.js';
 import { authenticate } from './auth.js';
 import { requestLimits, type RequestLimitDeps } from './rate-limit-hook.js';
@@ -28,6 +28,10 @@ import { credentialRoutes } from './routes/credentials.js';
 import { keyRoutes } from './routes/keys.js';
 import { profileRoutes } from './routes/profiles.js';
 import { SECURITY_TXT_PATH, securityTxtRoutes } from './routes/security-txt.js';
+import { CONSOLE_PATHS } from './routes/console.js';
+import { observabilityRoutes } from './routes/observability.js';
+import { rememberVerify } from './routes/operations.js';
+import type { PromMetrics } from './metrics/prom-metrics.js';
 import { promotionRoutes, reviewerKey } from './routes/promotions.js';
 import { isInnerMcpRequest, mcpRoutes } from './routes/mcp.js';
 import { REST_SCHEMAS } from './rest-schemas.js';
@@ -58,6 +62,8 @@ export interface AppDeps {
   audit: ApiAudit;
   /** Promotions to staging (requests, decisions, the approval policy's targets). */
   review: PromotionService;
+  /** This process's metrics, served at GET /metrics (absent: no such route). */
+  metrics?: PromMetrics;
   /** Per-key and per-address request limits, their refusal records, and the keys' baselines and anomalies. */
   limits: RequestLimitDeps & { readonly anomalies: AnomalyDetector };
   /** POST /mcp's DNS-rebinding allowances (Host names, browser Origins); default loopback and IP literals, no Origin. */
@@ -79,7 +85,7 @@ export interface ApiAudit {
   verify: () => Promise<VerifyResult>;
 }
 
-const PUBLIC_ROUTES = new Set(['/healthz', '/readyz', '/.well-known/jwks.json', SECURITY_TXT_PATH]);
+const PUBLIC_ROUTES = new Set(['/healthz', '/readyz', '/.well-known/jwks.json', SECURITY_TXT_PATH, ...CONSOLE_PATHS]);
 /** Probes: neither audited nor limited (an orchestrator asks them all the time). */
 const PROBES = new Set(['/healthz', '/readyz']);
 
@@ -156,7 +162,10 @@ function routes(app: FastifyInstance, deps: AppDeps): void {
   credentialRoutes(app, { credentials: deps.credentials, keys: deps.keys, profiles: deps.profiles, tools: deps.tools, workers: deps.workers });
   profileRoutes(app, deps.profiles, deps.workers);
   securityTxtRoutes(app);
-  auditRoutes(app, { store: deps.audit.store, verify: deps.audit.verify, producer: deps.producer });
+  // the operations view shows the last verify run through this process
+  const verify = rememberVerify(deps.audit.verify, systemClock);
+  auditRoutes(app, { store: deps.audit.store, verify: () => verify.run(), producer: deps.producer });
+  observabilityRoutes(app, { store: deps.audit.store, producer: deps.producer, workers: deps.workers, review: deps.review, verify, metrics: deps.metrics, logger: deps.logger });
   promotionRoutes(app, { review: deps.review, audit: deps.audit.store, producer: deps.producer, keys: deps.keys, artifacts: deps.artifacts });
   anomalyRoutes(app, deps.limits.anomalies);
   mcpRoutes(app, { schemas: REST_SCHEMAS, producer: deps.producer, maxWaitS: deps.maxWaitS, ...deps.mcp });

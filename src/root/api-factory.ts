@@ -81,6 +81,7 @@ export async function openApi(stack: AsyncDisposableStack, ctx: RootContext, d: 
       audit: { store: d.audit, verify },
       unauditedForBenchmark: config.http.unauditedForBenchmark,
       unlimitedForBenchmark: config.http.unlimitedForBenchmark,
+      ...(ctx.metrics !== undefined ? { metrics: ctx.metrics } : {}),
     }),
     (a) => a.close(),
   );

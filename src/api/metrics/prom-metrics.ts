@@ -4,7 +4,7 @@
  * things happen in this process; the deployment-wide gauges (queue depth, live workers, warm pools,
  * promotions waiting) are read from Redis at each scrape (`refresh`).
  */
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Metrics, MetricsAuditEvent } from '../../shared/index.js';
 
 /** Seconds: job runs and queue waits span milliseconds to the longest timeout (10 min). */
@@ -19,6 +19,8 @@ export interface DeploymentSnapshot {
   readonly workers: readonly { readonly engineOk: boolean; readonly pool?: Readonly<Record<string, PoolCounts>> | undefined }[];
   /** Promotions per state (only states the snapshot counted). */
   readonly promotions: Readonly<Record<string, number>>;
+  /** The last verify of the audit chain by this API process: when (ms) and whether it held; null before the first. */
+  readonly lastVerify: { readonly atMs: number; readonly ok: boolean } | null;
 }
 
 interface PoolCounts {
@@ -44,10 +46,6 @@ export class PromMetrics implements Metrics {
   private readonly g = gauges(this.registry);
   /** Job → profile, from its job.start (job.finish does not name the profile); forgotten at the finish, bounded. */
   private readonly profiles = new Map<string, string>();
-
-  constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: 'airlock_process_' });
-  }
 
   auditAppended(event: MetricsAuditEvent, ok: boolean, ms: number): void {
     this.h.auditAppend.observe({ outcome: ok ? 'ok' : 'failed' }, seconds(ms));
@@ -156,6 +154,10 @@ export class PromMetrics implements Metrics {
     }
     this.g.promotions.reset();
     for (const [state, n] of Object.entries(s.promotions)) this.g.promotions.set({ state }, n);
+    if (s.lastVerify !== null) {
+      this.g.verifyOk.set(s.lastVerify.ok ? 1 : 0);
+      this.g.verifyAt.set(s.lastVerify.atMs / 1000);
+    }
   }
 
   /** The Prometheus text exposition (version 0.0.4). */
@@ -265,6 +267,8 @@ function gauges(registers: Registry) {
       labelNames: ['pool', 'result'],
       registers: r,
     }),
-    promotions: new Gauge({ name: 'airlock_promotions', help: 'Promotions in each open state (at scrape, up to 500 each)', labelNames: ['state'], registers: r }),
+    promotions: new Gauge({ name: 'airlock_promotions', help: 'Promotions by state among the newest 500 (at scrape)', labelNames: ['state'], registers: r }),
+    verifyOk: new Gauge({ name: 'airlock_audit_verify_ok', help: 'Whether the last verify of the audit chain by this API process held (1) or found a break (0)', registers: r }),
+    verifyAt: new Gauge({ name: 'airlock_audit_verify_timestamp_seconds', help: 'When the last verify of the audit chain by this API process ended (Unix seconds)', registers: r }),
   };
 }

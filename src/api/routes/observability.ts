@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { RedisAuditStore } from '../../audit/index.js';
 import type { JobProducer, WorkerRegistry } from '../../queue/index.js';
 import type { PromotionService } from '../../review/index.js';
-import { systemClock } from '../../shared/index.js';
+import { systemClock, type Logger } from '../../shared/index.js';
 import type { PromMetrics } from '../metrics/prom-metrics.js';
 import { consoleRoutes } from './console.js';
 import { consoleReads } from './console-reads.js';
@@ -19,6 +19,7 @@ export interface ObservabilityDeps {
   workers: WorkerRegistry;
   review: PromotionService;
   verify: RememberedVerify;
+  logger: Logger;
   /** Absent: no /metrics route (an app built without the composition root). */
   metrics: PromMetrics | undefined;
 }
@@ -29,5 +30,5 @@ export function observabilityRoutes(app: FastifyInstance, deps: ObservabilityDep
   operationsRoutes(app, { store: deps.store, producer: deps.producer, workers: deps.workers, verify: deps.verify, clock: systemClock });
   if (deps.metrics === undefined) return;
   registerHttpMetrics(app, deps.metrics);
-  metricsRoutes(app, { metrics: deps.metrics, producer: deps.producer, workers: deps.workers, review: deps.review });
+  metricsRoutes(app, { metrics: deps.metrics, producer: deps.producer, workers: deps.workers, review: deps.review, verify: deps.verify, logger: deps.logger });
 }

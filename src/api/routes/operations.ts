@@ -30,7 +30,7 @@ const OWNERS_LOOKED_UP = 200;
 
 const Query = z.strictObject({ hours: z.coerce.number().min(0.25).max(24).default(1) });
 
-/** verify, remembering its last result and when it ran (the operations view shows it). */
+/** verify, remembering its last result and when it ran (the operations view and /metrics show it); callers during a run share it. */
 export interface RememberedVerify {
   run(): Promise<VerifyResult>;
   last(): { at: string; result: VerifyResult } | null;
@@ -38,11 +38,16 @@ export interface RememberedVerify {
 
 export function rememberVerify(verify: () => Promise<VerifyResult>, clock: Clock): RememberedVerify {
   let last: { at: string; result: VerifyResult } | null = null;
+  let running: Promise<VerifyResult> | undefined;
   return {
-    async run() {
-      const result = await verify();
-      last = { at: new Date(clock.now()).toISOString(), result };
-      return result;
+    run() {
+      running ??= verify()
+        .then((result) => {
+          last = { at: new Date(clock.now()).toISOString(), result };
+          return result;
+        })
+        .finally(() => (running = undefined));
+      return running;
     },
     last: () => last,
   };
