@@ -54,14 +54,15 @@ export async function limiterCost(o: LimiterCostOptions): Promise<string[]> {
     const key = await limited.keys.create({ role: 'agent', name: 'bench' });
     // the bench measures what a check costs, not refusals: limits far above what it sends
     await new RateLimiter({ redis, prefix, options: config.limits.options, clock: systemClock }).setOverrides(key.id, {
-      requestsPerMinute: 100_000_000,
-      submitsPerMinute: 100_000_000,
+      requestsPerMinute: 1_000_000,
+      submitsPerMinute: 1_000_000,
       maxInflight: 100_000,
-      inputBytesPerDay: 1 << 40,
+      inputBytesPerDay: 2 ** 40,
     });
     const headers = { authorization: `Bearer ${key.key}`, 'content-type': 'application/json' };
     const body = JSON.stringify({ runtime: 'shell', files: [{ path: 'main.sh', content: 'echo hi' }] });
     const submitted = await fetch(`${baseOf(limited)}/v1/jobs`, { method: 'POST', headers, body });
+    if (submitted.status !== 202) throw new Error(`the first job was not accepted: ${submitted.status} ${await submitted.text()}`);
     const { id } = (await submitted.json()) as { id: string };
 
     async function rate(n: number, one: () => Promise<Response>, expect: number): Promise<number> {

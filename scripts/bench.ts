@@ -11,7 +11,7 @@
  * then jobs/s at 4 and 16 in flight (pool on) against the raw loop at the same concurrency, the
  * pool's hit ratio in those runs and under a burst of 2x the pool size, where the time of (a) and
  * (b) goes (submit → picked up → sandbox running → program → result seen), and GET /v1/jobs/:id
- * requests/s.
+ * requests/s, and what the per-key limiter and the baseline updates cost (scripts/bench-limits.ts).
  */
 import Docker from 'dockerode';
 import { execFile } from 'node:child_process';
@@ -27,6 +27,7 @@ import { loadProfiles } from '../src/profiles/index.js';
 import { containerOptions, jobIds, LABEL_POOL, loadImageCatalog, type ContainerLimits } from '../src/sandbox/index.js';
 import { createLogger } from '../src/shared/index.js';
 import { deletePrefix } from '../test/helpers/redis.js';
+import { limiterCost } from './bench-limits.js';
 import { benchGvisor } from './bench-gvisor.js';
 
 const arg = (name: string, def: number) => {
@@ -283,6 +284,8 @@ try {
     }),
   );
   console.log(`GET /v1/jobs/:id, 16 concurrent (n=${GETS}): ${f0(GETS / ((performance.now() - g0) / 1000))} requests/s`);
+  // the per-key limiter and the baseline updates: GET and submit rates with and without them (scripts/bench-limits.ts)
+  for (const line of await limiterCost({ gets: GETS, submits: Math.max(100, Math.round(GETS / 5)), rounds: 5, concurrency: 16 })) console.log(line);
 } finally {
   for (const i of [pooled, cold]) {
     await i.airlock.close();

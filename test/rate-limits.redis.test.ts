@@ -6,6 +6,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { queryAudit, RedisAuditStore } from '../src/audit/index.js';
 import { openAirlock } from '../src/root/index.js';
+import { KeyLimitOverridesSchema, LIMIT_DEFAULTS, LimitOptionsSchema } from '../src/monitor/index.js';
 import { createLogger } from '../src/shared/index.js';
 import { startTestAirlock, testConfig, type TestAirlock } from './helpers/airlock.js';
 import { FakeClock } from './helpers/fake-clock.js';
@@ -172,6 +173,9 @@ describe('configuration', () => {
     const c = testConfig('limits-config', { AIRLOCK_LIMITS_QUEUE_MAX_DEPTH: '7' });
     expect(c.limits.options.queueMaxDepth).toBe(7);
     expect(c.limits.options.roles.agent.maxInflight).toBe(50);
+    // the defaults are inside their own ranges (a default is not checked by zod), and a day's input of GiBs is a valid override
+    expect(LimitOptionsSchema.parse(JSON.parse(JSON.stringify(LIMIT_DEFAULTS)))).toEqual(LIMIT_DEFAULTS);
+    expect(KeyLimitOverridesSchema.parse({ inputBytesPerDay: 8 * 1024 ** 3 })).toEqual({ inputBytesPerDay: 8 * 1024 ** 3 });
     expect(() => testConfig('limits-config', { AIRLOCK_LIMITS_QUEUE_MAX_DEPTH: '0' })).toThrow(/AIRLOCK_LIMITS_QUEUE_MAX_DEPTH/);
     expect(() => testConfig('limits-config', { AIRLOCK_ANOMALY_WEBHOOK_URL: 'http://127.0.0.1:1/x' })).toThrow(/AIRLOCK_ANOMALY_WEBHOOK_SECRET/);
   });

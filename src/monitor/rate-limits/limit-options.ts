@@ -16,7 +16,7 @@ export const KeyLimitsSchema = z.strictObject({
   /** Jobs queued + running at once. */
   maxInflight: count(100_000),
   /** Bytes of job input stored per day (what the key can make Redis hold: ≤ this × the result TTL in days). */
-  inputBytesPerDay: count(1 << 40),
+  inputBytesPerDay: count(2 ** 40),
 });
 export type KeyLimits = z.infer<typeof KeyLimitsSchema>;
 

@@ -162,7 +162,10 @@ export class RateLimiter {
 
   /** Sets some of a key's limits (the rest keep their role's defaults). */
   async setOverrides(keyId: string, limits: KeyLimitOverrides): Promise<KeyLimitOverrides> {
-    const fields = Object.entries(limits).filter(([, v]) => v !== undefined);
+    const checked = KeyLimitOverridesSchema.safeParse(limits);
+    if (!checked.success)
+      throw new AppError('INVALID_REQUEST', `limits: ${checked.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, { details: { field: 'limits' } });
+    const fields = Object.entries(checked.data).filter(([, v]) => v !== undefined);
     if (fields.length > 0) await redisCall(`set the limits of key ${keyId}`, () => this.opts.redis.hset(this.overridesKey(keyId), Object.fromEntries(fields)));
     return this.overrides(keyId);
   }
