@@ -35,6 +35,7 @@ import type { PromMetrics } from './metrics/prom-metrics.js';
 import { promotionRoutes, reviewerKey } from './routes/promotions.js';
 import { isInnerMcpRequest, mcpRoutes } from './routes/mcp.js';
 import { REST_SCHEMAS } from './rest-schemas.js';
+import { DOCS_PREFIX, OPENAPI_PATH, openApiRoutes } from './routes/openapi.js';
 import type { PromotionService } from '../review/index.js';
 import type { AnomalyDetector } from '../monitor/index.js';
 
@@ -130,7 +131,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.addHook('onRequest', async (req, reply) => {
     const path = req.url.split('?')[0] ?? '';
     if (PROBES.has(path)) return;
-    if (PUBLIC_ROUTES.has(path)) return limits.anonymous(req, reply);
+    if (PUBLIC_ROUTES.has(path) || path === OPENAPI_PATH || path === DOCS_PREFIX || path.startsWith(`${DOCS_PREFIX}/`)) return limits.anonymous(req, reply);
     let key: ApiKeyInfo;
     try {
       key = await authenticate(req, deps.keys);
@@ -154,6 +155,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 }
 
 function routes(app: FastifyInstance, deps: AppDeps): void {
+  // first: the document lists every route registered after it
+  openApiRoutes(app, (url) => PUBLIC_ROUTES.has(url) || url === OPENAPI_PATH);
   healthRoutes(app, { redis: deps.redis, auditRedis: deps.audit.store.redis, workers: deps.workers, logger: deps.logger });
   const knownTools = new Set(deps.tools.map((t) => t.name));
   jobRoutes(app, { jobs: deps.jobs, producer: deps.producer, profiles: deps.profiles, workers: deps.workers, maxWaitS: deps.maxWaitS, artifacts: deps.artifacts, knownTools });
