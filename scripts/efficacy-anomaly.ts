@@ -136,7 +136,8 @@ export function renderSection(parts: readonly PartFigures[], o: BaselineOptions)
     `per attack, landing at a random hour of week ${ATTACK_WEEK + 1} (busy or quiet). A detection is an anomaly between the`,
     "attack's start and 1 h after its end (24 h for the scan); time to detect is measured to the end of the",
     '5-minute step in which it fired. The held-out shapes were written before the parameters were chosen and',
-    'never used to choose them; quote those figures.',
+    'never used to choose them; quote those figures. (A first held-out set was looked at once, with the first',
+    'parameters; its three shapes then moved to development and a new held-out set was committed before tuning.)',
     '',
     `Parameters (the defaults): z ≥ ${o.zThreshold}, excess over the mean ≥ ${o.minExcess} requests, EWMA α ${o.alpha},`,
     `warm-up ${o.warmupHours} h, ≥ ${o.minSamples} samples per bucket; buckets: 168 hours of the week and 7 days of the week.`,
@@ -158,7 +159,8 @@ export function renderSection(parts: readonly PartFigures[], o: BaselineOptions)
     '',
     'What it cannot see, by design: an excess smaller than the absolute floor (a 3× burst of a key that',
     'makes 1–2 requests an hour is 3–6 requests), and a rise slower than the EWMA follows (a key that',
-    'doubles over weeks becomes its own baseline). The rate limits bound both.',
+    "doubles over weeks becomes its own baseline), and a burst multiplies the hour's usual rate, so a burst of",
+    'a key that is silent at that hour (sparse reviewer at night) adds nothing to see. The rate limits bound all three.',
     ANOMALY_END,
   ].join('\n');
 }
