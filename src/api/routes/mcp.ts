@@ -142,7 +142,9 @@ const IP_LITERAL = /^(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-f:.]+\])$/i;
 function checkHostAndOrigin(req: FastifyRequest, deps: McpRouteDeps): void {
   const host = req.hostname.toLowerCase();
   if (!LOOPBACK.has(host) && !IP_LITERAL.test(host) && !(deps.allowedHosts ?? []).includes(host)) {
-    throw new AppError('FORBIDDEN', `Host ${JSON.stringify(host.slice(0, 100))} is not allowed for ${MCP_PATH} (loopback, an IP literal or an allowed host name)`, { details: { field: 'host' } });
+    throw new AppError('FORBIDDEN', `Host ${JSON.stringify(host.slice(0, 100))} is not allowed for ${MCP_PATH} (loopback, an IP literal or an allowed host name)`, {
+      details: { field: 'host' },
+    });
   }
   const origin = req.headers.origin;
   if (origin !== undefined && !(deps.allowedOrigins ?? []).includes(origin)) {
