@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.airlock/**', 'bin/**', 'eslint.config.js', 'scripts/**/*.mjs'] },
+  { ignores: ['node_modules/**', '.airlock/**', 'bin/**', 'eslint.config.js', 'scripts/**/*.mjs', 'examples/**', 'test-output/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
