@@ -60,7 +60,12 @@ describe('Redis round trips of one job', () => {
     const workerClient = sent.find((s) => s.command[0] === 'evalsha' && s.command[1] === START_SCRIPT.sha1)?.client;
     expect(workerClient).toBeDefined();
     const own = sent.filter((s) => !isBullmq(s.command) && !isHeartbeat(s.command));
-    const workerOwn = own.filter((s) => s.client === workerClient).map((s) => s.command);
+    // the live events of GET /v1/jobs/:id/events (issue 13) are the output feature's cost, counted
+    // on their own: one pipelined append (XADD… EXPIRE) per batch, never part of the bookkeeping
+    const eventsKey = `${root}job:${job.id as string}:events`;
+    const workerSent = own.filter((s) => s.client === workerClient).map((s) => s.command);
+    const workerOwn = workerSent.filter((c) => keyOf(c) !== eventsKey);
+    const eventAppends = workerSent.filter((c) => keyOf(c) === eventsKey);
     const detail = JSON.stringify({
       totals,
       workerOwn: workerOwn.map((c) => c.slice(0, 4)),
@@ -78,6 +83,9 @@ describe('Redis round trips of one job', () => {
       ['evalsha', jobKey],
     ]);
     expect(workerOwn.filter(isScript).map((c) => c[1])).toEqual([START_SCRIPT.sha1, TRANSITION_SCRIPT.sha1]);
+    // a one-line program: the `running` event and one output batch, each one round trip
+    expect(new Set(eventAppends.map((c) => c[0])), detail).toEqual(new Set(['xadd', 'expire']));
+    expect(eventAppends.filter((c) => c[0] === 'expire').length, detail).toBeLessThanOrEqual(2);
     // nothing of ours went as EVAL: Redis knew every script
     expect(totals['eval'], detail).toBeUndefined();
   });

@@ -57,6 +57,9 @@ Returns {allowed 1|0, limit, remaining, resetMs, retryAfterMs, throttled 1|0}.`,
   },
   args: { nowMs: "the caller's clock", defaultLimit: 'requests per minute unless overridden', periodMs: 'the window (60000)' },
   reply: RateReply,
+  // a request's own bucket (a few bytes, expiring) is written even at maxmemory: at the cap every
+  // write of the service is refused anyway, and reads must still be served and still be limited
+  flags: ['allow-oom'],
   body: `${GCRA}
 local nowMs = tonumber(ARG.nowMs)
 local limit, throttled = limitOf('requestsPerMinute', ARG.defaultLimit, nowMs)

@@ -34,6 +34,12 @@ export interface LuaScriptSpec<K extends string, A extends string, R> {
   readonly binaryReply?: boolean;
   /** The Lua body, after the generated header. */
   readonly body: string;
+  /**
+   * Redis 7 script flags (a `#!lua flags=…` first line), e.g. `allow-oom` for a small bookkeeping
+   * write that must keep working when Redis is at maxmemory (a limiter that fails there would
+   * refuse every read along with the writes).
+   */
+  readonly flags?: readonly ('allow-oom' | 'no-writes' | 'allow-stale')[];
 }
 
 const LUA_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -51,7 +57,8 @@ export class LuaScript<K extends string, A extends string, R> {
     this.keyNames = Object.keys(spec.keys) as K[];
     this.argNames = Object.keys(spec.args) as A[];
     for (const n of [...this.keyNames, ...this.argNames]) if (!LUA_NAME.test(n)) throw new Error(`script ${spec.name}: ${n} is not a Lua name`);
-    this.source = `${header(spec, this.keyNames, this.argNames)}\n${spec.body.trim()}\n`;
+    const shebang = spec.flags === undefined ? '' : `#!lua flags=${spec.flags.join(',')}\n`;
+    this.source = `${shebang}${header(spec, this.keyNames, this.argNames)}\n${spec.body.trim()}\n`;
     this.sha1 = createHash('sha1').update(this.source).digest('hex');
   }
 
