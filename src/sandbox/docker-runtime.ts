@@ -9,7 +9,7 @@
 import Docker from 'dockerode';
 import { AppError, type Logger } from '../shared/index.js';
 import { LABEL_DEPLOYMENT, LABEL_ISOLATION, LABEL_JOB, LABEL_MANAGED, LABEL_WORKER, type ContainerRuntime, type PreparedSandbox } from './container-runtime.js';
-import { messageOf, statusOf } from './docker-errors.js';
+import { engineFailure, messageOf, statusOf } from './docker-errors.js';
 import { DockerSandbox, limitUpdate, removeContainer } from './docker-sandbox.js';
 import { assertEngineLimits, type EngineFacts } from './engine-limits.js';
 import { containerOptions } from './hardening.js';
@@ -99,7 +99,9 @@ export class DockerRuntime implements ContainerRuntime, PoolEngine {
 
   async runningPooled(): Promise<ReadonlySet<string>> {
     const label = [`${LABEL_MANAGED}=true`, `${LABEL_DEPLOYMENT}=${this.opts.deployment}`, `${LABEL_WORKER}=${this.opts.workerId}`, LABEL_POOL];
-    const list = await this.docker.listContainers({ all: false, filters: { label, status: ['running'] } });
+    const list = await this.docker
+      .listContainers({ all: false, filters: { label, status: ['running'] } })
+      .catch((err: unknown) => Promise.reject(engineFailure(err, 'listing the pool')));
     return new Set(list.map((c) => c.Id));
   }
 
@@ -135,7 +137,8 @@ export class DockerRuntime implements ContainerRuntime, PoolEngine {
   /** A claimed pooled container reports the job it serves under LABEL_JOB (from its name: see pool-engine.ts). */
   async listManaged(labelFilter: Readonly<Record<string, string>> = {}): Promise<{ id: string; labels: Record<string, string> }[]> {
     const label = [`${LABEL_MANAGED}=true`, `${LABEL_DEPLOYMENT}=${this.opts.deployment}`];
-    const list = await this.docker.listContainers({ all: true, filters: { label } });
+    // an engine that is away (restarting: ENOENT on its socket) is retryable, never INTERNAL
+    const list = await this.docker.listContainers({ all: true, filters: { label } }).catch((err: unknown) => Promise.reject(engineFailure(err, 'listing its containers')));
     return list
       .map((c) => {
         const jobId = jobOfContainer(c.Labels, c.Names, LABEL_JOB);
