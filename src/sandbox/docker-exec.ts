@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream';
 import { AppError, type Logger } from '../shared/index.js';
 import { collectOutputs, collectionDeadlineMs } from './collect-outputs.js';
 import { messageOf, statusOf } from './docker-errors.js';
-import { decideOutcome, execExitCode, isRunning } from './docker-outcome.js';
+import { decideOutcome, execExitCode, isRunning, stoppedFromOutside } from './docker-outcome.js';
 import { runExecOptions } from './hardening.js';
 import { buildInputArchive } from './input-archive.js';
 import { OutputCapture, streamEnded } from './output-capture.js';
@@ -116,7 +116,7 @@ async function resultOf(t: ExecTarget, run: SandboxRun, e: Ended): Promise<Sandb
     // runsc its kernel, the Sentry, can die of the job's memory without an OOM kill); no result to report
     throw new AppError('SANDBOX_UNAVAILABLE', 'the sandbox stopped during the run without an exit status for the command', { retryable: true });
   }
-  if (outcome === 'exited' && e.exitCode !== null && e.exitCode > 128 && !(await isRunning(t.docker, t.container.id))) {
+  if (outcome === 'exited' && e.exitCode !== null && e.exitCode > 128 && (await stoppedFromOutside(t.docker, t.container.id, e.startedAtMs))) {
     // killed by a signal with its container (PID 1, which the job's uid cannot signal, is gone):
     // something outside killed the sandbox (the engine's shutdown, an operator); not the program's exit
     throw new AppError('SANDBOX_UNAVAILABLE', `the sandbox was stopped from outside during the run (the command died of signal ${e.exitCode - 128})`, { retryable: true });

@@ -46,16 +46,31 @@ export async function decideOutcome(docker: Docker, containerId: string, facts: 
 
 /** Whether the engine saw an OOM kill in this container since the run started. */
 async function oomSince(docker: Docker, containerId: string, sinceMs: number): Promise<boolean> {
+  if (await engineEventSince(docker, containerId, sinceMs, ['oom'])) return true;
+  const state = ((await docker.getContainer(containerId).inspect()) as { State: { OOMKilled: boolean } }).State;
+  return state.OOMKilled;
+}
+
+/**
+ * Whether something outside the program stopped this container during the run: it is no longer
+ * running, or the engine itself killed it (its shutdown kills every container; the kill event is
+ * logged before the processes die, while the container's state may still read `running`).
+ * Asked only when the command died of a signal that was not our own kill.
+ */
+export async function stoppedFromOutside(docker: Docker, containerId: string, sinceMs: number): Promise<boolean> {
+  if (!(await isRunning(docker, containerId))) return true;
+  return engineEventSince(docker, containerId, sinceMs, ['kill', 'die', 'stop']);
+}
+
+async function engineEventSince(docker: Docker, containerId: string, sinceMs: number, kinds: string[]): Promise<boolean> {
   const events = (await docker.getEvents({
     since: Math.floor(sinceMs / 1000) - 1,
     until: Date.now() / 1000,
-    filters: { container: [containerId], event: ['oom'] },
+    filters: { container: [containerId], event: kinds },
   })) as unknown as Readable;
   let text = '';
   for await (const chunk of events) text += String(chunk);
-  if (text.includes('"oom"')) return true;
-  const state = ((await docker.getContainer(containerId).inspect()) as { State: { OOMKilled: boolean } }).State;
-  return state.OOMKilled;
+  return kinds.some((k) => text.includes(`"${k}"`));
 }
 
 export async function isRunning(docker: Docker, containerId: string): Promise<boolean> {

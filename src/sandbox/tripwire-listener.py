@@ -46,7 +46,7 @@ AUDIT_NLGRP_READLOG = 1
 AUDIT_GET = 1000
 AUDIT_SECCOMP = 1326
 # the `code` field of a kill record (SECCOMP_RET_KILL_PROCESS, SECCOMP_RET_KILL_THREAD)
-KILL_CODES = ("0x80000000", "0x0")
+KILL_CODES = (b"0x80000000", b"0x0")
 SO_RCVBUFFORCE = 33
 PR_SET_SECCOMP = 22
 SECCOMP_MODE_STRICT = 1
@@ -58,15 +58,17 @@ def say(line):
     sys.stdout.flush()
 
 
-def fields(text):
-    """key=value tokens of an audit record. Untrusted strings (comm, exe) are quoted or
-    hex-encoded by the kernel and never contain a space, so a job cannot forge a field."""
-    out = {}
-    for token in text.split(" "):
-        key, sep, value = token.partition("=")
-        if sep and key not in out:
-            out[key] = value
-    return out
+def field(data, key, start, end):
+    """The value of ` key=` in the record data[start:end], as bytes (first occurrence), or None.
+    Untrusted strings (comm, exe) are quoted or hex-encoded by the kernel and never contain a
+    space, so a job cannot forge a field. Parsing in place (no decode, no dict) keeps the
+    listener ahead of a socket flood: it must drain the kernel as fast as a job can fill it."""
+    i = data.find(key, start, end)
+    if i < 0:
+        return None
+    i += len(key)
+    j = data.find(b" ", i, end)
+    return data[i : end if j < 0 else j].rstrip(b"\0\n")
 
 
 def kernel_lost():
@@ -100,6 +102,7 @@ def open_channel():
     except OSError:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 << 20)
     sock.bind((0, AUDIT_NLGRP_READLOG))
+    sock.setblocking(False)
     return sock
 
 
@@ -114,14 +117,65 @@ def barrier_child(libc):
     return pid
 
 
+def drain(sock, watched, counts, reported, barriers, state):
+    """Reads every record queued on the socket (one recv each, no select between them)."""
+    buf = bytearray(1 << 16)
+    for _ in range(100_000):
+        try:
+            size = sock.recv_into(buf)
+        except BlockingIOError:
+            return
+        except OSError as e:
+            if e.errno != errno.ENOBUFS:
+                raise
+            say("L the audit socket overran")
+            continue
+        data = bytes(buf[:size])
+        offset = 0
+        while offset + HEADER.size <= size:
+            length, kind, _, _, _ = HEADER.unpack_from(data, offset)
+            if length < HEADER.size:
+                break
+            end = min(offset + length, size)
+            if kind == AUDIT_SECCOMP:
+                record(data, offset + HEADER.size, end, watched, counts, reported, barriers, state)
+            offset += (length + 3) & ~3
+
+
+def record(data, start, end, watched, counts, reported, barriers, state):
+    gid = field(data, b" gid=", start, end)
+    if gid in watched:
+        syscall = (field(data, b" syscall=", start, end) or b"?").decode()
+        code = field(data, b" code=", start, end) or b"?"
+        if code in KILL_CODES:
+            say(f"S {gid.decode()} {syscall}")
+        else:
+            key = (gid.decode(), syscall, code.decode())
+            counts[key] = counts.get(key, 0) + 1
+        return
+    pid = field(data, b" pid=", start, end) or b""
+    if field(data, b" uid=", start, end) != b"0" or not pid.isdigit() or int(pid) not in barriers:
+        return
+    token = barriers.pop(int(pid))
+    now = kernel_lost()
+    if now is None or now != state["lost"]:
+        say("L the kernel dropped audit records")
+        state["lost"] = now if now is not None else state["lost"]
+    for key, n in counts.items():
+        if reported.get(key) != n:
+            say(f"D {key[0]} {key[1]} {key[2]} {n}")
+            reported[key] = n
+    say(f"B {token}")
+
+
 def main():
     try:
         sock = open_channel()
     except OSError as e:
         say(f"E {e}")
         return 2
-    lost = kernel_lost()
-    if lost is None:
+    state = {"lost": kernel_lost()}
+    if state["lost"] is None:
         say("E cannot read the kernel's audit status (AUDIT_GET needs CAP_AUDIT_CONTROL)")
         return 2
     libc = ctypes.CDLL(None, use_errno=True)
@@ -138,39 +192,7 @@ def main():
     while True:
         readable, _, _ = select.select([sock, stdin], [], [])
         if sock in readable:
-            try:
-                data = sock.recv(1 << 20)
-            except OSError as e:
-                if e.errno != errno.ENOBUFS:
-                    raise
-                say("L the audit socket overran")
-                continue
-            offset = 0
-            while offset + HEADER.size <= len(data):
-                length, kind, _, _, _ = HEADER.unpack_from(data, offset)
-                if length < HEADER.size:
-                    break
-                if kind == AUDIT_SECCOMP:
-                    f = fields(data[offset + HEADER.size : offset + length].decode("utf-8", "replace"))
-                    gid = f.get("gid")
-                    if gid in watched:
-                        if f.get("code") in KILL_CODES:
-                            say(f"S {gid} {f.get('syscall', '?')}")
-                        else:
-                            key = (gid, f.get("syscall", "?"), f.get("code", "?"))
-                            counts[key] = counts.get(key, 0) + 1
-                    elif f.get("uid") == "0" and f.get("pid", "").isdigit() and int(f["pid"]) in barriers:
-                        token = barriers.pop(int(f["pid"]))
-                        now = kernel_lost()
-                        if now is None or now != lost:
-                            say("L the kernel dropped audit records")
-                            lost = now if now is not None else lost
-                        for key, n in counts.items():
-                            if reported.get(key) != n:
-                                say(f"D {key[0]} {key[1]} {key[2]} {n}")
-                                reported[key] = n
-                        say(f"B {token}")
-                offset += (length + 3) & ~3
+            drain(sock, watched, counts, reported, barriers, state)
         if stdin in readable:
             chunk = os.read(stdin.fileno(), 65536)
             if not chunk:
@@ -183,10 +205,10 @@ def main():
                     continue
                 cmd, arg = parts
                 if cmd == "W":
-                    watched.add(arg)
+                    watched.add(arg.encode())
                     say(f"w {arg}")
                 elif cmd == "F":
-                    watched.discard(arg)
+                    watched.discard(arg.encode())
                     for key in [k for k in counts if k[0] == arg]:
                         counts.pop(key, None)
                         reported.pop(key, None)
