@@ -31,6 +31,12 @@ import {
 const LABEL = '[A-Za-z0-9][A-Za-z0-9._/-]{0,127}=[^,]{0,256}';
 const LABELS = new RegExp(`^${LABEL}(,${LABEL})*$`);
 
+const HOST_NAME = '[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}))*';
+const HOST_NAMES = new RegExp(`^${HOST_NAME}(,${HOST_NAME})*$`);
+const ORIGIN = `https?://${HOST_NAME}(?::\\d{1,5})?`;
+const ORIGINS = new RegExp(`^${ORIGIN}(,${ORIGIN})*$`);
+const listOf = (v: string | undefined): string[] => (v === undefined ? [] : v.split(','));
+
 const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max).default(def);
 
 export const ConfigSchema = z.object({
@@ -96,6 +102,9 @@ export const ConfigSchema = z.object({
   AIRLOCK_BODY_LIMIT_BYTES: int(8 * 1024 * 1024, 1024),
   // the API role creates the first admin key when no live one exists
   AIRLOCK_BOOTSTRAP_ADMIN: z.stringbool().default(true),
+  // POST /mcp's DNS-rebinding allowances (issue 14): host names besides loopback and IP literals; browser origins
+  AIRLOCK_MCP_ALLOWED_HOSTS: z.string().regex(HOST_NAMES, 'must be host names without port, separated by commas').optional(),
+  AIRLOCK_MCP_ALLOWED_ORIGINS: z.string().regex(ORIGINS, 'must be origins (http[s]://host[:port]) separated by commas').optional(),
   AIRLOCK_RESULT_TTL_S: int(7 * 24 * 3600, 60),
   // artifact garbage collection (issue 18): how often the worker sweeps (0: never; `airlock artifacts gc` still does), and the age below which a blob is kept
   AIRLOCK_ARTIFACTS_GC_INTERVAL_MS: int(3_600_000, 0),
@@ -206,6 +215,8 @@ export interface Config {
      * unauditedForBenchmark: no variable sets it), to measure what they cost.
      */
     readonly unlimitedForBenchmark: boolean;
+    /** POST /mcp: host names a request may name besides loopback and IP literals, and browser origins it may come from. */
+    readonly mcp: { readonly allowedHosts: readonly string[]; readonly allowedOrigins: readonly string[] };
   };
   /** The URL, and the sentinels when AIRLOCK_REDIS_SENTINELS names them (every connection goes through them). */
   readonly redis: RedisEndpoint & { readonly prefix: string };
@@ -329,6 +340,7 @@ function configOf(
       bootstrapAdmin: e.AIRLOCK_BOOTSTRAP_ADMIN,
       unauditedForBenchmark: false,
       unlimitedForBenchmark: false,
+      mcp: { allowedHosts: listOf(e.AIRLOCK_MCP_ALLOWED_HOSTS).map((h) => h.toLowerCase()), allowedOrigins: listOf(e.AIRLOCK_MCP_ALLOWED_ORIGINS).map((o) => o.toLowerCase()) },
     },
     redis: { ...endpoints.redis, prefix: e.AIRLOCK_REDIS_PREFIX },
     docker: { socketPath: e.AIRLOCK_DOCKER_SOCKET, labels: labelsOf(e.AIRLOCK_CONTAINER_LABELS) },

@@ -98,3 +98,21 @@ describe('the warm pool (AIRLOCK_POOL_*)', () => {
     expect(configError(() => loadConfig({ AIRLOCK_POOL_SIZE: '65' }))).toMatch(/AIRLOCK_POOL_SIZE: .*64/);
   });
 });
+
+describe('MCP host and origin allowances (AIRLOCK_MCP_ALLOWED_*)', () => {
+  it('unset: none (loopback and IP literals only, no browser origin)', () => {
+    expect(loadConfig({}).http.mcp).toEqual({ allowedHosts: [], allowedOrigins: [] });
+  });
+
+  it('comma-separated names and origins, compared lowercase', () => {
+    const c = loadConfig({ AIRLOCK_MCP_ALLOWED_HOSTS: 'Airlock.internal,api', AIRLOCK_MCP_ALLOWED_ORIGINS: 'https://Console.example,http://localhost:3000' });
+    expect(c.http.mcp).toEqual({ allowedHosts: ['airlock.internal', 'api'], allowedOrigins: ['https://console.example', 'http://localhost:3000'] });
+  });
+
+  it('a host with a port or a scheme, or an origin with a path, is named by its variable', () => {
+    expect(configError(() => loadConfig({ AIRLOCK_MCP_ALLOWED_HOSTS: 'airlock.internal:8080' }))).toContain('AIRLOCK_MCP_ALLOWED_HOSTS');
+    expect(configError(() => loadConfig({ AIRLOCK_MCP_ALLOWED_HOSTS: 'https://airlock.internal' }))).toContain('AIRLOCK_MCP_ALLOWED_HOSTS');
+    expect(configError(() => loadConfig({ AIRLOCK_MCP_ALLOWED_ORIGINS: 'https://console.example/' }))).toContain('AIRLOCK_MCP_ALLOWED_ORIGINS');
+    expect(configError(() => loadConfig({ AIRLOCK_MCP_ALLOWED_ORIGINS: '*' }))).toContain('AIRLOCK_MCP_ALLOWED_ORIGINS');
+  });
+});

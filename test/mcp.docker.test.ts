@@ -3,14 +3,14 @@
  * both transports (Streamable HTTP at POST /mcp; stdio: `airlock mcp` as a child process): tools
  * listed per role, run_code, run_patch, request_promotion, the API's stable codes as tool errors,
  * 401/403/Origin on HTTP, another key's job invisible, one audit record per tool call with
- * via: mcp, and a cancelled call killing its job.
+ * via: mcp, a cancelled call killing its job, and the README's two client configs as written.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -31,7 +31,13 @@ beforeAll(async () => {
     targets: { staging: { target: { type: 'directory', path: join(work, 'staging') }, approval: { mode: 'review', approvals: 1, groups: ['platform'] } } },
   };
   await writeFile(join(work, 'policy.json'), JSON.stringify(policy));
-  t = await startTestAirlock('mcp', { AIRLOCK_POOL_SIZE: '0', AIRLOCK_REVIEW_POLICY_FILE: join(work, 'policy.json') });
+  t = await startTestAirlock('mcp', {
+    AIRLOCK_POOL_SIZE: '0',
+    AIRLOCK_REVIEW_POLICY_FILE: join(work, 'policy.json'),
+    // a deployment reached by name, and a console of its own that calls /mcp from a browser
+    AIRLOCK_MCP_ALLOWED_HOSTS: 'airlock.internal',
+    AIRLOCK_MCP_ALLOWED_ORIGINS: 'https://console.example',
+  });
 }, 60_000);
 afterAll(async () => {
   await t?.stop();
@@ -166,14 +172,9 @@ describe('MCP over Streamable HTTP: access', () => {
     await bob.close();
   }, 120_000);
 
-  it('a foreign Origin or Host is refused', async () => {
-    const key = (await t.key('agent')).key;
-    const origin = await post({ authorization: `Bearer ${key}`, origin: 'http://evil.example' }, listRequest);
-    expect(origin.status).toBe(403);
-    expect(((await origin.json()) as { error: { field: string } }).error.field).toBe('origin');
-    // fetch will not send another Host: node:http will (a DNS-rebound name pointing at this API)
-    const status = await new Promise<number>((done, fail) => {
-      const body = JSON.stringify(listRequest);
+  // fetch will not send another Host: node:http will (a DNS-rebound name pointing at this API)
+  const postAs = (host: string, headers: Record<string, string>) =>
+    new Promise<number>((done, fail) => {
       const url = new URL(`${t.baseUrl}/mcp`);
       const req = request(
         {
@@ -181,14 +182,29 @@ describe('MCP over Streamable HTTP: access', () => {
           port: url.port,
           path: '/mcp',
           method: 'POST',
-          headers: { host: 'rebound.evil.example', authorization: `Bearer ${key}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+          headers: { host, 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
         },
         (res) => (res.resume(), done(res.statusCode ?? 0)),
       );
       req.on('error', fail);
-      req.end(body);
+      req.end(JSON.stringify(listRequest));
     });
-    expect(status).toBe(403);
+
+  it('a foreign Origin or Host is refused', async () => {
+    const key = (await t.key('agent')).key;
+    const origin = await post({ authorization: `Bearer ${key}`, origin: 'http://evil.example' }, listRequest);
+    expect(origin.status).toBe(403);
+    expect(((await origin.json()) as { error: { field: string } }).error.field).toBe('origin');
+    expect(await postAs('rebound.evil.example', { authorization: `Bearer ${key}` })).toBe(403);
+  });
+
+  it('a host name and an origin the deployment allows (AIRLOCK_MCP_ALLOWED_HOSTS / _ORIGINS) are served', async () => {
+    const key = (await t.key('agent')).key;
+    expect(await postAs('airlock.internal:8080', { authorization: `Bearer ${key}` })).toBe(200);
+    expect(await postAs('AIRLOCK.internal', { authorization: `Bearer ${key}`, origin: 'https://console.example' })).toBe(200);
+    // an allowed name is not an allowed origin, and a sibling name is not an allowed name
+    expect(await postAs('airlock.internal', { authorization: `Bearer ${key}`, origin: 'https://airlock.internal' })).toBe(403);
+    expect(await postAs('evil.airlock.internal', { authorization: `Bearer ${key}` })).toBe(403);
   });
 
   it('each tool call leaves exactly one audit record, via mcp, with the key as actor', async () => {
@@ -248,4 +264,39 @@ describe('MCP over Streamable HTTP: access', () => {
     expect(progress.length).toBeGreaterThan(0);
     await client.close();
   }, 120_000);
+});
+
+describe("the README's MCP client configs, as written", () => {
+  interface Snippet {
+    mcpServers: { airlock: { command?: string; args?: string[]; env?: Record<string, string>; type?: string; url?: string; headers?: Record<string, string> } };
+  }
+  const snippets = async (): Promise<Snippet[]> => {
+    const readme = await readFile(join(REPO, 'README.md'), 'utf8');
+    return [...readme.matchAll(/```json\n(\{"mcpServers".*\})\n```/g)].map((m) => JSON.parse(m[1]!) as Snippet);
+  };
+  // only the deployment's address and a real key stand in for the placeholders
+  const local = (v: string, key: string) => v.replace('http://127.0.0.1:8080', t.baseUrl).replace('ak_…', key);
+
+  it('stdio (npx airlock mcp in the checkout) and HTTP both run python hello', async () => {
+    const [stdio, http] = (await snippets()).map((s) => s.mcpServers.airlock);
+    expect(stdio).toMatchObject({ command: 'npx', args: ['airlock', 'mcp'] });
+    expect(http).toMatchObject({ type: 'http', url: 'http://127.0.0.1:8080/mcp' });
+    const key = (await t.key('agent')).key;
+    const env = Object.fromEntries(Object.entries(stdio!.env ?? {}).map(([k, v]) => [k, local(v, key)]));
+    const headers = Object.fromEntries(Object.entries(http!.headers ?? {}).map(([k, v]) => [k, local(v, key)]));
+    const transports = [
+      new StdioClientTransport({ command: stdio!.command!, args: stdio!.args!, env: { ...getDefaultEnvironment(), ...env }, cwd: REPO, stderr: 'pipe' }),
+      new StreamableHTTPClientTransport(new URL(local(http!.url!, key)), { requestInit: { headers } }),
+    ];
+    for (const transport of transports) {
+      const client = new Client({ name: 'readme', version: '1.0.0' });
+      await client.connect(transport);
+      try {
+        const r = structured(await call(client, 'run_code', { runtime: 'python', files: [{ path: 'main.py', content: 'print("hello")' }] }));
+        expect(r).toMatchObject({ status: 'succeeded', exitCode: 0, stdout: { text: 'hello\n' } });
+      } finally {
+        await client.close();
+      }
+    }
+  }, 180_000);
 });

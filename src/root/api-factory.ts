@@ -78,6 +78,7 @@ export async function openApi(stack: AsyncDisposableStack, ctx: RootContext, d: 
       logger,
       bodyLimitBytes: config.http.bodyLimitBytes,
       maxWaitS: config.http.maxWaitS,
+      mcp: config.http.mcp,
       audit: { store: d.audit, verify },
       unauditedForBenchmark: config.http.unauditedForBenchmark,
       unlimitedForBenchmark: config.http.unlimitedForBenchmark,
