@@ -1,6 +1,7 @@
 /**
  * The warm pool on its own, over the real Docker adapter (issue 12): a claim hands a container
- * to one job only and the pool refills; it never holds more than its target, also under a
+ * to one job only and the pool refills once that job's container is removed (at once when it runs
+ * low); it never holds more than its target, also under a
  * burst of concurrent claims; ready containers are replaced after maxIdleMs, after a change of
  * profile or policy, and when they die; a job whose limits the pool cannot express misses;
  * close() leaves nothing behind.
@@ -106,6 +107,27 @@ describe('a claim', () => {
     const after = await readyIds(p);
     expect(after).not.toContain(sandbox.containerId);
     expect(p.state()['shell']).toMatchObject({ target: 2, hits: 1, misses: 0 });
+  });
+
+  it('the replacement is made once the claimed container is removed; at once, with every one owed, when fewer than half the target are ready', async () => {
+    const p = startPool();
+    await readyIds(p);
+    const first = await p.claim({ jobId: job(), template: shell });
+    // one of two still ready: nothing is made while the job runs, not even by the periodic check
+    await p.check();
+    expect(p.state()['shell']).toMatchObject({ ready: 1, creating: 0 });
+    await first.sandbox!.remove();
+    expect(p.state()['shell']).toMatchObject({ ready: 1, creating: 1 });
+    await readyIds(p);
+
+    const second = await p.claim({ jobId: job(), template: shell });
+    expect(p.state()['shell']).toMatchObject({ ready: 1, creating: 0 });
+    // none ready left: this claim's replacement and the one the first still owes are made now
+    const third = await p.claim({ jobId: job(), template: shell });
+    expect(p.state()['shell']).toMatchObject({ ready: 0, creating: 2 });
+    await Promise.all([second.sandbox!.remove(), third.sandbox!.remove()]);
+    expect(p.state()['shell']!.ready + p.state()['shell']!.creating).toBeLessThanOrEqual(2);
+    expect(await readyIds(p)).toHaveLength(2);
   });
 
   it('lowers memory, cpus and pids to the job’s; a job tightening a limit fixed at create misses', async () => {

@@ -32,6 +32,8 @@ export class Pool {
   readonly ready: Slot[] = [];
   creating = 0;
   readonly waiters: ((slot: Slot | undefined) => void)[] = [];
+  /** Claims whose replacement waits for their job's container to be removed (counted against the target meanwhile). */
+  readonly deferred = new Set<symbol>();
   hits = 0;
   waited = 0;
   misses = 0;
