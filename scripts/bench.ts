@@ -24,7 +24,7 @@ import { Redis } from 'ioredis';
 import { loadConfig, type Config } from '../src/config.js';
 import { openAirlock, type Airlock } from '../src/root/index.js';
 import { loadProfiles } from '../src/profiles/index.js';
-import { containerOptions, jobIds, LABEL_POOL, loadImageCatalog, type ContainerLimits } from '../src/sandbox/index.js';
+import { containerOptions, jobIds, loadImageCatalog, type ContainerLimits } from '../src/sandbox/index.js';
 import { createLogger } from '../src/shared/index.js';
 import { deletePrefix } from '../test/helpers/redis.js';
 import { limiterCost } from './bench-limits.js';
@@ -144,14 +144,16 @@ async function rawRun(): Promise<number> {
   return performance.now() - t0;
 }
 
-/** The pool's python containers nobody has claimed, running. */
-async function readyPooled(i: Instance): Promise<number> {
-  const list = await docker.listContainers({ filters: { label: [`airlock.deployment=${i.config.redis.prefix}`, `${LABEL_POOL}=python`], status: ['running'] } });
-  return list.filter((c) => !(c.Names[0] ?? '').includes('airlock-claim.')).length;
-}
+/**
+ * Waits until the python pool holds its target ready and makes none, by the pool's own count: a
+ * container the engine already lists as running may not be in its ready list yet (a claim then
+ * waits for it), and one being made takes the CPU from the job measured.
+ */
 async function poolFull(i: Instance): Promise<void> {
   const deadline = Date.now() + 120_000;
-  while ((await readyPooled(i)) < CONCURRENCY) {
+  for (;;) {
+    const python = i.airlock.worker?.poolState()?.['python'];
+    if (python !== undefined && python.ready >= CONCURRENCY && python.creating === 0) return;
     if (Date.now() > deadline) throw new Error('the pool did not fill in 2 minutes');
     await new Promise((r) => setTimeout(r, 20));
   }

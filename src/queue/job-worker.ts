@@ -13,7 +13,7 @@ import type { ArtifactStore } from '../artifacts/index.js';
 import type { AuditStore } from '../audit/index.js';
 import { ApiKeyStore } from '../credentials/index.js';
 import type { IsolationTier, LoadedProfile } from '../profiles/index.js';
-import { LABEL_JOB, LABEL_WORKER, type ContainerRuntime, type SandboxPool } from '../sandbox/index.js';
+import { LABEL_JOB, LABEL_WORKER, type ContainerRuntime, type PoolState, type SandboxPool } from '../sandbox/index.js';
 import { keyRoot, newId, type Clock, type Logger } from '../shared/index.js';
 import { endAsError, failAttempt } from './job-endings.js';
 import type { JobGrants } from './job-grants.js';
@@ -137,6 +137,11 @@ export class JobWorker {
     this.beatTimer.unref();
   }
 
+  /** Per pool: target, ready, being made, claims (what the heartbeat reports; undefined without a pool). */
+  poolState(): Record<string, PoolState> | undefined {
+    return this.opts.pool?.state();
+  }
+
   private async heartbeat(): Promise<void> {
     let engineOk = true;
     let isolation: readonly IsolationTier[] = [];
@@ -147,7 +152,7 @@ export class JobWorker {
     } catch {
       engineOk = false;
     }
-    const pool = this.opts.pool?.state();
+    const pool = this.poolState();
     await this.registry.beat({
       workerId: this.workerId,
       startedAt: this.startedAt,
