@@ -4,23 +4,13 @@
  * assigns the server's own views to these types: a field renamed or retyped there fails to compile.
  */
 
-export const JOB_STATES = [
-  'queued',
-  'running',
-  'succeeded',
-  'failed',
-  'timeout',
-  'oom',
-  'output_limit',
-  'killed',
-  'cancelled',
-  'policy_violation',
-  'patch_failed',
-  'error',
-] as const;
-export type JobState = (typeof JOB_STATES)[number];
-export type FinalJobState = Exclude<JobState, 'queued' | 'running'>;
-export const isFinalJobState = (s: JobState): s is FinalJobState => s !== 'queued' && s !== 'running';
+import { isTerminal, JOB_STATUSES, type JobStatus, type TerminalStatus } from '../shared/job-statuses.js';
+
+// the client's names for the shared list
+export const JOB_STATES = JOB_STATUSES;
+export type JobState = JobStatus;
+export type FinalJobState = TerminalStatus;
+export const isFinalJobState: (s: JobState) => s is FinalJobState = isTerminal;
 
 export interface FileInput {
   readonly path: string;

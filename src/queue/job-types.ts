@@ -1,28 +1,11 @@
 import type { Limits } from '../profiles/index.js';
+import type { JobStatus } from '../shared/job-statuses.js';
 import type { JobResult } from './job-result.js';
 
 /** The result's shape is JobResultSchema's (job-result.ts). */
 export type { JobResult } from './job-result.js';
 
-export const JOB_STATUSES = [
-  'queued',
-  'running',
-  'succeeded',
-  'failed',
-  'timeout',
-  'oom',
-  'output_limit',
-  'killed',
-  'cancelled',
-  'policy_violation',
-  'patch_failed',
-  'error',
-] as const;
-export type JobStatus = (typeof JOB_STATUSES)[number];
-export type TerminalStatus = Exclude<JobStatus, 'queued' | 'running'>;
-export function isTerminal(status: JobStatus): status is TerminalStatus {
-  return status !== 'queued' && status !== 'running';
-}
+export { isTerminal, JOB_STATUSES, type JobStatus, type TerminalStatus } from '../shared/job-statuses.js';
 
 export interface JobFileInput {
   readonly path: string;
