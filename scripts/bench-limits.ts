@@ -7,17 +7,8 @@
  * both. API role only (jobs stay queued): needs Redis, not Docker. npm run bench prints it too.
  * Usage: node --import tsx scripts/bench-limits.ts [--gets 3000 --submits 600 --rounds 5 --concurrency 16]
  */
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
-import { loadConfig } from '../src/config.js';
-import { openAirlock, type Airlock } from '../src/root/index.js';
-import { RateLimiter } from '../src/monitor/index.js';
-import { createLogger, systemClock } from '../src/shared/index.js';
-import { deletePrefix } from '../test/helpers/redis.js';
+import { baseOf, benchKey, firstJob, median, openBenchPair, rateOf } from './bench-pair.js';
 
 export interface LimiterCostOptions {
   readonly gets: number;
@@ -26,61 +17,18 @@ export interface LimiterCostOptions {
   readonly concurrency: number;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
 /** Lines to print: GET and submit rates with and without the limiter, and the difference. */
 export async function limiterCost(o: LimiterCostOptions): Promise<string[]> {
-  const prefix = `bench-limits-${randomBytes(4).toString('hex')}`;
-  const dir = await mkdtemp(join(tmpdir(), 'airlock-bench-limits-'));
-  const config = loadConfig({
-    ...process.env,
-    AIRLOCK_ROLE: 'api',
-    AIRLOCK_REDIS_PREFIX: prefix,
-    AIRLOCK_PORT: '0',
-    AIRLOCK_LOG_LEVEL: 'silent',
-    AIRLOCK_AUDIT_SIGNING_KEY_FILE: join(dir, 'signing-key.pem'),
-    AIRLOCK_AUDIT_CHECKPOINT_FILE: join(dir, 'checkpoints.jsonl'),
-    AIRLOCK_AUDIT_SEGMENTS_DIR: join(dir, 'segments'),
-    AIRLOCK_BOOTSTRAP_ADMIN: 'false',
-    AIRLOCK_LIMITS_QUEUE_MAX_DEPTH: '10000000',
-  });
-  const start = (unlimited: boolean) =>
-    openAirlock(unlimited ? { ...config, http: { ...config.http, unlimitedForBenchmark: true } } : config, { logger: createLogger({ level: 'silent' }) });
-  const baseOf = (a: Airlock) => a.url!.replace('0.0.0.0', '127.0.0.1');
-  const limited = await start(false);
-  const plain = await start(true);
-  const redis = new Redis(config.redis.url);
+  const pair = await openBenchPair('limits', (http) => ({ ...http, unlimitedForBenchmark: true }), { AIRLOCK_LIMITS_QUEUE_MAX_DEPTH: '10000000' });
+  const [limited, plain] = [pair.deployed, pair.without];
   try {
-    const key = await limited.keys.create({ role: 'agent', name: 'bench' });
-    // the bench measures what a check costs, not refusals: limits far above what it sends
-    await new RateLimiter({ redis, prefix, options: config.limits.options, clock: systemClock }).setOverrides(key.id, {
-      requestsPerMinute: 1_000_000,
-      submitsPerMinute: 1_000_000,
-      maxInflight: 100_000,
-      inputBytesPerDay: 2 ** 40,
-    });
-    const headers = { authorization: `Bearer ${key.key}`, 'content-type': 'application/json' };
+    const key = await benchKey(pair);
+    const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
     const body = JSON.stringify({ runtime: 'shell', files: [{ path: 'main.sh', content: 'echo hi' }] });
-    const submitted = await fetch(`${baseOf(limited)}/v1/jobs`, { method: 'POST', headers, body });
-    if (submitted.status !== 202) throw new Error(`the first job was not accepted: ${submitted.status} ${await submitted.text()}`);
-    const { id } = (await submitted.json()) as { id: string };
-
-    async function rate(n: number, one: () => Promise<Response>, expect: number): Promise<number> {
-      let next = 0;
-      const t0 = performance.now();
-      await Promise.all(
-        Array.from({ length: o.concurrency }, async () => {
-          while (next++ < n) {
-            const r = await one();
-            if (r.status !== expect) throw new Error(`answered ${r.status}: ${await r.text()}`);
-            await r.arrayBuffer();
-          }
-        }),
-      );
-      return n / ((performance.now() - t0) / 1000);
-    }
-    const get = (a: Airlock) => () => fetch(`${baseOf(a)}/v1/jobs/${id}`, { headers: { authorization: headers.authorization } });
-    const post = (a: Airlock) => () => fetch(`${baseOf(a)}/v1/jobs`, { method: 'POST', headers, body });
+    const id = await firstJob(limited, key);
+    const rate = (n: number, one: () => Promise<Response>, status: number) => rateOf(n, o.concurrency, one, status);
+    const get = (a: typeof limited) => () => fetch(`${baseOf(a)}/v1/jobs/${id}`, { headers: { authorization: headers.authorization } });
+    const post = (a: typeof limited) => () => fetch(`${baseOf(a)}/v1/jobs`, { method: 'POST', headers, body });
 
     // warm-up: JIT, connections, Lua script cache
     await rate(300, get(limited), 200);
@@ -103,11 +51,7 @@ export async function limiterCost(o: LimiterCostOptions): Promise<string[]> {
       line(`  POST /v1/jobs    (n=${o.submits})`, s.with, s.without),
     ];
   } finally {
-    await limited.close();
-    await plain.close();
-    await deletePrefix(redis, prefix);
-    redis.disconnect();
-    await rm(dir, { recursive: true, force: true });
+    await pair.close();
   }
 }
 

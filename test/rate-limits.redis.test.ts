@@ -180,3 +180,21 @@ describe('configuration', () => {
     expect(() => testConfig('limits-config', { AIRLOCK_ANOMALY_WEBHOOK_URL: 'http://127.0.0.1:1/x' })).toThrow(/AIRLOCK_ANOMALY_WEBHOOK_SECRET/);
   });
 });
+
+describe('the benchmark build without the audit hook (Config.http.unauditedForBenchmark)', () => {
+  it('still refuses a key over its rate with 429, not a crash (scripts/bench-audit.ts got 500 INTERNAL)', async () => {
+    t = await startTestAirlock('limits-unaudited', { AIRLOCK_ROLE: 'api' }, { clock });
+    const admin = await t.key('admin');
+    const agent = await t.key('agent');
+    expect((await call(t.baseUrl, 'PATCH', `/v1/keys/${agent.id}`, admin.key, { limits: { requestsPerMinute: 1 } })).status).toBe(200);
+    const unaudited = await openAirlock({ ...t.config, http: { ...t.config.http, unauditedForBenchmark: true } }, { clock, logger: createLogger({ level: 'silent' }) });
+    try {
+      const url = (unaudited.url ?? '').replace('0.0.0.0', '127.0.0.1');
+      expect((await call(url, 'GET', '/v1/profiles', agent.key)).status).toBe(200);
+      const refused = await call(url, 'GET', '/v1/profiles', agent.key);
+      expect({ status: refused.status, code: refused.body.error.code }).toEqual({ status: 429, code: 'RATE_LIMITED' });
+    } finally {
+      await unaudited.close();
+    }
+  });
+});

@@ -112,6 +112,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     return reply.status(404).send(errorBody(new AppError('ROUTE_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0] ?? ''}`)));
   });
   // first: every request below, refused ones included, leaves exactly one audit record
+  // unaudited, a request still has its (empty) audit state, as its type says: a rate refusal marks it
+  if (deps.unauditedForBenchmark === true) app.decorateRequest('auditState', null);
   const audit =
     deps.unauditedForBenchmark === true
       ? undefined
