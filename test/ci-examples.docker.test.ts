@@ -97,6 +97,62 @@ function onlyKnown(what: string, o: object | undefined, known: readonly string[]
   if (unknown.length > 0) throw new Error(`${what} has ${unknown.join(', ')}, which test/ci-examples.docker.test.ts does not know: run it there or skip it by name`);
 }
 
+interface GithubStep {
+  name?: string;
+  uses?: string;
+  run?: string;
+  env?: Record<string, string>;
+  with?: Record<string, string>;
+}
+interface GithubJob {
+  env?: Record<string, string>;
+  steps: GithubStep[];
+}
+/** actions are runner machinery: the test's project is the checkout, this Node is the set-up one, the uploaded files are checked. */
+const GITHUB_ACTIONS = ['actions/checkout', 'actions/setup-node', 'actions/upload-artifact'];
+const GITHUB_INSTALL = 'Airlock CLI';
+const GITHUB_TEST = "Test the agent's patch in the sandbox";
+
+/** The workflow's one job, every step known: the two `run:` steps by name, the actions skipped by name; and the uploaded paths. */
+function githubJob(doc: { jobs?: Record<string, GithubJob> }): { job: GithubJob; uploads: string[] } {
+  onlyKnown('jobs', doc.jobs, ['test-patch']);
+  const job = doc.jobs?.['test-patch'];
+  if (job === undefined) throw new Error('no job test-patch');
+  onlyKnown('the job', job, ['runs-on', 'permissions', 'env', 'steps']);
+  const runs: string[] = [];
+  const uploads: string[] = [];
+  for (const step of job.steps) {
+    if (step.uses !== undefined) {
+      onlyKnown(`step ${step.uses}`, step, ['name', 'uses', 'with', 'if']);
+      const action = step.uses.split('@')[0]!;
+      if (!GITHUB_ACTIONS.includes(action)) throw new Error(`an action the test does not know: ${step.uses}`);
+      if (action === 'actions/upload-artifact') uploads.push(...(step.with?.['path'] ?? '').split('\n').filter((l) => l !== ''));
+      continue;
+    }
+    onlyKnown(`step ${step.name}`, step, ['name', 'run', 'env']);
+    if (step.name !== GITHUB_INSTALL && step.name !== GITHUB_TEST) throw new Error(`a run: step the test does not know: ${step.name ?? step.run}`);
+    runs.push(step.name);
+  }
+  if (runs.join() !== [GITHUB_INSTALL, GITHUB_TEST].join()) throw new Error(`run: steps ${runs.join(', ')}: expected the CLI's install, then the test`);
+  return { job, uploads };
+}
+
+interface GitlabJob {
+  before_script?: string[];
+  script: string[];
+  artifacts: { when: string; reports: { junit: string }; paths: string[] };
+}
+/** The one job, every key known (after_script, services, variables… would be commands or environment the test does not give). */
+function gitlabJob(doc: Record<string, GitlabJob>): GitlabJob {
+  onlyKnown('the file', doc, ['airlock']);
+  const job = doc['airlock'];
+  if (job === undefined) throw new Error('no job airlock');
+  onlyKnown('the job', job, ['image', 'stage', 'before_script', 'script', 'artifacts']);
+  onlyKnown('artifacts', job.artifacts, ['when', 'reports', 'paths']);
+  onlyKnown('artifacts.reports', job.artifacts.reports, ['junit']);
+  return job;
+}
+
 describe('the CI examples, their commands as written', () => {
   let t: TestAirlock;
   let api: Airlock;
@@ -140,22 +196,12 @@ describe('the CI examples, their commands as written', () => {
   }
 
   describe('examples/github-actions.yml', () => {
-    interface Step {
-      name?: string;
-      uses?: string;
-      run?: string;
-      env?: Record<string, string>;
-      with?: Record<string, string>;
-    }
-    /** actions are runner machinery: the test's project is the checkout, this Node is the set-up one, the uploaded files are checked. */
-    const ACTIONS = ['actions/checkout', 'actions/setup-node', 'actions/upload-artifact'];
-    const INSTALL = 'Airlock CLI';
-    const TEST = "Test the agent's patch in the sandbox";
-    let job: { env?: Record<string, string>; steps: Step[] };
+    let job: GithubJob;
     let runnerTemp: string;
     let githubPath: string;
     const pathAdded: string[] = [];
-    const uploads: string[] = [];
+    let uploads: string[];
+    let doc: { jobs: Record<string, GithubJob> };
 
     /** `${{ … }}` as the runner expands it, from the secrets and variables the header comment asks for. */
     function expand(text: string): string {
@@ -194,40 +240,32 @@ describe('the CI examples, their commands as written', () => {
     }
 
     beforeAll(async () => {
-      const doc = parse(await readFile(join(REPO, 'examples/github-actions.yml'), 'utf8')) as { jobs: Record<string, typeof job> };
-      expect(keysOf(doc.jobs)).toEqual(['test-patch']);
-      job = doc.jobs['test-patch']!;
-      onlyKnown('the job', job, ['runs-on', 'permissions', 'env', 'steps']);
-      const runs: string[] = [];
-      for (const step of job.steps) {
-        if (step.uses !== undefined) {
-          onlyKnown(`step ${step.uses}`, step, ['name', 'uses', 'with', 'if']);
-          const action = step.uses.split('@')[0]!;
-          if (!ACTIONS.includes(action)) throw new Error(`an action the test does not know: ${step.uses}`);
-          if (action === 'actions/upload-artifact') uploads.push(...step.with!['path']!.split('\n').filter((l) => l !== ''));
-          continue;
-        }
-        onlyKnown(`step ${step.name}`, step, ['name', 'run', 'env']);
-        if (step.name !== INSTALL && step.name !== TEST) throw new Error(`a run: step the test does not know: ${step.name ?? step.run}`);
-        runs.push(step.name);
-      }
-      expect(runs).toEqual([INSTALL, TEST]);
+      doc = parse(await readFile(join(REPO, 'examples/github-actions.yml'), 'utf8')) as typeof doc;
+      ({ job, uploads } = githubJob(doc));
       expect(uploads).toEqual(['junit.xml', 'airlock-report.json']);
       runnerTemp = await mkdtemp(join(work, 'runner-temp-'));
       githubPath = join(work, 'github-path');
+    });
+
+    it('a run: step, an action or a job key the test does not know fails it', () => {
+      const withSteps = (steps: GithubStep[]) => ({ jobs: { 'test-patch': { ...job, steps } } });
+      expect(() => githubJob(withSteps([...job.steps, { name: 'Lint', run: 'npm run lint' }]))).toThrow('a run: step the test does not know: Lint');
+      expect(() => githubJob(withSteps([{ uses: 'some/action@v1' }, ...job.steps]))).toThrow('an action the test does not know');
+      expect(() => githubJob(withSteps(job.steps.map((st) => (st.name === GITHUB_TEST ? { ...st, shell: 'sh' } : st))))).toThrow(/has shell/);
+      expect(() => githubJob({ jobs: { ...doc.jobs, other: job } })).toThrow(/jobs has other/);
     });
 
     it(
       "installs the CLI from the pinned commit outside the workspace, then the agent's patch passes and is promoted",
       async () => {
         const project = await userProject(join(work, 'gh-good'), GOOD);
-        const install = await runStep(INSTALL, project);
+        const install = await runStep(GITHUB_INSTALL, project);
         expect(install.code, install.output).toBe(0);
         const cli = join(runnerTemp, 'airlock');
         expect(relative(project, cli)).toMatch(/^\.\./);
         expect((await git(cli, 'rev-parse', 'HEAD')).trim()).toBe(secrets.AIRLOCK_REF);
         expect(pathAdded).toEqual([join(runnerTemp, 'bin')]);
-        await expectPromoted(await runStep(TEST, project), project, 'PR #7');
+        await expectPromoted(await runStep(GITHUB_TEST, project), project, 'PR #7');
         for (const f of uploads) expect(existsSync(join(project, f)), f).toBe(true);
       },
       INSTALL_MS,
@@ -238,7 +276,7 @@ describe('the CI examples, their commands as written', () => {
       async () => {
         expect(pathAdded).toHaveLength(1);
         const project = await userProject(join(work, 'gh-breaks'), BREAKS);
-        await expectBroken(await runStep(TEST, project), project);
+        await expectBroken(await runStep(GITHUB_TEST, project), project);
         for (const f of uploads) expect(existsSync(join(project, f)), f).toBe(true);
       },
       RUN_MS,
@@ -246,7 +284,8 @@ describe('the CI examples, their commands as written', () => {
   });
 
   describe('examples/gitlab-ci.yml', () => {
-    let job: { before_script: string[]; script: string[]; artifacts: { when: string; reports: { junit: string }; paths: string[] } };
+    let job: GitlabJob;
+    let doc: Record<string, GitlabJob>;
     let tmp: string;
     /** $AIRLOCK_CLI of the first run: the clone and the bin/ before_script put on PATH. */
     let cliHome: string | undefined;
@@ -257,22 +296,22 @@ describe('the CI examples, their commands as written', () => {
       bash(['-e', '-o', 'pipefail'], lines.join('\n'), project, { ...env(), CI_PROJECT_DIR: project, ...extra }, join(work, 'scripts'));
 
     beforeAll(async () => {
-      const doc = parse(await readFile(join(REPO, 'examples/gitlab-ci.yml'), 'utf8')) as Record<string, typeof job>;
-      expect(keysOf(doc)).toEqual(['airlock']);
-      job = doc['airlock']!;
-      // after_script, services, variables… would be commands or environment the test does not give
-      onlyKnown('the job', job, ['image', 'stage', 'before_script', 'script', 'artifacts']);
-      onlyKnown('artifacts', job.artifacts, ['when', 'reports', 'paths']);
-      onlyKnown('artifacts.reports', job.artifacts.reports, ['junit']);
+      doc = parse(await readFile(join(REPO, 'examples/gitlab-ci.yml'), 'utf8')) as typeof doc;
+      job = gitlabJob(doc);
       expect(job.artifacts.when).toBe('always');
       tmp = await mkdtemp(join(work, 'gitlab-tmp-'));
+    });
+
+    it('a job key the test does not know (commands it would not run) fails it', () => {
+      expect(() => gitlabJob({ airlock: { ...job, after_script: ['echo'] } as GitlabJob })).toThrow(/the job has after_script/);
+      expect(() => gitlabJob({ ...doc, lint: job })).toThrow(/the file has lint/);
     });
 
     it(
       "installs the CLI from the pinned commit outside the project, then the agent's patch passes and is promoted",
       async () => {
         const project = await userProject(join(work, 'gl-good'), GOOD);
-        await expectPromoted(await runJob([...job.before_script, ...job.script], project), project, 'MR !7');
+        await expectPromoted(await runJob([...(job.before_script ?? []), ...job.script], project), project, 'MR !7');
         // the folder mktemp made (TMPDIR also holds what npm and tsx leave there)
         const made = (await readdir(tmp)).filter((d) => existsSync(join(tmp, d, 'airlock', '.git')));
         expect(made).toHaveLength(1);
