@@ -9,6 +9,8 @@ const SLOW = {
   sentinel: ['test/sentinel.docker.test.ts'],
   // the docker-compose stack: builds the service images, brings the stack up and down (~3-6 min)
   compose: ['test/compose.docker.test.ts'],
+  // the CI workflow examples as a runner runs them: each installs the CLI with npm (15 s quiet, minutes under load)
+  examples: ['test/ci-examples.docker.test.ts'],
   // the console in headless Chromium (Debian's package through playwright-core), against a real Airlock
   browser: ['test/**/*.browser.test.ts'],
   // faults (issue 18): the process SIGKILLed, Redis restarted, the machine's dockerd restarted, a full data disk, the
@@ -28,9 +30,10 @@ export default defineConfig({
     projects: [
       { extends: true, test: { name: 'default', include: ['test/**/*.test.ts'], exclude: Object.values(SLOW).flat(), sequence: { groupOrder: 0 } } },
       { extends: true, test: { name: 'browser', include: SLOW.browser, sequence: { groupOrder: 1 } } },
-      { extends: true, test: { name: 'sentinel', include: SLOW.sentinel, sequence: { groupOrder: 2 } } },
-      { extends: true, test: { name: 'gvisor', include: GVISOR, env: { AIRLOCK_TEST_ISOLATION: 'gvisor' }, sequence: { groupOrder: 4 } } },
-      { extends: true, test: { name: 'compose', include: SLOW.compose, testTimeout: 900_000, hookTimeout: 900_000, sequence: { groupOrder: 3 } } },
+      { extends: true, test: { name: 'examples', include: SLOW.examples, sequence: { groupOrder: 2 } } },
+      { extends: true, test: { name: 'sentinel', include: SLOW.sentinel, sequence: { groupOrder: 3 } } },
+      { extends: true, test: { name: 'gvisor', include: GVISOR, env: { AIRLOCK_TEST_ISOLATION: 'gvisor' }, sequence: { groupOrder: 5 } } },
+      { extends: true, test: { name: 'compose', include: SLOW.compose, testTimeout: 900_000, hookTimeout: 900_000, sequence: { groupOrder: 4 } } },
       // after every other group (the highest groupOrder), its files one after another
       { extends: true, test: { name: 'chaos', include: SLOW.chaos, fileParallelism: false, testTimeout: 600_000, hookTimeout: 300_000, sequence: { groupOrder: 99 } } },
     ],

@@ -20,12 +20,18 @@ import { startTestAirlock, type TestAirlock } from './helpers/airlock.js';
 
 const REPO = resolve(import.meta.dirname, '..');
 const execFileAsync = promisify(execFile);
-// installing the CLI (npm ci of the runtime dependencies) took ~90 s here under heavy load
+// installing the CLI (npm ci of the runtime dependencies): ~15 s here, more under load
 const INSTALL_MS = 400_000;
 const RUN_MS = 120_000;
 
-/** A runner's environment: no node_modules/.bin that npm put in front of the test process's PATH. */
+/**
+ * A runner's environment: no node_modules/.bin that npm put in front of the test process's PATH;
+ * the machine's network settings (a runner's network works: without this machine's CA file npm
+ * retried the registry for 2.5 min before it fell back to its cache).
+ */
+const NETWORK = ['NODE_EXTRA_CA_CERTS', 'SSL_CERT_FILE', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'http_proxy', 'https_proxy', 'no_proxy'];
 const RUNNER_ENV = {
+  ...Object.fromEntries(NETWORK.flatMap((k) => (process.env[k] === undefined ? [] : [[k, process.env[k]]]))),
   HOME: process.env['HOME'] ?? '/root',
   PATH: (process.env['PATH'] ?? '/usr/bin:/bin')
     .split(':')
