@@ -10,7 +10,7 @@
 import { Redis } from 'ioredis';
 import { spawn } from 'node:child_process';
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
+import { freePort } from '../test/helpers/free-port.js';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -29,17 +29,6 @@ const JOB = {
   files: [{ path: 'main.py', content: 'import os\nos.makedirs("out", exist_ok=True)\nopen("out/report.txt", "w").write("x" * 1024)\nprint("done")' }],
   outputs: ['out/report.txt'],
 };
-
-async function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const s = createServer();
-    s.once('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => ok(port));
-    });
-  });
-}
 
 interface Reading {
   readonly calls: Map<string, number>;

@@ -11,7 +11,7 @@ import Docker from 'dockerode';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
+import { freePort } from '../test/helpers/free-port.js';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
@@ -69,17 +69,6 @@ function bodyOf(kind: Kind): Record<string, unknown> {
     case 'artifacts':
       return { runtime: 'shell', command: 'mkdir -p out && head -c 4096 /dev/urandom > out/a.bin && echo report > out/b.txt', outputs: ['out/**'] };
   }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const s = createServer();
-    s.once('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => ok(port));
-    });
-  });
 }
 
 interface Served {

@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
+import { freePort } from './helpers/free-port.js';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CreatedApiKey } from '../src/credentials/index.js';
@@ -13,16 +13,6 @@ import { startTestAirlock, type TestAirlock } from './helpers/airlock.js';
 import { testRedis } from './helpers/redis.js';
 
 const JOB = { runtime: 'shell', files: [{ path: 'main.sh', content: 'echo hi' }] };
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
 
 /** A throwaway redis-server on 127.0.0.1 (no persistence), stopped by `kill()`. */
 async function privateRedis(): Promise<{ url: string; client: Redis; kill(): Promise<void> }> {

@@ -12,7 +12,8 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
-import { createServer as netServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { freePort } from './helpers/free-port.js';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -32,17 +33,6 @@ const seen: { path: string; key: string | undefined }[] = [];
 const ports = { api: 0, redis: 0, upstream: 0 };
 let gatewayDir: string;
 let admin: string;
-
-async function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const s = netServer();
-    s.once('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => ok(port));
-    });
-  });
-}
 
 function compose(...args: string[]): Promise<{ stdout: string; stderr: string }> {
   const env = {
