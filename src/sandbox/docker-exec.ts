@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream';
 import { AppError, type Logger } from '../shared/index.js';
 import { collectOutputs, collectionDeadlineMs } from './collect-outputs.js';
 import { messageOf, statusOf } from './docker-errors.js';
-import { decideOutcome, execExitCode, isRunning, stoppedFromOutside } from './docker-outcome.js';
+import { commandExitCode, decideOutcome, execExitCode, isRunning, stoppedFromOutside } from './docker-outcome.js';
 import { runExecOptions } from './hardening.js';
 import { buildInputArchive } from './input-archive.js';
 import { OutputCapture, streamEnded } from './output-capture.js';
@@ -62,7 +62,7 @@ export async function execInContainer(t: ExecTarget, run: SandboxRun): Promise<S
     await endedOrStopped(t.container, stream, ended);
     const finishedAtMs = Date.now();
     clearTimeout(timer);
-    const exitCode = await execExitCode(exec);
+    const exitCode = await commandExitCode(t.docker, t.container.id, t.spec.isolation ?? 'container', await execExitCode(exec));
     const outcome = await decideOutcome(t.docker, t.container.id, { killReason: killer.reason, exitCode, launcher: capture.launcherStatus, startedAtMs });
     return await resultOf(t, run, { outcome, exitCode, capture, startedAtMs, finishedAtMs });
   } finally {

@@ -3,7 +3,7 @@ import type Docker from 'dockerode';
 import type { Readable } from 'node:stream';
 import { delay, statusOf } from './docker-errors.js';
 import type { LauncherStatus } from './output-capture.js';
-import type { SandboxOutcome } from './sandbox-spec.js';
+import type { SandboxIsolation, SandboxOutcome } from './sandbox-spec.js';
 
 /**
  * The engine's record of the exec's exit; it may lag the stream's end by a few ms. Null when
@@ -23,6 +23,35 @@ export async function execExitCode(exec: Docker.Exec): Promise<number | null> {
     await delay(20);
   }
   return null;
+}
+
+/** runsc exec's own exit code when its wait on the command fails: the sandbox's kernel died under it. */
+const RUNSC_EXEC_FAILED = 128;
+/** How long the engine may take to see a gVisor sandbox stopped once its kernel died (ms when quiet). */
+const SANDBOX_DEATH_GRACE_MS = 3000;
+
+/**
+ * The command's exit code, or null when the sandbox died under it. Under gVisor the exec can end
+ * before the engine sees the death: runsc exec reports its failed wait (exit 128, measured) while
+ * the container still reads running. A program may exit 128 itself, so the container's stop
+ * decides, never the code or the stderr (both the program's to forge); only that case waits.
+ */
+export async function commandExitCode(docker: Docker, containerId: string, isolation: SandboxIsolation, exitCode: number | null): Promise<number | null> {
+  if (isolation !== 'gvisor' || exitCode !== RUNSC_EXEC_FAILED) return exitCode;
+  return (await stopsWithin(docker, containerId, SANDBOX_DEATH_GRACE_MS)) ? null : exitCode;
+}
+
+async function stopsWithin(docker: Docker, containerId: string, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const waited = (docker.getContainer(containerId).wait({ condition: 'not-running' }) as Promise<unknown>).then(
+    () => true,
+    () => true, // gone: stopped and removed
+  );
+  try {
+    return await Promise.race([waited, new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export interface OutcomeFacts {
