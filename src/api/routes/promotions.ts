@@ -157,7 +157,8 @@ function note(req: FastifyRequest, facts: Record<string, unknown>): void {
   if (req.auditState !== null) req.auditState.note = facts;
 }
 
-function summary(p: Promotion) {
+/** One line of GET /v1/promotions. */
+export function summary(p: Promotion) {
   return {
     id: p.id,
     state: p.state,
