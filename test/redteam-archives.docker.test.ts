@@ -605,6 +605,18 @@ describe.concurrent('hostile shapes left in /work as artifacts', () => {
     expect(job.artifactsRejected).toEqual([{ path: '*', reason: 'not_collected' }]);
   });
 
+  it('a collector that fails is never a partial listing: a file it cannot read means nothing is collected, and it says so', async () => {
+    const job = await runJob(t, key, {
+      ...on('shell'),
+      command: 'printf kept > a.txt; printf hidden > b.txt; chmod 000 b.txt',
+      outputs: ['a.txt', 'b.txt'],
+    });
+    expect(job.status).toBe('succeeded');
+    // tar cannot read b.txt (mode 000, and the job's uid has no capability to override it): it streams a.txt and fails
+    expect(job.artifacts).toEqual([]);
+    expect(job.artifactsRejected).toEqual([{ path: '*', reason: 'not_collected' }]);
+  });
+
   it('output globs that climb or are absolute are refused at submission', async () => {
     for (const outputs of [['../etc/passwd'], ['/etc/passwd'], ['out/../../x']]) {
       const res = await t.request('POST', '/v1/jobs', key, { ...on('shell'), command: 'true', outputs });

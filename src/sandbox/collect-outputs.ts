@@ -10,6 +10,7 @@ import type Docker from 'dockerode';
 import { PassThrough, type Duplex } from 'node:stream';
 import { AppError, type Logger } from '../shared/index.js';
 import { collectFromTar, type Collected } from './artifact-collector.js';
+import { execExitCode } from './docker-outcome.js';
 import { collectExecOptions } from './hardening.js';
 import { FrameDemuxer, streamEnded } from './output-capture.js';
 import type { SandboxRun, SandboxSpec } from './sandbox-spec.js';
@@ -32,7 +33,13 @@ export async function collectOutputs(container: Docker.Container, spec: SandboxS
   const work = (async () => {
     const exec = await container.exec(collectExecOptions(spec));
     stream = await exec.start({ hijack: true, stdin: false });
-    return parseStream(stream, spec, run);
+    const collected = await parseStream(stream, spec, run);
+    // all or nothing: a collector that failed (no process slot left, a file it could not read)
+    // may have streamed part of /work, which is never reported as the job's outputs
+    const exitCode = await execExitCode(exec);
+    if (exitCode === 0) return collected;
+    log.warn({ containerId: container.id, exitCode }, 'the artifact collector failed');
+    return NOT_COLLECTED;
   })();
   try {
     const first = await Promise.race([work, timedOut]);
