@@ -1,7 +1,9 @@
 /**
  * The keys' behavioural baselines and what a deviation does. Every observation (a request, a
- * submission, a refusal, a failed or policy-violating job, a tool call) is one Lua update of its
- * key's baseline (baseline-script.ts). A deviation over zThreshold σ is an anomaly:
+ * submission, a refusal, a failed or policy-violating job, a tool call) counts in its key's
+ * baseline (baseline-script.ts); a key's observations within COALESCE_MS are one Lua update
+ * (its count), so a busy key costs Redis one update per window, not one per request. A deviation
+ * over zThreshold σ is an anomaly:
  *   1. kept for GET /v1/anomalies (the latest `keep`),
  *   2. `anomaly.detected` in the audit log (metric, observed, mean, σ, z),
  *   3. the key throttled to its baseline rates for throttleMs (`anomaly.throttled`),
@@ -59,18 +61,41 @@ export interface AnomalyDetectorOptions {
   readonly alert?: (anomaly: Anomaly) => Promise<AlertResult>;
 }
 
+/**
+ * How long a key's observations are summed before one update: detection (hourly and daily
+ * counts against their baselines) is late by at most this, which no threshold can tell apart.
+ */
+export const COALESCE_MS = 50;
+
 export class AnomalyDetector implements BehaviourEvents {
   private readonly root: string;
   private readonly pending = new Set<Promise<unknown>>();
+  /** Observations not yet recorded, summed per key and metric. */
+  private readonly batch = new Map<string, { keyId: string; metric: BaselineMetric; n: number }>();
+  private flushTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: AnomalyDetectorOptions) {
     this.root = `${keyRoot(opts.prefix)}:baseline`;
   }
 
   observe(keyId: string, metric: BaselineMetric, n = 1): void {
-    const p = this.record(keyId, metric, n).catch((err: unknown) => this.opts.logger.warn({ err, keyId, metric }, 'behaviour not observed'));
-    this.pending.add(p);
-    void p.finally(() => this.pending.delete(p));
+    const id = `${keyId}\0${metric}`;
+    const summed = this.batch.get(id);
+    if (summed !== undefined) summed.n += n;
+    else this.batch.set(id, { keyId, metric, n });
+    this.flushTimer ??= setTimeout(() => this.flush(), COALESCE_MS).unref();
+  }
+
+  /** Records what was observed since the last flush, one update per key and metric. */
+  private flush(): void {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    for (const { keyId, metric, n } of this.batch.values()) {
+      const p = this.record(keyId, metric, n).catch((err: unknown) => this.opts.logger.warn({ err, keyId, metric, n }, 'behaviour not observed'));
+      this.pending.add(p);
+      void p.finally(() => this.pending.delete(p));
+    }
+    this.batch.clear();
   }
 
   /** One observation, awaited: the anomaly it raised, if any (tests and the efficacy replay). */
@@ -96,8 +121,9 @@ export class AnomalyDetector implements BehaviourEvents {
     return this.raise(keyId, metric, { level: level === 'day' ? 'day' : 'hour', observed: Number(observed), mean: Number(mean), sigma: Number(sigma), z: Number(z) });
   }
 
-  /** Waits for the observations in flight (shutdown, tests). */
+  /** Records what is summed now and waits for the observations in flight (shutdown, tests). */
   async settle(): Promise<void> {
+    this.flush();
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
   }
 
