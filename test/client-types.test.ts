@@ -5,12 +5,13 @@
  * imports nothing of the server's: its types are checked here instead.)
  */
 import { describe, expect, it } from 'vitest';
-import type { Eligibility as ServerEligibility } from '../src/api/routes/console-reads.js';
+import type { Eligibility as ServerEligibility, whoamiView } from '../src/api/routes/console-reads.js';
 import type { view as jobView } from '../src/api/routes/jobs.js';
+import type { operationsView } from '../src/api/routes/operations.js';
 import type { summary as promotionSummary, view as promotionView } from '../src/api/routes/promotions.js';
 import type { AuditRecord } from '../src/audit/index.js';
 import { JOB_STATES, type JobView, type PromotionView } from '../src/client/index.js';
-import type { AuditRecordView, Eligibility, Promotion, PromotionSummary } from '../src/console/promotion-types.js';
+import type { AuditRecordView, Eligibility, Operations, Promotion, PromotionSummary, Whoami } from '../src/console/wire-types.js';
 import { JOB_STATUSES } from '../src/queue/index.js';
 
 // compile-time: the server's views are what the client and the console say they are
@@ -20,6 +21,8 @@ export const consolePromotionFits = (v: ReturnType<typeof promotionView>): Promo
 export const consoleSummaryFits = (v: ReturnType<typeof promotionSummary>): PromotionSummary => v;
 export const consoleAuditRecordFits = (v: AuditRecord): AuditRecordView => v;
 export const consoleEligibilityFits = (v: ServerEligibility): Eligibility => v;
+export const consoleOperationsFits = (v: ReturnType<typeof operationsView>): Operations => v;
+export const consoleWhoamiFits = (v: ReturnType<typeof whoamiView>): Whoami => v;
 
 describe('client wire types', () => {
   it('name the same job states as the server', () => {

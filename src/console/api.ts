@@ -4,15 +4,9 @@
  * a bearer header, which a cross-site page cannot make a browser send: no CSRF token needed.
  */
 
-const KEY = 'airlock.apiKey';
+import type { Whoami } from './wire-types.js';
 
-export interface Whoami {
-  readonly id: string;
-  readonly role: 'agent' | 'reviewer' | 'admin' | 'service';
-  readonly name: string;
-  readonly owner: string;
-  readonly groups: readonly string[];
-}
+const KEY = 'airlock.apiKey';
 
 /** An error answer of the API: its stable code and message. */
 export class ApiError extends Error {

@@ -1,7 +1,7 @@
 /** Audit records as a table, and the admin's audit search (GET /v1/audit) that every operations figure links to. */
 import { ApiError, getJson } from './api.js';
 import { h, link, route, table, time } from './dom.js';
-import type { AuditRecordView } from './promotion-types.js';
+import type { AuditRecordView } from './wire-types.js';
 
 export function actorText(a: AuditRecordView['actor']): string {
   if (a.type === 'key') return `${a.keyId ?? '?'} (${a.role ?? '?'})`;

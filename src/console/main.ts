@@ -2,7 +2,8 @@
  * The console's entry: sign-in, the navigation bar and a hash router over the views. Routes:
  * #/promotions[?state=…], #/promotions/<id>, #/operations[?hours=…], #/audit?…; #/signin.
  */
-import { ApiError, session, whoami, type Whoami } from './api.js';
+import { ApiError, session, whoami } from './api.js';
+import type { Whoami } from './wire-types.js';
 import { auditSearch } from './audit-view.js';
 import { h, link, route } from './dom.js';
 import { operationsPage } from './operations-view.js';

@@ -6,40 +6,7 @@
 import { ApiError, getJson } from './api.js';
 import { actorText } from './audit-view.js';
 import { fields, h, link, relative, route, table, time } from './dom.js';
-import type { AuditRecordView } from './promotion-types.js';
-
-interface PoolState {
-  readonly target: number;
-  readonly ready: number;
-  readonly creating: number;
-  readonly hits: number;
-  readonly waited: number;
-  readonly misses: number;
-}
-
-interface Operations {
-  readonly window: { readonly since: string; readonly until: string; readonly records: number; readonly truncated: boolean };
-  readonly queue: Readonly<Record<string, number>>;
-  readonly workers: readonly { workerId: string; startedAt: string; at: string; engineOk: boolean; isolation: readonly string[]; pool: Readonly<Record<string, PoolState>> }[];
-  readonly jobs: {
-    readonly bucketMs: number;
-    readonly buckets: readonly { at: string; submitted: number; finished: Readonly<Record<string, number>> }[];
-    readonly totals: Readonly<Record<string, number>>;
-  };
-  readonly queueWaitMs: { readonly count: number; readonly p50: number | null; readonly p95: number | null; readonly max: number | null };
-  readonly toolCalls: readonly { tool: string; outcome: string; keyId: string | null; count: number }[];
-  readonly refused: {
-    readonly byStatus: Readonly<Record<string, number>>;
-    readonly recent: readonly { seq: number; time: string; action: string; status: number; error: string | null; keyId: string | null; route: string | null }[];
-  };
-  readonly anomalies: { readonly available: boolean; readonly records: readonly AuditRecordView[] };
-  readonly audit: {
-    readonly head: { seq: number; time: string };
-    readonly base: { seq: number };
-    readonly lastCheckpoint: { seq: number; time: string } | null;
-    readonly lastVerify: { at: string; result: { ok: boolean; reason?: string; seq?: number; records?: number } } | null;
-  };
-}
+import type { Operations } from './wire-types.js';
 
 const GOOD = new Set(['succeeded']);
 const MS = (n: number | null) => (n === null ? '—' : n < 1000 ? `${Math.round(n)} ms` : `${(n / 1000).toFixed(1)} s`);

@@ -4,10 +4,10 @@
  * digests, findings, decisions, history and audit trail — and the decision form, bound to the
  * digest shown on this screen.
  */
-import { ApiError, download, getJson, getText, postJson, type Whoami } from './api.js';
+import { ApiError, download, getJson, getText, postJson } from './api.js';
 import { diffView } from './diff-view.js';
 import { append, fields, h, lines, link, relative, route, table, time } from './dom.js';
-import type { AuditRecordView, Eligibility, Promotion, PromotionSummary, Snapshot } from './promotion-types.js';
+import type { AuditRecordView, Eligibility, Promotion, PromotionSummary, Snapshot, Whoami } from './wire-types.js';
 import { auditTable } from './audit-view.js';
 
 const STATES = ['pending_review', 'approved', 'promoted', 'rejected', 'expired', 'failed', 'superseded'];

@@ -22,8 +22,7 @@ export interface Eligibility {
 
 export function consoleReads(app: FastifyInstance, review: PromotionService): void {
   app.get('/v1/whoami', audited('request'), (req) => {
-    const key = requireRole(req, ...ALL_ROLES);
-    return { id: key.id, role: key.role, name: key.name, owner: key.owner, groups: key.groups };
+    return whoamiView(requireRole(req, ...ALL_ROLES));
   });
 
   app.get('/v1/promotions/:id/eligibility', audited('promotion.read', { target: 'promotion' }), async (req): Promise<Eligibility> => {
@@ -34,6 +33,11 @@ export function consoleReads(app: FastifyInstance, review: PromotionService): vo
     const why = refusalOf(p, key);
     return why === undefined ? { mayDecide: true } : { mayDecide: false, code: why.code, reason: why.message };
   });
+}
+
+/** The body of GET /v1/whoami: the calling key, without its secret parts. */
+export function whoamiView(key: ApiKeyInfo) {
+  return { id: key.id, role: key.role, name: key.name, owner: key.owner, groups: key.groups };
 }
 
 /** What a decision by this key would be refused with now, in the order the decision route checks. */

@@ -69,20 +69,39 @@ export function operationsRoutes(app: FastifyInstance, deps: OperationsRoutesDep
     ]);
     const owners = await ownersOf(deps.producer, window.records);
     const summary = summarise(window.records, sinceMs, untilMs, owners);
-    return {
-      window: { since: new Date(sinceMs).toISOString(), until: new Date(untilMs).toISOString(), records: window.records.length, truncated: window.truncated },
-      queue,
-      workers: workers.map((w) => ({ workerId: w.workerId, startedAt: w.startedAt, at: w.at, engineOk: w.engineOk, isolation: w.isolation ?? ['container'], pool: w.pool ?? {} })),
-      ...summary,
-      anomalies: { available: AUDIT_ACTIONS.some(isAnomalyAction), records: summary.anomalies },
-      audit: {
-        head: { seq: head.seq, time: head.time },
-        base: { seq: base.seq },
-        lastCheckpoint: checkpoint === null ? null : { seq: checkpoint.seq, time: checkpoint.time },
-        lastVerify: deps.verify.last(),
-      },
-    };
+    return operationsView({ sinceMs, untilMs, window, queue, workers, summary, head, base, checkpoint, lastVerify: deps.verify.last() });
   });
+}
+
+/** What GET /v1/operations read, before it is shaped into its body. */
+export interface OperationsReads {
+  readonly sinceMs: number;
+  readonly untilMs: number;
+  readonly window: { readonly records: readonly AuditRecord[]; readonly truncated: boolean };
+  readonly queue: Awaited<ReturnType<JobProducer['counts']>>;
+  readonly workers: Awaited<ReturnType<WorkerRegistry['live']>>;
+  readonly summary: ReturnType<typeof summarise>;
+  readonly head: Awaited<ReturnType<RedisAuditStore['head']>>;
+  readonly base: Awaited<ReturnType<RedisAuditStore['base']>>;
+  readonly checkpoint: Awaited<ReturnType<RedisAuditStore['lastCheckpoint']>>;
+  readonly lastVerify: ReturnType<RememberedVerify['last']>;
+}
+
+/** The body of GET /v1/operations (the console's operations view reads it). */
+export function operationsView(r: OperationsReads) {
+  return {
+    window: { since: new Date(r.sinceMs).toISOString(), until: new Date(r.untilMs).toISOString(), records: r.window.records.length, truncated: r.window.truncated },
+    queue: r.queue,
+    workers: r.workers.map((w) => ({ workerId: w.workerId, startedAt: w.startedAt, at: w.at, engineOk: w.engineOk, isolation: w.isolation ?? ['container'], pool: w.pool ?? {} })),
+    ...r.summary,
+    anomalies: { available: AUDIT_ACTIONS.some(isAnomalyAction), records: r.summary.anomalies },
+    audit: {
+      head: { seq: r.head.seq, time: r.head.time },
+      base: { seq: r.base.seq },
+      lastCheckpoint: r.checkpoint === null ? null : { seq: r.checkpoint.seq, time: r.checkpoint.time },
+      lastVerify: r.lastVerify,
+    },
+  };
 }
 
 /** The window's records oldest first; past WINDOW_RECORDS_MAX only the newest are kept. */

@@ -1,4 +1,8 @@
-/** The shapes the console reads from /v1/promotions (the fields it shows; the API sends more). */
+/**
+ * The shapes the console reads from the API (the fields it shows; the API sends more). The console
+ * imports nothing of the server's, so test/client-types.test.ts assigns each server view to its
+ * type here: a field renamed or retyped on the server fails tsc.
+ */
 
 export interface Finding {
   readonly kind: string;
@@ -107,4 +111,47 @@ export interface Eligibility {
   readonly mayDecide: boolean;
   readonly code?: string;
   readonly reason?: string;
+}
+
+/** GET /v1/whoami: the key the console signed in with. */
+export interface Whoami {
+  readonly id: string;
+  readonly role: 'agent' | 'reviewer' | 'admin' | 'service';
+  readonly name: string;
+  readonly owner: string;
+  readonly groups: readonly string[];
+}
+
+export interface PoolState {
+  readonly target: number;
+  readonly ready: number;
+  readonly creating: number;
+  readonly hits: number;
+  readonly waited: number;
+  readonly misses: number;
+}
+
+/** GET /v1/operations (the operations view). */
+export interface Operations {
+  readonly window: { readonly since: string; readonly until: string; readonly records: number; readonly truncated: boolean };
+  readonly queue: Readonly<Record<string, number>>;
+  readonly workers: readonly { workerId: string; startedAt: string; at: string; engineOk: boolean; isolation: readonly string[]; pool: Readonly<Record<string, PoolState>> }[];
+  readonly jobs: {
+    readonly bucketMs: number;
+    readonly buckets: readonly { at: string; submitted: number; finished: Readonly<Record<string, number>> }[];
+    readonly totals: Readonly<Record<string, number>>;
+  };
+  readonly queueWaitMs: { readonly count: number; readonly p50: number | null; readonly p95: number | null; readonly max: number | null };
+  readonly toolCalls: readonly { tool: string; outcome: string; keyId: string | null; count: number }[];
+  readonly refused: {
+    readonly byStatus: Readonly<Record<string, number>>;
+    readonly recent: readonly { seq: number; time: string; action: string; status: number; error: string | null; keyId: string | null; route: string | null }[];
+  };
+  readonly anomalies: { readonly available: boolean; readonly records: readonly AuditRecordView[] };
+  readonly audit: {
+    readonly head: { seq: number; time: string };
+    readonly base: { seq: number };
+    readonly lastCheckpoint: { seq: number; time: string } | null;
+    readonly lastVerify: { at: string; result: { ok: boolean; reason?: string; seq?: number; records?: number } } | null;
+  };
 }
