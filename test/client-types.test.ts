@@ -10,13 +10,14 @@ import type { view as jobView } from '../src/api/routes/jobs.js';
 import type { operationsView } from '../src/api/routes/operations.js';
 import type { summary as promotionSummary, view as promotionView } from '../src/api/routes/promotions.js';
 import type { AuditRecord } from '../src/audit/index.js';
-import { JOB_STATES, type JobView, type PromotionView } from '../src/client/index.js';
+import { JOB_STATES, type JobView, type PromotionSummary as ClientPromotionSummary, type PromotionView } from '../src/client/index.js';
 import type { AuditRecordView, Eligibility, Operations, Promotion, PromotionSummary, Whoami } from '../src/console/wire-types.js';
 import { JOB_STATUSES } from '../src/queue/index.js';
 
 // compile-time: the server's views are what the client and the console say they are
 export const jobViewFits = (v: ReturnType<typeof jobView>): JobView => v;
 export const promotionViewFits = (v: ReturnType<typeof promotionView>): PromotionView => v;
+export const promotionSummaryFits = (v: ReturnType<typeof promotionSummary>): ClientPromotionSummary => v;
 export const consolePromotionFits = (v: ReturnType<typeof promotionView>): Promotion => v;
 export const consoleSummaryFits = (v: ReturnType<typeof promotionSummary>): PromotionSummary => v;
 export const consoleAuditRecordFits = (v: AuditRecord): AuditRecordView => v;

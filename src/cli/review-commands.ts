@@ -9,7 +9,7 @@
  */
 import type { Config } from '../config.js';
 import { AppError, FINAL_STATES, PROMOTION_STATES, type Promotion, type PromotionState } from '../root/index.js';
-import { Airlock } from '../client/index.js';
+import { Airlock, type PromotionSummary } from '../client/index.js';
 import { promotionPath, show } from './review-show.js';
 import { printable, table } from './terminal-text.js';
 
@@ -40,24 +40,6 @@ export const REVIEW_USAGE = [
 ].join('\n');
 
 export const PROMOTION_USAGE = 'usage: airlock promotion wait PROMOTION_ID [--timeout SECONDS (default 600)] [--interval MS (default 1000)]';
-
-/** What GET /v1/promotions lists for each promotion. */
-export interface PromotionSummary {
-  readonly id: string;
-  readonly state: PromotionState;
-  readonly jobId: string;
-  readonly target: string;
-  readonly artifactDigest: string;
-  readonly risk: string;
-  readonly requester: { readonly keyId: string; readonly principal: string };
-  readonly approvals: number;
-  readonly approvalsNeeded: number;
-  readonly createdAt: string;
-  readonly deadlineAt: string;
-  readonly escalatedAt: string | null;
-  readonly updatedAt: string;
-  readonly url: string;
-}
 
 /** GET /v1/promotions/:id */
 export type PromotionView = Promotion & { readonly url: string };
