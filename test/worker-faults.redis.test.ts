@@ -2,7 +2,8 @@
  * The worker through faults, with the ContainerRuntime port faked and Redis real: a Redis of the
  * test's own (AOF) restarted while a job runs (its end is held and written once Redis is back:
  * the result is kept, the program runs once), a hold that runs out (fail closed as before), and
- * the periodic reaper removing a container of this worker whose job no longer runs here.
+ * the periodic reaper removing a container of this worker whose job no longer runs here, and a
+ * drain that begins while Redis is away.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -164,6 +165,26 @@ describe('Redis restarted while a job runs', () => {
     expect(done).toMatchObject({ status: 'error', error: { code: 'AUDIT_UNAVAILABLE', message: /result is withheld/ } });
     expect(done.result).toBeUndefined();
     expect(runtime.jobsAt('exec').filter((j) => j === id)).toHaveLength(1);
+  }, 60_000);
+});
+
+describe('a drain that begins while Redis is away', () => {
+  it('waits for Redis and then ends: BullMQ alone would wait for good (its blocking client is mid-reconnect)', async () => {
+    const runtime = new FakeContainerRuntime();
+    runtime.plan = () => ({ exec: () => Promise.resolve({ stdout: Buffer.from('ok\n') }) });
+    const d = await deployment('faults-drain', runtime);
+    // a job through first: the worker is then waiting for the next one
+    const { id } = await d.producer.submit(d.keyId, INPUT);
+    expect(await finished(d.producer, id)).toMatchObject({ status: 'succeeded' });
+
+    await server.shutdown();
+    // its connections are retrying (every 100 ms) when the drain begins
+    await new Promise((r) => setTimeout(r, 1000));
+    const closing = d.worker.close().then(() => 'closed');
+    await new Promise((r) => setTimeout(r, 1000));
+    await server.start();
+    // a hang, not a duration: BullMQ's own close never returns here
+    expect(await Promise.race([closing, new Promise((r) => setTimeout(() => r('still closing'), 30_000))])).toBe('closed');
   }, 60_000);
 });
 

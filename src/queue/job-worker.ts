@@ -9,6 +9,7 @@
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ArtifactStore } from '../artifacts/index.js';
 import type { AuditStore } from '../audit/index.js';
 import { ApiKeyStore } from '../credentials/index.js';
@@ -199,7 +200,11 @@ export class JobWorker {
   /** Graceful drain: stop taking jobs, let running ones finish, then leave. */
   async close(): Promise<void> {
     clearInterval(this.beatTimer);
-    await this.worker?.close();
+    if (this.worker !== undefined) {
+      await blockingClientSettled(this.worker, this.log);
+      // no await in between: the client cannot change state before close() disconnects it
+      await this.worker.close();
+    }
     // a stopped worker leaves no pooled container behind
     await this.opts.pool?.close();
     await this.opts.subscriber.unsubscribe(this.store.cancelChannel).catch(() => undefined);
@@ -213,6 +218,25 @@ export class JobWorker {
     await this.worker?.close(true);
   }
 }
+
+/** While BullMQ's blocking client is between connections, close() waits: polled this often. */
+const BLOCKING_SETTLE_POLL_MS = 50;
+
+/**
+ * Resolves once BullMQ's blocking client is connected (or ended). Worker.close() disconnects it and
+ * waits for its 'end'; an ioredis client disconnected while it waits to reconnect emits none, so
+ * close() would never return (bullmq #4656; seen here when a drain began just after a Redis restart).
+ * Waiting first makes a drain during an outage wait for Redis instead of hanging for good.
+ */
+async function blockingClientSettled(worker: Worker<QueuedJobData>, log: Logger): Promise<void> {
+  const client = await worker.backend.blockingConnection?.client.catch(() => undefined);
+  if (client === undefined) return;
+  for (let logged = false; BETWEEN_CONNECTIONS.has(client.status); logged = true) {
+    if (!logged) log.info({ status: client.status }, 'closing: waiting for Redis before stopping the worker');
+    await sleep(BLOCKING_SETTLE_POLL_MS);
+  }
+}
+const BETWEEN_CONNECTIONS = new Set(['connecting', 'connect', 'reconnecting', 'close']);
 
 /**
  * Whether BullMQ has given up on the job: it stalled more often than allowed (BullMQ marks the
