@@ -12,7 +12,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { JobCredentialVerifier } from '../credentials/index.js';
-import { AppError, runInJobScope } from '../shared/index.js';
+import { AppError, runInJobScope, withTimeout } from '../shared/index.js';
 import { upstreamRequestHeaders } from './forward-headers.js';
 import { GatewayRefusal, type GatewayErrorCode } from './gateway-errors.js';
 import { bearerToken, readBoundedBody } from './job-request.js';
@@ -285,12 +285,4 @@ export class ToolGateway {
 function credentialInvalid(reason: string): GatewayRefusal {
   // one message whatever the reason: the job never learns why
   return new GatewayRefusal('credential_invalid', 'a valid job credential is required: Authorization: Bearer <job token>', reason);
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

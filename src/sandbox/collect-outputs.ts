@@ -8,7 +8,7 @@
  */
 import type Docker from 'dockerode';
 import { PassThrough, type Duplex } from 'node:stream';
-import { AppError, type Logger } from '../shared/index.js';
+import { AppError, withTimeout, type Logger } from '../shared/index.js';
 import { collectFromTar, type Collected } from './artifact-collector.js';
 import { execExitCode } from './docker-outcome.js';
 import { collectExecOptions } from './hardening.js';
@@ -28,8 +28,6 @@ const NOT_COLLECTED: Collected = { artifacts: [], rejected: [{ path: '*', reason
 /** Streams /work out through the collector exec and parses it, within `budgetMs`; on overrun nothing is collected (and it says so). */
 export async function collectOutputs(container: Docker.Container, spec: SandboxSpec, run: SandboxRun, budgetMs: number, log: Logger): Promise<Collected> {
   let stream: Duplex | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), budgetMs)));
   const work = (async () => {
     const exec = await container.exec(collectExecOptions(spec));
     stream = await exec.start({ hijack: true, stdin: false });
@@ -42,8 +40,8 @@ export async function collectOutputs(container: Docker.Container, spec: SandboxS
     return NOT_COLLECTED;
   })();
   try {
-    const first = await Promise.race([work, timedOut]);
-    if (first !== 'timeout') return first;
+    const first = await withTimeout(work, budgetMs);
+    if (first !== undefined) return first;
     log.warn({ containerId: container.id, budgetMs }, 'artifact collection ran out of the job budget');
     work.catch(() => undefined);
     return NOT_COLLECTED;
@@ -51,7 +49,6 @@ export async function collectOutputs(container: Docker.Container, spec: SandboxS
     log.warn({ err, containerId: container.id }, 'artifact collection failed');
     return NOT_COLLECTED;
   } finally {
-    clearTimeout(timer);
     // the collector may still be streaming: the container's removal ends it
     stream?.destroy();
   }

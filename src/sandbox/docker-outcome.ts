@@ -1,6 +1,7 @@
 /** How a run in a container ended, as the engine tells it (the job cannot forge any of it). */
 import type Docker from 'dockerode';
 import type { Readable } from 'node:stream';
+import { withTimeout } from '../shared/index.js';
 import { delay, statusOf } from './docker-errors.js';
 import type { LauncherStatus } from './output-capture.js';
 import type { SandboxIsolation, SandboxOutcome } from './sandbox-spec.js';
@@ -42,16 +43,11 @@ export async function commandExitCode(docker: Docker, containerId: string, isola
 }
 
 async function stopsWithin(docker: Docker, containerId: string, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
   const waited = (docker.getContainer(containerId).wait({ condition: 'not-running' }) as Promise<unknown>).then(
     () => true,
     () => true, // gone: stopped and removed
   );
-  try {
-    return await Promise.race([waited, new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
+  return (await withTimeout(waited, ms)) ?? false;
 }
 
 export interface OutcomeFacts {

@@ -33,3 +33,4 @@ export {
 export { LIMIT_RANGES, limitRangeProblem, PAGE_BYTES, type LimitName, type LimitRange } from './limit-ranges.js';
 export { redact, redactString, isSecretKey, REDACTED, MAX_STRING_LENGTH } from './redact.js';
 export { NO_METRICS, type Metrics, type MetricsAuditEvent } from './metrics.js';
+export { withTimeout } from './with-timeout.js';
