@@ -5,6 +5,7 @@
  * promotions waiting) are read from Redis at each scrape (`refresh`).
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { WorkerBeat } from '../../queue/index.js';
 import type { Metrics, MetricsAuditEvent } from '../../shared/index.js';
 
 /** Seconds: job runs and queue waits span milliseconds to the longest timeout (10 min). */
@@ -16,21 +17,16 @@ const FAST_BUCKETS_S = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
 export interface DeploymentSnapshot {
   /** BullMQ counts: waiting, active, delayed, failed. */
   readonly queue: Readonly<Record<string, number>>;
-  readonly workers: readonly { readonly engineOk: boolean; readonly pool?: Readonly<Record<string, PoolCounts>> | undefined }[];
+  readonly workers: readonly Pick<WorkerBeat, 'engineOk' | 'pool'>[];
   /** Promotions per state (only states the snapshot counted). */
   readonly promotions: Readonly<Record<string, number>>;
   /** The last verify of the audit chain by this API process: when (ms) and whether it held; null before the first. */
   readonly lastVerify: { readonly atMs: number; readonly ok: boolean } | null;
 }
 
-interface PoolCounts {
-  readonly target: number;
-  readonly ready: number;
-  readonly creating: number;
-  readonly hits: number;
-  readonly waited: number;
-  readonly misses: number;
-}
+/** The pool figures summed over the workers (the rest of a worker's pool state is not a count). */
+const POOL_COUNTS = ['target', 'ready', 'creating', 'hits', 'waited', 'misses'] as const;
+type PoolCounts = Record<(typeof POOL_COUNTS)[number], number>;
 
 const seconds = (ms: number) => Math.max(0, ms) / 1000;
 /** Jobs whose profile is remembered between their start and finish records (a worker runs a handful at once). */
@@ -137,14 +133,8 @@ export class PromMetrics implements Metrics {
     for (const w of s.workers)
       for (const [pool, p] of Object.entries(w.pool ?? {})) {
         const t = sums.get(pool) ?? { target: 0, ready: 0, creating: 0, hits: 0, waited: 0, misses: 0 };
-        sums.set(pool, {
-          target: t.target + p.target,
-          ready: t.ready + p.ready,
-          creating: t.creating + p.creating,
-          hits: t.hits + p.hits,
-          waited: t.waited + p.waited,
-          misses: t.misses + p.misses,
-        });
+        for (const c of POOL_COUNTS) t[c] += p[c];
+        sums.set(pool, t);
       }
     for (const [pool, p] of sums) {
       for (const state of ['target', 'ready', 'creating'] as const) this.g.poolContainers.set({ pool, state }, p[state]);
