@@ -20,6 +20,7 @@ import {
   type SandboxRun,
   type SandboxSpec,
 } from '../src/sandbox/index.js';
+import { TripwireMonitor } from '../src/sandbox/tripwire-monitor.js';
 import { createLogger } from '../src/shared/index.js';
 import { docker, TEST_LABEL } from './helpers/airlock.js';
 
@@ -114,6 +115,19 @@ describe('DockerRuntime', () => {
     const unbounded = { ...spec(), limits: { ...limits, pids: 0 } };
     await expect(runtime.create(unbounded)).rejects.toMatchObject({ code: 'INTERNAL', retryable: false });
     expect(await ofJob(unbounded.jobId)).toEqual([]);
+  });
+
+  it('a tripwire channel that cannot be opened leaves no container (the watch and the create overlap)', async () => {
+    const blind = new DockerRuntime({
+      socketPath: '/var/run/docker.sock',
+      workerId: `w-${testId}`,
+      deployment: testId,
+      logger,
+      tripwires: new TripwireMonitor({ logger, python: '/nonexistent/python3' }),
+    });
+    const s = spec();
+    await expect(blind.create(s)).rejects.toMatchObject({ code: 'SANDBOX_UNAVAILABLE', message: /tripwire channel is not available/ });
+    expect(await ofJob(s.jobId)).toEqual([]);
   });
 
   it('a failed start removes the container it created', async () => {

@@ -19,6 +19,8 @@ export interface ExecTarget {
   readonly container: Docker.Container;
   readonly spec: SandboxSpec;
   readonly log: Logger;
+  /** The engine's wait on the container, asked before the run: true once it has stopped, false if the wait failed (gone). */
+  readonly stopped: Promise<boolean>;
 }
 
 /** The first reason to kill wins; later ones (a timeout after a cancel) change nothing. */
@@ -59,7 +61,7 @@ export async function execInContainer(t: ExecTarget, run: SandboxRun): Promise<S
     const ended = streamEnded(stream, (chunk) => capture.write(chunk));
     // input goes in on stdin; ending our side closes the exec's stdin
     stream.end(input);
-    await endedOrStopped(t.container, stream, ended);
+    await endedOrStopped(t.stopped, stream, ended);
     const finishedAtMs = Date.now();
     clearTimeout(timer);
     const exitCode = await commandExitCode(t.docker, t.container.id, t.spec.isolation ?? 'container', await execExitCode(exec));
@@ -80,15 +82,17 @@ const STREAM_DRAIN_MS = 1000;
  * good, and a kill cannot end it (the container is no longer running). With runc the stream
  * ends by itself; the stop only ends a run whose stream did not.
  */
-async function endedOrStopped(container: Docker.Container, stream: Duplex, ended: Promise<void>): Promise<void> {
+async function endedOrStopped(stopped: Promise<boolean>, stream: Duplex, ended: Promise<void>): Promise<void> {
   let drain: NodeJS.Timeout | undefined;
-  // resolves when the container stops, or errors when it is gone (removed at the end of every run)
-  const stopped = (container.wait() as Promise<unknown>).then(
-    () => new Promise<void>((resolve) => (drain = setTimeout(resolve, STREAM_DRAIN_MS).unref())),
-    () => new Promise<void>(() => undefined),
+  // a wait that failed (the container is gone: removed at the end of every run) ends nothing
+  const drained = stopped.then(
+    (ok) =>
+      new Promise<void>((resolve) => {
+        if (ok) drain = setTimeout(resolve, STREAM_DRAIN_MS).unref();
+      }),
   );
   try {
-    await Promise.race([ended, stopped]);
+    await Promise.race([ended, drained]);
   } finally {
     clearTimeout(drain);
     stream.destroy();

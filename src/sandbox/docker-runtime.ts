@@ -2,7 +2,7 @@
  * The Docker adapter of the ContainerRuntime port, and with docker-sandbox.ts, docker-exec.ts
  * and docker-outcome.ts the only code that talks to the engine. A container per job: create
  * (hardened options, checked against the engine's ranges first; the tripwire watch opens
- * before it exists) → start (PID 1 idles) → one exec → remove, always. Stop/remove are
+ * alongside, before anything of the job runs) → start (PID 1 idles) → one exec → remove, always. Stop/remove are
  * idempotent: 304/404 are fine. For the warm pool it also makes containers ahead of any job
  * (`warm`) that a job then claims (PoolEngine).
  */
@@ -121,17 +121,20 @@ export class DockerRuntime implements ContainerRuntime, PoolEngine {
     assertIsolation(spec.isolation ?? 'container', engine.runtimes);
     // no limit that the engine would read as "none" or refuse is ever sent
     assertEngineLimits(options, engine);
-    // watching starts before anything of the job exists, and ends after all of it is gone
-    const watch = await this.tripwires.watch(spec.gid);
-    let id: string;
-    try {
-      id = (await this.docker.createContainer(options)).id;
-    } catch (err) {
-      watch.close();
+    // watching starts before any process of the job exists (none does before the start), and
+    // ends after all of it is gone; the listener's acknowledgement and the create overlap
+    const [watched, created] = await Promise.allSettled([this.tripwires.watch(spec.gid), this.docker.createContainer(options)]);
+    if (created.status === 'rejected') {
+      if (watched.status === 'fulfilled') watched.value.close();
+      const err: unknown = created.reason;
       if (statusOf(err) === 404) throw imageMissing(spec.imageId, err);
       throw new AppError('SANDBOX_UNAVAILABLE', `container create failed: ${messageOf(err)}`, { retryable: true, cause: err });
     }
-    return new DockerSandbox(this.docker, id, spec, watch, log, this.leftovers);
+    if (watched.status === 'rejected') {
+      await removeContainer(this.docker, created.value.id, log, this.leftovers);
+      throw watched.reason;
+    }
+    return new DockerSandbox(this.docker, created.value.id, spec, watched.value, log, this.leftovers);
   }
 
   /** A claimed pooled container reports the job it serves under LABEL_JOB (from its name: see pool-engine.ts). */

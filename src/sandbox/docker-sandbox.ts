@@ -1,8 +1,8 @@
 /**
  * One container through its stages (created → started → one run → removed), handed out as the
- * port's stage types. The tripwire watch opened before the container was created lives as long
- * as the container: a run's verdict is settled once the container is gone, and the watch ends
- * with the removal at whatever stage that happens. A pooled container is started ahead of any
+ * port's stage types. The tripwire watch, open before the container starts, lives as long as
+ * the container: a run's verdict is settled once the job's processes are gone, and the watch
+ * ends with the removal at whatever stage that happens. A pooled container is started ahead of any
  * job and claimed by one (`claim`) before its one run.
  */
 import type Docker from 'dockerode';
@@ -84,16 +84,34 @@ export class DockerSandbox {
     // single use: a second job never sees what a first one left
     if (this.used || this.removal !== undefined) throw new AppError('INTERNAL', `sandbox ${this.containerId} already ran a job or was removed`);
     this.used = true;
+    // asked before the run, so it cannot miss the stop: true once the engine saw the container stop
+    const stopped = (this.container.wait() as Promise<unknown>).then(
+      () => true,
+      () => false,
+    );
     try {
-      const result = await execInContainer({ docker: this.docker, container: this.container, spec: this.spec, log: this.log }, run).catch((err: unknown) => {
+      const target = { docker: this.docker, container: this.container, spec: this.spec, log: this.log, stopped };
+      const result = await execInContainer(target, run).catch((err: unknown) => {
         throw engineFailure(err, 'the run');
       });
       // whatever the outcome (a child may trip the policy, then the job time out)
-      const evidence: TripwireEvidence = (await this.removeContainer()) ? await this.watch.settle() : { complete: false, reason: 'the container could not be removed' };
-      return withTripwires(result, evidence, this.spec.isolation);
+      return withTripwires(result, await this.endAndSettle(stopped), this.spec.isolation);
     } finally {
       await this.remove();
     }
+  }
+
+  /**
+   * Removes the container and settles the tripwire evidence. Every process of the job is dead
+   * once the engine has seen the container stop (its PID 1 exits only after every other process
+   * of its PID namespace is gone), well before the removal ends (the engine's stop handling and
+   * cleanup take ~100 ms here): the barrier goes then, alongside the rest of the removal.
+   */
+  private async endAndSettle(stopped: Promise<boolean>): Promise<TripwireEvidence> {
+    const removal = this.removeContainer();
+    const allDead = Promise.race([stopped.then((ok) => ok || removal), removal]);
+    const [removed, evidence] = await Promise.all([removal, allDead.then((dead) => (dead ? this.watch.settle() : undefined))]);
+    return removed && evidence !== undefined ? evidence : { complete: false, reason: 'the container could not be removed' };
   }
 
   async remove(): Promise<void> {
