@@ -7,7 +7,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { randomInt } from 'node:crypto';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -95,6 +95,34 @@ describe('tripwire channel (audit multicast)', () => {
     await chmod(unprivileged, 0o755);
     const nobody = new TripwireMonitor({ logger, python: unprivileged });
     await expect(nobody.ready()).rejects.toThrow(/tripwire channel is not available: .*Operation not permitted/);
+  });
+
+  it("a barrier's child is forked ahead; one killed from outside is replaced and the barrier still answers", async () => {
+    // a wrapper that tells the test the listener's pid
+    const dir = await mkdtemp(join(tmpdir(), 'airlock-tripwire-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const python = join(dir, 'python-with-pid');
+    await writeFile(python, `#!/bin/sh\necho $$ > ${dir}/pid\nexec /usr/bin/python3 "$@"\n`);
+    await chmod(python, 0o755);
+    const m = new TripwireMonitor({ logger, python });
+    const w = await m.watch(freshGid());
+    try {
+      expect(await w.settle()).toEqual({ complete: true, syscalls: [], behaviour: NO_BEHAVIOUR });
+      const listener = (await readFile(join(dir, 'pid'), 'utf8')).trim();
+      // the next barrier's child appears once the listener idles
+      const children = async () => (await run('pgrep', ['-P', listener]).catch(() => ({ stdout: '' }))).stdout.split('\n').filter(Boolean);
+      let spare: string[] = [];
+      for (let i = 0; i < 250 && spare.length === 0; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        spare = await children();
+      }
+      expect(spare).toHaveLength(1);
+      process.kill(Number(spare[0]), 'SIGKILL');
+      expect(await w.settle()).toEqual({ complete: true, syscalls: [], behaviour: NO_BEHAVIOUR });
+    } finally {
+      w.close();
+      m.close();
+    }
   });
 
   it('a channel that dies during a run leaves its evidence incomplete', async () => {

@@ -29,8 +29,11 @@ Protocol, one line each way:
 The barrier: a child of this process enters seccomp strict mode and makes a forbidden syscall.
 The kernel kills it and queues its record (type 1326, this child's pid, uid 0) in the same
 FIFO as every job's records, so once it comes back every earlier record has been seen. It
-costs a fork (~5 ms) and shows in the host's kernel log (rate-limited) as a kill of python3.
-EOF on stdin (the worker is gone) ends this process.
+shows in the host's kernel log (rate-limited) as a kill of python3. The child is forked ahead
+of its barrier (a fork of this process is ~5 ms here), once the last barrier was answered and
+nothing else waits; it only starts dying when its barrier is asked, so its record still comes
+after every record queued before that.
+EOF on stdin (the worker is gone) ends this process (and its spare child with it).
 """
 
 import ctypes
@@ -106,15 +109,44 @@ def open_channel():
     return sock
 
 
-def barrier_child(libc):
-    """Forks a child that dies in seccomp strict mode; returns its pid."""
+def spare_child(libc, sock):
+    """Forks a child that waits for one byte on a pipe, then dies in seccomp strict mode;
+    returns (pid, the pipe's write end). EOF instead (this process is gone): it just exits."""
+    r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
-        libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT, 0, 0, 0)
-        os.getppid()  # not read/write/exit: SIGKILL and a record
+        sock.close()
+        os.close(w)
+        os.close(0)
+        os.close(1)
+        if os.read(r, 1):
+            libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT, 0, 0, 0)
+            os.getppid()  # not read/write/exit: SIGKILL and a record
         os._exit(0)
-    os.waitpid(pid, 0)
-    return pid
+    os.close(r)
+    return pid, w
+
+
+def fire(child):
+    """Tells a waiting child to die; False when it is already gone (it is reaped either way)."""
+    pid, w = child
+    try:
+        os.write(w, b"B")
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(w)
+        os.waitpid(pid, 0)
+
+
+def barrier_child(libc, sock, spare):
+    """Makes a child die in seccomp strict mode now (the spare if it is still there); returns its pid."""
+    if spare is not None and fire(spare):
+        return spare[0]
+    child = spare_child(libc, sock)
+    fire(child)
+    return child[0]
 
 
 def drain(sock, watched, counts, reported, barriers, state):
@@ -185,12 +217,18 @@ def main():
     barriers = {}  # child pid -> barrier token
     stdin = sys.stdin.buffer
     pending = b""
+    spare = None  # (pid, pipe) of the next barrier's child, forked while nothing waits
     say("R")
     logged = open("/proc/sys/kernel/seccomp/actions_logged").read().split()
     if "errno" not in logged or "log" not in logged:
         say("N kernel.seccomp.actions_logged lacks errno or log: the behaviour watch leaves no records")
     while True:
-        readable, _, _ = select.select([sock, stdin], [], [])
+        # nothing to read and no barrier outstanding: the next barrier's child is made now
+        idle = None if spare is not None or barriers else 0.01
+        readable, _, _ = select.select([sock, stdin], [], [], idle)
+        if not readable:
+            spare = spare_child(libc, sock)
+            continue
         if sock in readable:
             drain(sock, watched, counts, reported, barriers, state)
         if stdin in readable:
@@ -213,7 +251,8 @@ def main():
                         counts.pop(key, None)
                         reported.pop(key, None)
                 elif cmd == "B":
-                    barriers[barrier_child(libc)] = arg
+                    barriers[barrier_child(libc, sock, spare)] = arg
+                    spare = None
 
 
 if __name__ == "__main__":
