@@ -6,7 +6,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { AppError, keyRoot, newId, parseStoredJson, redisCall, redisFailure, type Clock } from '../shared/index.js';
-import { RedisJobStore, type CancelOutcome } from './job-store.js';
+import { RedisJobStore, type CancelOutcome, type InputUsage } from './job-store.js';
 import { isTerminal, type JobError, type JobInput, type JobRecord } from './job-types.js';
 import { JOBS_QUEUE, type QueuedJobData } from './queue-names.js';
 
@@ -48,16 +48,16 @@ export class JobProducer {
 
   /** Creates and queues a job at once (no audit record: JobService.submit records, then queues). */
   async submit(ownerKeyId: string, input: JobInput): Promise<JobRecord> {
-    const rec = await this.create(ownerKeyId, input);
-    await this.enqueue(rec);
-    return rec;
+    const { record } = await this.create(ownerKeyId, input);
+    await this.enqueue(record);
+    return record;
   }
 
-  /** Writes a job's record and input, not yet queued: no worker can take it before `enqueue`. */
-  async create(ownerKeyId: string, input: JobInput, id: string = newId('job')): Promise<JobRecord> {
+  /** Writes a job's record and input, not yet queued: no worker can take it before `enqueue`. Also says what the input costs. */
+  async create(ownerKeyId: string, input: JobInput, id: string = newId('job')): Promise<{ record: JobRecord; usage: InputUsage }> {
     const createdAt = new Date(this.opts.clock.now()).toISOString();
-    await this.store.create({ id, ownerKeyId, profile: input.profile, createdAt }, input);
-    return { id, status: 'queued', ownerKeyId, profile: input.profile, createdAt, attempts: 0, cancelRequested: false };
+    const usage = await this.store.create({ id, ownerKeyId, profile: input.profile, createdAt }, input);
+    return { record: { id, status: 'queued', ownerKeyId, profile: input.profile, createdAt, attempts: 0, cancelRequested: false }, usage };
   }
 
   /** Queues a created job; if that fails, its record is discarded (never one no worker will pick up). */

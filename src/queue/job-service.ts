@@ -20,7 +20,7 @@ import { LimitRefusal, type BehaviourEvents, type RateLimiter, type RefusalRecor
 import { AppError, newId, type Logger } from '../shared/index.js';
 import { codeDigestOf } from './code-digest.js';
 import type { JobProducer } from './job-producer.js';
-import type { CancelOutcome } from './job-store.js';
+import type { CancelOutcome, InputUsage } from './job-store.js';
 import type { JobInput, JobRecord } from './job-types.js';
 
 export interface JobServiceDeps {
@@ -53,15 +53,15 @@ export class JobService {
     const id = newId('job');
     const { priority } = this.deps.unlimitedForBenchmark === true ? { priority: undefined } : await this.admit(owner, id, input);
     let rec: JobRecord;
+    // what this input costs in Redis, and the key's running total (for admins, and a future quota)
+    let usage: InputUsage;
     try {
-      rec = await producer.create(ownerKeyId, input, id);
+      ({ record: rec, usage } = await producer.create(ownerKeyId, input, id));
     } catch (err) {
       // admitted: the id holds a place in the key's open set until discarded
       await producer.discard({ id, ownerKeyId }).catch((e: unknown) => logger.error({ err: e, jobId: id }, 'an admitted job that was never created keeps its in-flight place'));
       throw err;
     }
-    // what this input costs in Redis, and the key's running total (for admins, and a future quota)
-    const usage = await producer.store.inputUsage(rec.id, ownerKeyId).catch((err: unknown) => logger.warn({ err, jobId: rec.id }, 'input usage not read'));
     try {
       await recordMutation(this.deps.audit, origin, { action: 'job.submit', target: rec.id, codeDigest: codeDigestOf(input), details: { ...details, ...usage } }, rec);
     } catch (err) {

@@ -13,7 +13,7 @@ import type { Redis } from 'ioredis';
 import { digestsIn } from '../artifacts/index.js';
 import { apiKeyRedisKey } from '../credentials/index.js';
 import { z } from 'zod';
-import { execChecked, integerText, keyRoot, parseStored, redisCall } from '../shared/index.js';
+import { execChecked, keyRoot, parseStored, redisCall } from '../shared/index.js';
 import { decodeJobInput, encodeJobInput } from './job-input-codec.js';
 import { JobEventLog } from './job-event-log.js';
 import { hashOf, jobRecordOf } from './job-record-schema.js';
@@ -106,10 +106,11 @@ export class RedisJobStore {
     return { job: this.key(id), input: this.inputKey(id) };
   }
 
-  async create(rec: { id: string; ownerKeyId: string; profile: string; createdAt: string }, input: JobInput): Promise<void> {
+  /** Writes the record and its input; returns what the input costs in Redis and the key's running totals (this job's included). */
+  async create(rec: { id: string; ownerKeyId: string; profile: string; createdAt: string }, input: JobInput): Promise<InputUsage> {
     // stored compressed, raw bytes for base64 files: stored bytes ≈ received bytes (job-input-codec.ts)
     const stored = await encodeJobInput(input);
-    await execChecked(
+    const replies = await execChecked(
       this.redis
         .multi()
         .hset(this.key(rec.id), {
@@ -128,6 +129,9 @@ export class RedisJobStore {
         .hincrby(this.inputUsageKey(rec.ownerKeyId), 'inputs', 1),
       `create job ${rec.id}`,
     );
+    // the two HINCRBY replies: the key's totals as this transaction left them
+    const [keyInputBytes, keyInputs] = parseStored(z.tuple([z.number(), z.number()]), replies.slice(3), `input usage of key ${rec.ownerKeyId}`);
+    return { inputBytes: stored.length, keyInputBytes, keyInputs };
   }
 
   /** Removes a record that never reached the queue (enqueue failed), so nothing dangles. */
@@ -167,12 +171,6 @@ export class RedisJobStore {
    * Bytes of input stored: this job's, and every job's of its key since the key was created
    * (`key-usage:<keyId>`, a counter a per-key quota can build on; job.submit records both).
    */
-  async inputUsage(id: string, ownerKeyId: string): Promise<{ inputBytes: number; keyInputBytes: number; keyInputs: number }> {
-    const [job, usage] = await execChecked(this.redis.pipeline().hget(this.key(id), 'inputBytes').hgetall(this.inputUsageKey(ownerKeyId)), `read the input usage of job ${id}`);
-    const u = parseStored(UsageSchema, { job, usage }, `input usage of key ${ownerKeyId}`);
-    return { inputBytes: u.job ?? 0, keyInputBytes: u.usage.inputBytes ?? 0, keyInputs: u.usage.inputs ?? 0 };
-  }
-
   /** Compare-and-set (one script, the TTLs of a terminal status included). Returns whether it applied and the status the record now has. */
   async transition(id: string, from: readonly JobStatus[], to: JobStatus, fields: Record<string, string> = {}): Promise<{ applied: boolean; status: JobStatus | undefined }> {
     const [applied, status] = await TRANSITION_SCRIPT.run(
@@ -241,7 +239,9 @@ export class RedisJobStore {
   }
 }
 
-const UsageSchema = z.object({
-  job: integerText.nullable(),
-  usage: z.object({ inputBytes: integerText.optional(), inputs: integerText.optional() }),
-});
+/** What a job's stored input costs, and its key's running totals (for admins, and a future quota). */
+export interface InputUsage {
+  readonly inputBytes: number;
+  readonly keyInputBytes: number;
+  readonly keyInputs: number;
+}
