@@ -2,8 +2,8 @@
  * The Docker adapter of the ContainerRuntime port, and with docker-sandbox.ts, docker-exec.ts
  * and docker-outcome.ts the only code that talks to the engine. A container per job: create
  * (hardened options, checked against the engine's ranges first; the tripwire watch opens
- * alongside, before anything of the job runs) → start (PID 1 idles) → one exec → remove, always. Stop/remove are
- * idempotent: 304/404 are fine. For the warm pool it also makes containers ahead of any job
+ * alongside, before anything of the job runs) → start (PID 1 idles) → one exec → remove,
+ * always. Stop/remove are idempotent: 304/404 are fine. For the warm pool it also makes containers ahead of any job
  * (`warm`) that a job then claims (PoolEngine).
  */
 import Docker from 'dockerode';

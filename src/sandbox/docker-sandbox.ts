@@ -2,8 +2,8 @@
  * One container through its stages (created → started → one run → removed), handed out as the
  * port's stage types. The tripwire watch, open before the container starts, lives as long as
  * the container: a run's verdict is settled once the job's processes are gone, and the watch
- * ends with the removal at whatever stage that happens. A pooled container is started ahead of any
- * job and claimed by one (`claim`) before its one run.
+ * ends with the removal at whatever stage that happens. A pooled container is started ahead
+ * of any job and claimed by one (`claim`) before its one run.
  */
 import type Docker from 'dockerode';
 import { AppError, type Logger } from '../shared/index.js';
@@ -104,8 +104,9 @@ export class DockerSandbox {
   /**
    * Removes the container and settles the tripwire evidence. Every process of the job is dead
    * once the engine has seen the container stop (its PID 1 exits only after every other process
-   * of its PID namespace is gone), well before the removal ends (the engine's stop handling and
-   * cleanup take ~100 ms here): the barrier goes then, alongside the rest of the removal.
+   * of its PID namespace is gone), before the removal ends (the engine's cleanup after the stop
+   * takes ~10 ms here): the barrier goes then, alongside the rest of the removal. Complete only
+   * when the removal succeeded too.
    */
   private async endAndSettle(stopped: Promise<boolean>): Promise<TripwireEvidence> {
     const removal = this.removeContainer();
