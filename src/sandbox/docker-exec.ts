@@ -64,7 +64,7 @@ export async function execInContainer(t: ExecTarget, run: SandboxRun): Promise<S
     await endedOrStopped(t.stopped, stream, ended);
     const finishedAtMs = Date.now();
     clearTimeout(timer);
-    const exitCode = await commandExitCode(t.docker, t.container.id, t.spec.isolation ?? 'container', await execExitCode(exec));
+    const exitCode = await commandExitCode(t.stopped, t.spec.isolation ?? 'container', await execExitCode(exec));
     const outcome = await decideOutcome(t.docker, t.container.id, { killReason: killer.reason, exitCode, launcher: capture.launcherStatus, startedAtMs });
     return await resultOf(t, run, { outcome, exitCode, capture, startedAtMs, finishedAtMs });
   } finally {

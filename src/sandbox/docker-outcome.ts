@@ -37,17 +37,14 @@ const SANDBOX_DEATH_GRACE_MS = 3000;
  * the container still reads running. A program may exit 128 itself, so the container's stop
  * decides, never the code or the stderr (both the program's to forge); only that case waits.
  */
-export async function commandExitCode(docker: Docker, containerId: string, isolation: SandboxIsolation, exitCode: number | null): Promise<number | null> {
+export async function commandExitCode(stopped: Promise<boolean>, isolation: SandboxIsolation, exitCode: number | null): Promise<number | null> {
   if (isolation !== 'gvisor' || exitCode !== RUNSC_EXEC_FAILED) return exitCode;
-  return (await stopsWithin(docker, containerId, SANDBOX_DEATH_GRACE_MS)) ? null : exitCode;
-}
-
-async function stopsWithin(docker: Docker, containerId: string, ms: number): Promise<boolean> {
-  const waited = (docker.getContainer(containerId).wait({ condition: 'not-running' }) as Promise<unknown>).then(
-    () => true,
-    () => true, // gone: stopped and removed
+  // the run's own wait on the container (asked before the run); a failed wait means it is gone, stopped too
+  const stops = await withTimeout(
+    stopped.then(() => true),
+    SANDBOX_DEATH_GRACE_MS,
   );
-  return (await withTimeout(waited, ms)) ?? false;
+  return stops === true ? null : exitCode;
 }
 
 export interface OutcomeFacts {
