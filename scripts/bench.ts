@@ -8,6 +8,8 @@
  *   (b) the same with the pool off (cold path)
  *   (c) `docker run --rm` of the same image with the same hardening flags, through the docker CLI
  *   (d) a raw dockerode create → start → exec → remove loop with the same create options
+ *   (e) only the exec of (d), into a container started beforehand (created outside the timer),
+ *       and (f) that container's removal after it: the engine's own share of a pooled job
  * then jobs/s at 4 and 16 in flight (pool on) against the raw loop at the same concurrency, the
  * pool's hit ratio in those runs and under a burst of 2x the pool size, where the time of (a) and
  * (b) goes (submit → picked up → sandbox running → program → result seen), and GET /v1/jobs/:id
@@ -144,6 +146,29 @@ async function rawRun(): Promise<number> {
   return performance.now() - t0;
 }
 
+/** (e): the exec alone, into a container created and started before the timer; (f): its removal after the exec. */
+async function execOnly(): Promise<{ execMs: number; removeMs: number }> {
+  const c = await docker.createContainer(createOptions());
+  let execMs: number;
+  try {
+    await c.start();
+    const t0 = performance.now();
+    const exec = await c.exec({ Cmd: ['python3', '-c', HELLO], User: createOptions().User, AttachStdout: true, AttachStderr: true });
+    const stream = await exec.start({});
+    let out = '';
+    stream.on('data', (d: Buffer) => (out += d.toString('latin1')));
+    await new Promise((r) => stream.on('end', r));
+    if (!out.includes('hello')) throw new Error(`exec printed ${JSON.stringify(out)}`);
+    execMs = performance.now() - t0;
+  } catch (err) {
+    await c.remove({ force: true, v: true });
+    throw err;
+  }
+  const t1 = performance.now();
+  await c.remove({ force: true, v: true });
+  return { execMs, removeMs: performance.now() - t1 };
+}
+
 /**
  * Waits until the python pool holds its target ready and makes none, by the pool's own count: a
  * container the engine already lists as running may not be in its ready list yet (a claim then
@@ -188,18 +213,25 @@ try {
   const args = cliArgs(seccompFile);
   await poolFull(pooled);
   // warm-up: page cache, image layers, first connections
-  await Promise.all([apiJob(pooled), apiJob(cold), cliRun(args), rawRun()]);
+  await Promise.all([apiJob(pooled), apiJob(cold), cliRun(args), rawRun(), execOnly()]);
   await poolFull(pooled);
 
   const a: JobTimes[] = [];
   const b: JobTimes[] = [];
   const c: number[] = [];
   const d: number[] = [];
+  const e: number[] = [];
+  const f: number[] = [];
   const steps: (() => Promise<void>)[] = [
     async () => void a.push(await apiJob(pooled)),
     async () => void b.push(await apiJob(cold)),
     async () => void c.push(await cliRun(args)),
     async () => void d.push(await rawRun()),
+    async () => {
+      const { execMs, removeMs } = await execOnly();
+      e.push(execMs);
+      f.push(removeMs);
+    },
   ];
   for (let r = 0; r < ROUNDS; r++) {
     for (let s = 0; s < steps.length; s++) {
@@ -209,52 +241,23 @@ try {
   }
   const row = (name: string, xs: readonly number[]) => console.log(`${name.padEnd(58)} p50 ${f0(pct(xs, 50)).padStart(5)} ms   p95 ${f0(pct(xs, 95)).padStart(5)} ms`);
   console.log(`hello-world python, one at a time, interleaved (n=${ROUNDS} each, worker concurrency ${CONCURRENCY}, python pool ${CONCURRENCY})`);
-  row(
-    '(a) REST API, warm pool',
-    a.map((j) => j.ms),
-  );
-  row(
-    '(b) REST API, pool off (cold)',
-    b.map((j) => j.ms),
-  );
+  const [aMs, bMs] = [a.map((j) => j.ms), b.map((j) => j.ms)];
+  row('(a) REST API, warm pool', aMs);
+  row('(b) REST API, pool off (cold)', bMs);
   row('(c) docker run --rm, same hardening (CLI)', c);
   row('(d) raw dockerode create → start → exec → remove', d);
+  row('(e) the exec of (d) alone, into a started container', e);
+  row('(f) the removal of that container after its exec', f);
+  const p50 = (xs: readonly number[]) => pct(xs, 50);
+  const [a50, b50, c50] = [p50(aMs), p50(bMs), p50(c)];
+  const ratio = (x: number, y: number) => (x / y).toFixed(2);
   console.log(
-    `    a/c ${(
-      pct(
-        a.map((j) => j.ms),
-        50,
-      ) / pct(c, 50)
-    ).toFixed(2)} (target <= 0.25)   a/d ${(
-      pct(
-        a.map((j) => j.ms),
-        50,
-      ) / pct(d, 50)
-    ).toFixed(2)}   b/c ${(
-      pct(
-        b.map((j) => j.ms),
-        50,
-      ) / pct(c, 50)
-    ).toFixed(2)}   (a) ${hits(a)}`,
+    `    a/c ${ratio(a50, c50)} (target <= 0.25)   a/d ${ratio(a50, p50(d))}   b/c ${ratio(b50, c50)}   (e+f)/c ${ratio(p50(e) + p50(f), c50)} (the engine's share of a pooled job)   (a) ${hits(a)}`,
   );
   const names = ['submit → recorded', 'recorded → picked up', 'picked up → program runs', 'program', 'program ends → result seen'];
-  for (const [label, xs] of [
-    ['(a)', a],
-    ['(b)', b],
-  ] as const) {
-    console.log(
-      `    where ${label}'s time goes (p50 ms): ${names
-        .map(
-          (n, k) =>
-            `${n} ${f0(
-              pct(
-                xs.map((j) => j.phases[k]!),
-                50,
-              ),
-            )}`,
-        )
-        .join(' | ')}`,
-    );
+  for (const [label, xs] of Object.entries({ '(a)': a, '(b)': b })) {
+    const phase = (k: number) => f0(p50(xs.map((job) => job.phases[k]!)));
+    console.log(`    where ${label}'s time goes (p50 ms): ${names.map((n, k) => `${n} ${phase(k)}`).join(' | ')}`);
   }
 
   console.log('throughput, interleaved (jobs/s):');
