@@ -26,16 +26,18 @@ Protocol, one line each way:
           N <why>            the kernel does not record the behaviour watch's actions (sent once,
                              after R)
           L <why>            records may have been lost
-The barrier: a child of this process enters seccomp strict mode and makes a forbidden syscall.
-The kernel kills it and queues its record (type 1326, this child's pid, uid 0) in the same
-FIFO as every job's records, so once it comes back every earlier record has been seen. It
-shows in the host's kernel log (rate-limited) as a kill of python3. The child is forked ahead
-of its barrier (a fork of this process is ~5 ms here), once the last barrier was answered and
-nothing else waits; it only starts dying when its barrier is asked, so its record still comes
-after every record queued before that.
-EOF on stdin (the worker is gone) ends this process (and its spare child with it).
+The barrier: a record this process makes the kernel queue (type 1326, uid 0) in the same FIFO
+as every job's records, so once it comes back every earlier record has been seen. This process
+carries a seccomp filter of its own that lets one call through with a record (SECCOMP_RET_LOG:
+getpriority of a pid that cannot exist, which changes nothing), so a barrier is one syscall.
+Where the kernel does not log that action (or `--fork-barrier` is given), a child of this
+process enters seccomp strict mode and makes a forbidden syscall instead: the kernel kills it
+and records that; it costs a fork (~5 ms) and shows in the host's kernel log (rate-limited) as
+a kill of python3.
+EOF on stdin (the worker is gone) ends this process.
 """
 
+import collections
 import ctypes
 import errno
 import os
@@ -54,6 +56,21 @@ SO_RCVBUFFORCE = 33
 PR_SET_SECCOMP = 22
 SECCOMP_MODE_STRICT = 1
 HEADER = struct.Struct("=IHHII")
+# the log barrier: getpriority(PRIO_PROCESS, who) with a `who` above any pid (pid_max <= 2^22)
+SYS_SECCOMP = 317
+SECCOMP_SET_MODE_FILTER = 1
+SYS_GETPRIORITY = 140
+BARRIER_WHO = 0x41524C4B
+LOG_CODE = b"0x7ffc0000"
+PR_SET_NO_NEW_PRIVS = 38
+
+
+class SockFilter(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte), ("k", ctypes.c_uint32)]
+
+
+class SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(SockFilter))]
 
 
 def say(line):
@@ -109,44 +126,39 @@ def open_channel():
     return sock
 
 
-def spare_child(libc, sock):
-    """Forks a child that waits for one byte on a pipe, then dies in seccomp strict mode;
-    returns (pid, the pipe's write end). EOF instead (this process is gone): it just exits."""
-    r, w = os.pipe()
+def install_log_barrier(libc):
+    """Puts the log barrier's filter on this process; False when the kernel would not record it."""
+    if "log" not in open("/proc/sys/kernel/seccomp/actions_logged").read().split():
+        return False
+    program = [
+        (0x20, 0, 0, 4), (0x15, 0, 5, 0xC000003E),  # ld arch; not x86_64 -> allow
+        (0x20, 0, 0, 0), (0x15, 0, 3, SYS_GETPRIORITY),  # ld nr; not getpriority -> allow
+        (0x20, 0, 0, 24), (0x15, 0, 1, BARRIER_WHO),  # ld args[1] (low half); not ours -> allow
+        (0x06, 0, 0, 0x7FFC0000),  # SECCOMP_RET_LOG
+        (0x06, 0, 0, 0x7FFF0000),  # SECCOMP_RET_ALLOW
+    ]
+    filters = (SockFilter * len(program))(*[SockFilter(*i) for i in program])
+    fprog = SockFprog(len(program), filters)
+    # no_new_privs lets a process without CAP_SYS_ADMIN add a filter; this one never execs
+    if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        return False
+    return libc.syscall(SYS_SECCOMP, SECCOMP_SET_MODE_FILTER, 0, ctypes.byref(fprog)) == 0
+
+
+def log_barrier(libc):
+    """One call through the filter: the kernel queues its record behind every earlier one."""
+    libc.syscall(SYS_GETPRIORITY, 0, BARRIER_WHO)
+
+
+def barrier_child(libc):
+    """Forks a child that dies in seccomp strict mode; returns its pid."""
     pid = os.fork()
     if pid == 0:
-        sock.close()
-        os.close(w)
-        os.close(0)
-        os.close(1)
-        if os.read(r, 1):
-            libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT, 0, 0, 0)
-            os.getppid()  # not read/write/exit: SIGKILL and a record
+        libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT, 0, 0, 0)
+        os.getppid()  # not read/write/exit: SIGKILL and a record
         os._exit(0)
-    os.close(r)
-    return pid, w
-
-
-def fire(child):
-    """Tells a waiting child to die; False when it is already gone (it is reaped either way)."""
-    pid, w = child
-    try:
-        os.write(w, b"B")
-        return True
-    except OSError:
-        return False
-    finally:
-        os.close(w)
-        os.waitpid(pid, 0)
-
-
-def barrier_child(libc, sock, spare):
-    """Makes a child die in seccomp strict mode now (the spare if it is still there); returns its pid."""
-    if spare is not None and fire(spare):
-        return spare[0]
-    child = spare_child(libc, sock)
-    fire(child)
-    return child[0]
+    os.waitpid(pid, 0)
+    return pid
 
 
 def drain(sock, watched, counts, reported, barriers, state):
@@ -186,9 +198,17 @@ def record(data, start, end, watched, counts, reported, barriers, state):
             counts[key] = counts.get(key, 0) + 1
         return
     pid = field(data, b" pid=", start, end) or b""
-    if field(data, b" uid=", start, end) != b"0" or not pid.isdigit() or int(pid) not in barriers:
+    if field(data, b" uid=", start, end) != b"0" or not pid.isdigit():
         return
-    token = barriers.pop(int(pid))
+    if int(pid) == state["self"]:
+        # this process's own log barrier (its filter records nothing else)
+        if field(data, b" code=", start, end) != LOG_CODE or not state["logged"]:
+            return
+        token = state["logged"].popleft()
+    elif int(pid) in barriers:
+        token = barriers.pop(int(pid))
+    else:
+        return
     now = kernel_lost()
     if now is None or now != state["lost"]:
         say("L the kernel dropped audit records")
@@ -211,24 +231,21 @@ def main():
         say("E cannot read the kernel's audit status (AUDIT_GET needs CAP_AUDIT_CONTROL)")
         return 2
     libc = ctypes.CDLL(None, use_errno=True)
+    # this process's pid on log barriers (None: barriers fork a child), and their tokens in order
+    state["self"] = os.getpid() if "--fork-barrier" not in sys.argv[1:] and install_log_barrier(libc) else None
+    state["logged"] = collections.deque()
     watched = set()
     counts = {}  # (gid, syscall, code) -> behaviour records seen
     reported = {}  # the same, as last sent
     barriers = {}  # child pid -> barrier token
     stdin = sys.stdin.buffer
     pending = b""
-    spare = None  # (pid, pipe) of the next barrier's child, forked while nothing waits
     say("R")
     logged = open("/proc/sys/kernel/seccomp/actions_logged").read().split()
     if "errno" not in logged or "log" not in logged:
         say("N kernel.seccomp.actions_logged lacks errno or log: the behaviour watch leaves no records")
     while True:
-        # nothing to read and no barrier outstanding: the next barrier's child is made now
-        idle = None if spare is not None or barriers else 0.01
-        readable, _, _ = select.select([sock, stdin], [], [], idle)
-        if not readable:
-            spare = spare_child(libc, sock)
-            continue
+        readable, _, _ = select.select([sock, stdin], [], [])
         if sock in readable:
             drain(sock, watched, counts, reported, barriers, state)
         if stdin in readable:
@@ -250,9 +267,11 @@ def main():
                     for key in [k for k in counts if k[0] == arg]:
                         counts.pop(key, None)
                         reported.pop(key, None)
+                elif cmd == "B" and state["self"] is not None:
+                    state["logged"].append(arg)
+                    log_barrier(libc)
                 elif cmd == "B":
-                    barriers[barrier_child(libc, sock, spare)] = arg
-                    spare = None
+                    barriers[barrier_child(libc)] = arg
 
 
 if __name__ == "__main__":
