@@ -106,7 +106,11 @@ export class RedisJobStore {
     return { job: this.key(id), input: this.inputKey(id) };
   }
 
-  /** Writes the record and its input; returns what the input costs in Redis and the key's running totals (this job's included). */
+  /**
+   * Writes the record and its input. Returns the bytes of input stored: this job's, and every
+   * job's of its key since the key was created (`key-usage:<keyId>`, a counter a per-key quota
+   * can build on; job.submit records both), as this transaction left them.
+   */
   async create(rec: { id: string; ownerKeyId: string; profile: string; createdAt: string }, input: JobInput): Promise<InputUsage> {
     // stored compressed, raw bytes for base64 files: stored bytes ≈ received bytes (job-input-codec.ts)
     const stored = await encodeJobInput(input);
@@ -167,10 +171,6 @@ export class RedisJobStore {
     return raw === null ? undefined : decodeJobInput(raw, `input of job ${id}`);
   }
 
-  /**
-   * Bytes of input stored: this job's, and every job's of its key since the key was created
-   * (`key-usage:<keyId>`, a counter a per-key quota can build on; job.submit records both).
-   */
   /** Compare-and-set (one script, the TTLs of a terminal status included). Returns whether it applied and the status the record now has. */
   async transition(id: string, from: readonly JobStatus[], to: JobStatus, fields: Record<string, string> = {}): Promise<{ applied: boolean; status: JobStatus | undefined }> {
     const [applied, status] = await TRANSITION_SCRIPT.run(

@@ -111,8 +111,12 @@ def kernel_lost():
     return None
 
 
-def open_channel():
-    logged = open("/proc/sys/kernel/seccomp/actions_logged").read().split()
+def actions_logged():
+    """The seccomp actions the kernel records (kernel.seccomp.actions_logged)."""
+    return open("/proc/sys/kernel/seccomp/actions_logged").read().split()
+
+
+def open_channel(logged):
     for action in ("kill_process", "kill_thread"):
         if action not in logged:
             raise OSError(f"kernel.seccomp.actions_logged lacks {action}: seccomp kills are not recorded")
@@ -126,9 +130,9 @@ def open_channel():
     return sock
 
 
-def install_log_barrier(libc):
+def install_log_barrier(libc, logged):
     """Puts the log barrier's filter on this process; False when the kernel would not record it."""
-    if "log" not in open("/proc/sys/kernel/seccomp/actions_logged").read().split():
+    if "log" not in logged:
         return False
     program = [
         (0x20, 0, 0, 4), (0x15, 0, 5, 0xC000003E),  # ld arch; not x86_64 -> allow
@@ -200,13 +204,14 @@ def record(data, start, end, watched, counts, reported, barriers, state):
     pid = field(data, b" pid=", start, end) or b""
     if field(data, b" uid=", start, end) != b"0" or not pid.isdigit():
         return
-    if int(pid) == state["self"]:
+    pid = int(pid)
+    if pid == state["self"]:
         # this process's own log barrier (its filter records nothing else)
-        if field(data, b" code=", start, end) != LOG_CODE or not state["logged"]:
+        if field(data, b" code=", start, end) != LOG_CODE or not state["log_tokens"]:
             return
-        token = state["logged"].popleft()
-    elif int(pid) in barriers:
-        token = barriers.pop(int(pid))
+        token = state["log_tokens"].popleft()
+    elif pid in barriers:
+        token = barriers.pop(pid)
     else:
         return
     now = kernel_lost()
@@ -222,7 +227,8 @@ def record(data, start, end, watched, counts, reported, barriers, state):
 
 def main():
     try:
-        sock = open_channel()
+        logged = actions_logged()
+        sock = open_channel(logged)
     except OSError as e:
         say(f"E {e}")
         return 2
@@ -232,8 +238,8 @@ def main():
         return 2
     libc = ctypes.CDLL(None, use_errno=True)
     # this process's pid on log barriers (None: barriers fork a child), and their tokens in order
-    state["self"] = os.getpid() if "--fork-barrier" not in sys.argv[1:] and install_log_barrier(libc) else None
-    state["logged"] = collections.deque()
+    state["self"] = os.getpid() if "--fork-barrier" not in sys.argv[1:] and install_log_barrier(libc, logged) else None
+    state["log_tokens"] = collections.deque()
     watched = set()
     counts = {}  # (gid, syscall, code) -> behaviour records seen
     reported = {}  # the same, as last sent
@@ -241,7 +247,6 @@ def main():
     stdin = sys.stdin.buffer
     pending = b""
     say("R")
-    logged = open("/proc/sys/kernel/seccomp/actions_logged").read().split()
     if "errno" not in logged or "log" not in logged:
         say("N kernel.seccomp.actions_logged lacks errno or log: the behaviour watch leaves no records")
     while True:
@@ -268,7 +273,7 @@ def main():
                         counts.pop(key, None)
                         reported.pop(key, None)
                 elif cmd == "B" and state["self"] is not None:
-                    state["logged"].append(arg)
+                    state["log_tokens"].append(arg)
                     log_barrier(libc)
                 elif cmd == "B":
                     barriers[barrier_child(libc)] = arg
