@@ -128,18 +128,23 @@ async function cliRun(args: string[]): Promise<number> {
   return performance.now() - t0;
 }
 
+/** The program, exec'd as the job's user into a started container, its output checked (for (d), (e)). */
+async function execHello(c: Docker.Container): Promise<void> {
+  const exec = await c.exec({ Cmd: ['python3', '-c', HELLO], User: createOptions().User, AttachStdout: true, AttachStderr: true });
+  const stream = await exec.start({});
+  let out = '';
+  stream.on('data', (d: Buffer) => (out += d.toString('latin1')));
+  await new Promise((r) => stream.on('end', r));
+  if (!out.includes('hello')) throw new Error(`raw exec printed ${JSON.stringify(out)}`);
+}
+
 /** (d): create → start → exec (the program) → remove, straight on dockerode, with the same create options. */
 async function rawRun(): Promise<number> {
   const t0 = performance.now();
   const c = await docker.createContainer(createOptions());
   try {
     await c.start();
-    const exec = await c.exec({ Cmd: ['python3', '-c', HELLO], User: createOptions().User, AttachStdout: true, AttachStderr: true });
-    const stream = await exec.start({});
-    let out = '';
-    stream.on('data', (d: Buffer) => (out += d.toString('latin1')));
-    await new Promise((r) => stream.on('end', r));
-    if (!out.includes('hello')) throw new Error(`raw exec printed ${JSON.stringify(out)}`);
+    await execHello(c);
   } finally {
     await c.remove({ force: true, v: true });
   }
@@ -153,12 +158,7 @@ async function execOnly(): Promise<{ execMs: number; removeMs: number }> {
   try {
     await c.start();
     const t0 = performance.now();
-    const exec = await c.exec({ Cmd: ['python3', '-c', HELLO], User: createOptions().User, AttachStdout: true, AttachStderr: true });
-    const stream = await exec.start({});
-    let out = '';
-    stream.on('data', (d: Buffer) => (out += d.toString('latin1')));
-    await new Promise((r) => stream.on('end', r));
-    if (!out.includes('hello')) throw new Error(`exec printed ${JSON.stringify(out)}`);
+    await execHello(c);
     execMs = performance.now() - t0;
   } catch (err) {
     await c.remove({ force: true, v: true });
