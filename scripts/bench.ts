@@ -10,24 +10,23 @@
  *   (d) a raw dockerode create → start → exec → remove loop with the same create options
  *   (e) only the exec of (d), into a container started beforehand (created outside the timer),
  *       and (f) that container's removal after it: the engine's own share of a pooled job
+ *   (g) the engine's floor for a pooled job with no exec at all: a started container whose main
+ *       process waits to be released, runs the program and exits, then is removed
+ *       (scripts/bench-engine.ts says how)
  * then jobs/s at 4 and 16 in flight (pool on) against the raw loop at the same concurrency, the
+ * CPU time per job in those runs (this process: Airlock and the client; the whole machine), the
  * pool's hit ratio in those runs and under a burst of 2x the pool size, where the time of (a) and
  * (b) goes (submit → picked up → sandbox running → program → result seen), and GET /v1/jobs/:id
  * requests/s, and what the per-key limiter and the baseline updates cost (scripts/bench-limits.ts).
  */
-import Docker from 'dockerode';
-import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { loadConfig, type Config } from '../src/config.js';
 import { openAirlock, type Airlock } from '../src/root/index.js';
-import { loadProfiles } from '../src/profiles/index.js';
-import { containerOptions, jobIds, loadImageCatalog, type ContainerLimits } from '../src/sandbox/index.js';
 import { createLogger } from '../src/shared/index.js';
+import { BENCH_LABEL, benchId, cliArgs, cliRun, cpuOf, docker, execOnly, exitOnly, HELLO, profile, rawRun } from './bench-engine.js';
 import { deletePrefix } from '../test/helpers/redis.js';
 import { limiterCost } from './bench-limits.js';
 import { benchGvisor } from './bench-gvisor.js';
@@ -40,12 +39,6 @@ const ROUNDS = arg('rounds', 30);
 const GETS = arg('gets', 2000);
 /** The worker's concurrency, and the python pool's size (the default: one per slot). */
 const CONCURRENCY = arg('concurrency', 16);
-
-const docker = new Docker({ socketPath: process.env['AIRLOCK_DOCKER_SOCKET'] ?? '/var/run/docker.sock' });
-const run = promisify(execFile);
-const HELLO = 'print("hello")';
-const BENCH_LABEL = 'airlock.bench';
-const benchId = randomBytes(4).toString('hex');
 
 interface Instance {
   readonly name: string;
@@ -101,74 +94,6 @@ async function apiJob(i: Instance): Promise<JobTimes> {
   };
 }
 
-// the hardening of a cold job, as the engine gets it (create options), for (c) and (d)
-const dataDir = loadConfig(process.env).dataDir;
-const profile = loadProfiles(loadConfig(process.env).profilesDir).get('python')!;
-const imageId = loadImageCatalog(dataDir).get('python')!;
-const limits: ContainerLimits = profile.profile.limits;
-const createOptions = () => containerOptions({ jobId: 'bench', imageId, ...jobIds(), limits, seccompJson: profile.seccompJson }, { [BENCH_LABEL]: benchId });
-
-/** (c): the same hardening as docker CLI flags (the CLI cannot set MaskedPaths/ReadonlyPaths; everything else is here). */
-function cliArgs(seccompFile: string): string[] {
-  const o = createOptions();
-  const hc = o.HostConfig as { [field: string]: unknown; Tmpfs: Record<string, string>; Ulimits: { Name: string; Soft: number; Hard: number }[]; NanoCpus: number };
-  const args = ['run', '--rm', '--label', `${BENCH_LABEL}=${benchId}`, '--network', 'none', '--dns', '127.0.0.1', '--read-only', '--cap-drop', 'ALL'];
-  args.push('--security-opt', 'no-new-privileges', '--security-opt', `seccomp=${seccompFile}`, '--init', '--ipc', 'private', '--cgroupns', 'private');
-  args.push('--pids-limit', String(hc['PidsLimit']), '--memory', String(hc['Memory']), '--memory-swap', String(hc['MemorySwap']), '--cpus', String(hc['NanoCpus'] / 1e9));
-  args.push('--shm-size', String(hc['ShmSize']), '--oom-score-adj', String(hc['OomScoreAdj']), '--log-driver', 'none', '--user', o.User);
-  for (const [path, opts] of Object.entries(hc.Tmpfs)) args.push('--tmpfs', `${path}:${opts}`);
-  for (const u of hc.Ulimits) args.push('--ulimit', `${u.Name}=${u.Soft}:${u.Hard}`);
-  return [...args, '--entrypoint', 'python3', imageId, '-c', HELLO];
-}
-
-async function cliRun(args: string[]): Promise<number> {
-  const t0 = performance.now();
-  const { stdout } = await run('docker', args);
-  if (stdout !== 'hello\n') throw new Error(`docker run printed ${JSON.stringify(stdout)}`);
-  return performance.now() - t0;
-}
-
-/** The program, exec'd as the job's user into a started container, its output checked (for (d), (e)). */
-async function execHello(c: Docker.Container): Promise<void> {
-  const exec = await c.exec({ Cmd: ['python3', '-c', HELLO], User: createOptions().User, AttachStdout: true, AttachStderr: true });
-  const stream = await exec.start({});
-  let out = '';
-  stream.on('data', (d: Buffer) => (out += d.toString('latin1')));
-  await new Promise((r) => stream.on('end', r));
-  if (!out.includes('hello')) throw new Error(`raw exec printed ${JSON.stringify(out)}`);
-}
-
-/** (d): create → start → exec (the program) → remove, straight on dockerode, with the same create options. */
-async function rawRun(): Promise<number> {
-  const t0 = performance.now();
-  const c = await docker.createContainer(createOptions());
-  try {
-    await c.start();
-    await execHello(c);
-  } finally {
-    await c.remove({ force: true, v: true });
-  }
-  return performance.now() - t0;
-}
-
-/** (e): the exec alone, into a container created and started before the timer; (f): its removal after the exec. */
-async function execOnly(): Promise<{ execMs: number; removeMs: number }> {
-  const c = await docker.createContainer(createOptions());
-  let execMs: number;
-  try {
-    await c.start();
-    const t0 = performance.now();
-    await execHello(c);
-    execMs = performance.now() - t0;
-  } catch (err) {
-    await c.remove({ force: true, v: true });
-    throw err;
-  }
-  const t1 = performance.now();
-  await c.remove({ force: true, v: true });
-  return { execMs, removeMs: performance.now() - t1 };
-}
-
 /**
  * Waits until the python pool holds its target ready and makes none, by the pool's own count: a
  * container the engine already lists as running may not be in its ready list yet (a claim then
@@ -213,7 +138,7 @@ try {
   const args = cliArgs(seccompFile);
   await poolFull(pooled);
   // warm-up: page cache, image layers, first connections
-  await Promise.all([apiJob(pooled), apiJob(cold), cliRun(args), rawRun(), execOnly()]);
+  await Promise.all([apiJob(pooled), apiJob(cold), cliRun(args), rawRun(), execOnly(), exitOnly()]);
   await poolFull(pooled);
 
   const a: JobTimes[] = [];
@@ -222,6 +147,7 @@ try {
   const d: number[] = [];
   const e: number[] = [];
   const f: number[] = [];
+  const g = { out: [] as number[], stopped: [] as number[], removed: [] as number[] };
   const steps: (() => Promise<void>)[] = [
     async () => void a.push(await apiJob(pooled)),
     async () => void b.push(await apiJob(cold)),
@@ -231,6 +157,12 @@ try {
       const { execMs, removeMs } = await execOnly();
       e.push(execMs);
       f.push(removeMs);
+    },
+    async () => {
+      const { outMs, stoppedMs, removedMs } = await exitOnly();
+      g.out.push(outMs);
+      g.stopped.push(stoppedMs);
+      g.removed.push(removedMs);
     },
   ];
   for (let r = 0; r < ROUNDS; r++) {
@@ -248,11 +180,14 @@ try {
   row('(d) raw dockerode create → start → exec → remove', d);
   row('(e) the exec of (d) alone, into a started container', e);
   row('(f) the removal of that container after its exec', f);
+  row('(g) no exec: released → output seen', g.out);
+  row('    → the engine reports it stopped', g.stopped);
+  row('    → removed', g.removed);
   const p50 = (xs: readonly number[]) => pct(xs, 50);
   const [a50, b50, c50] = [p50(aMs), p50(bMs), p50(c)];
   const ratio = (x: number, y: number) => (x / y).toFixed(2);
   console.log(
-    `    a/c ${ratio(a50, c50)} (target <= 0.25)   a/d ${ratio(a50, p50(d))}   b/c ${ratio(b50, c50)}   (e+f)/c ${ratio(p50(e) + p50(f), c50)} (the engine's share of a pooled job)   (a) ${hits(a)}`,
+    `    a/c ${ratio(a50, c50)} (target <= 0.25)   a/d ${ratio(a50, p50(d))}   b/c ${ratio(b50, c50)}   (e+f)/c ${ratio(p50(e) + p50(f), c50)} (the engine's share of a pooled job)   g/c ${ratio(p50(g.removed), c50)} (with no exec)   (a) ${hits(a)}`,
   );
   const names = ['submit → recorded', 'recorded → picked up', 'picked up → program runs', 'program', 'program ends → result seen'];
   for (const [label, xs] of Object.entries({ '(a)': a, '(b)': b })) {
@@ -264,11 +199,14 @@ try {
   for (const n of [4, 16]) {
     const total = Math.max(4 * n, 40);
     await poolFull(pooled);
-    const viaPool = await inFlight(n, total, () => apiJob(pooled));
-    const raw = await inFlight(n, total, rawRun);
+    const viaPool = await cpuOf(() => inFlight(n, total, () => apiJob(pooled)));
+    const raw = await cpuOf(() => inFlight(n, total, rawRun));
+    const [pool, rawPerS] = [viaPool.result.perS, raw.result.perS];
     console.log(
-      `  ${String(n).padStart(2)} in flight (n=${total}): pool ${viaPool.perS.toFixed(1)}   raw dockerode ${raw.perS.toFixed(1)}   throughput/raw ${(viaPool.perS / raw.perS).toFixed(2)} (target >= 0.90)   ${hits(viaPool.results)}`,
+      `  ${String(n).padStart(2)} in flight (n=${total}): pool ${pool.toFixed(1)}   raw dockerode ${rawPerS.toFixed(1)}   throughput/raw ${(pool / rawPerS).toFixed(2)} (target >= 0.90)   ${hits(viaPool.result.results)}`,
     );
+    const perJob = (m: { processMs: number; machineMs: number }) => `this process ${f0(m.processMs / total)}, the rest of the machine ${f0((m.machineMs - m.processMs) / total)}`;
+    console.log(`     CPU ms per job: pool: ${perJob(viaPool)}   raw: ${perJob(raw)}`);
   }
 
   await poolFull(pooled);
