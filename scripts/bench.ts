@@ -14,7 +14,7 @@
  *       process waits to be released, runs the program and exits, then is removed
  *       (scripts/bench-engine.ts says how)
  * then jobs/s at 4 and 16 in flight (pool on) against the raw loop at the same concurrency, the
- * CPU time per job in those runs (this process: Airlock and the client; the whole machine), the
+ * CPU time per job in those runs (this process: Airlock and the client; the rest of the machine), the
  * pool's hit ratio in those runs and under a burst of 2x the pool size, where the time of (a) and
  * (b) goes (submit → picked up → sandbox running → program → result seen), and GET /v1/jobs/:id
  * requests/s, and what the per-key limiter and the baseline updates cost (scripts/bench-limits.ts).
