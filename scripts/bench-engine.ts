@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import { loadConfig } from '../src/config.js';
 import { loadProfiles } from '../src/profiles/index.js';
 import { containerOptions, jobIds, loadImageCatalog, type ContainerLimits } from '../src/sandbox/index.js';
+import { withTimeout } from '../src/shared/index.js';
 
 export const docker = new Docker({ socketPath: process.env['AIRLOCK_DOCKER_SOCKET'] ?? '/var/run/docker.sock' });
 const run = promisify(execFile);
@@ -87,8 +88,12 @@ export async function execOnly(): Promise<{ execMs: number; removeMs: number }> 
   return { execMs, removeMs: performance.now() - t1 };
 }
 
-const within = <T>(p: Promise<T>, what: string): Promise<T> =>
-  Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`(g): ${what} took over 10 s`)), 10_000).unref())]);
+/** `p`'s value, or a failure naming `what` after 10 s (a step that hangs fails the bench, never stalls it). */
+async function within<T>(p: Promise<T>, what: string): Promise<T> {
+  const value = await withTimeout(p, 10_000);
+  if (value === undefined) throw new Error(`(g): ${what} took over 10 s`);
+  return value;
+}
 
 /**
  * (g): the engine's floor for a job with no exec at all: a container started beforehand (outside
@@ -118,10 +123,10 @@ export async function exitOnly(): Promise<{ outMs: number; stoppedMs: number; re
   try {
     const stream = await c.attach({ stream: true, stdout: true, stderr: true });
     let out = '';
-    const seen = new Promise<void>((resolve) =>
+    const seen = new Promise<true>((resolve) =>
       stream.on('data', (d: Buffer) => {
         out += d.toString('latin1');
-        if (out.includes('hello')) resolve();
+        if (out.includes('hello')) resolve(true);
       }),
     );
     await c.start();
@@ -144,9 +149,12 @@ export async function exitOnly(): Promise<{ outMs: number; stoppedMs: number; re
   }
 }
 
+/** One clock tick of /proc/stat in ms, asked once. */
+const tickMs = run('getconf', ['CLK_TCK']).then(({ stdout }) => 1000 / Number(stdout.trim()));
+
 /** CPU time spent while `work` runs (ms): this process's own, and the whole machine's (/proc/stat). */
 export async function cpuOf<T>(work: () => Promise<T>): Promise<{ result: T; processMs: number; machineMs: number }> {
-  const tick = 1000 / Number((await run('getconf', ['CLK_TCK'])).stdout.trim());
+  const tick = await tickMs;
   const busy = async () => {
     const [, ...f] = (await readFile('/proc/stat', 'utf8')).split('\n')[0]!.trim().split(/\s+/).map(Number);
     // user nice system idle iowait irq softirq steal: all but idle and iowait
