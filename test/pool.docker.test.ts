@@ -73,6 +73,28 @@ const readyIds = (p: SandboxPool, n = 2) =>
     return s?.ready === n && s.creating === 0 && running.length === n ? running.map((c) => c.id).sort() : undefined;
   });
 
+const notFound = (err: unknown): false => {
+  if ((err as { statusCode?: number }).statusCode === 404) return false;
+  throw err;
+};
+/**
+ * Resolves once the engine knows none of `ids` (404 on each); any other answer fails. The pool
+ * removes a replaced container in the background, alongside making its successor, so the
+ * successor may be ready before the removal ends.
+ */
+const removed = (ids: readonly string[]) =>
+  until(`${ids.join(', ')} removed`, async () => {
+    const present = await Promise.all(
+      ids.map((id) =>
+        docker
+          .getContainer(id)
+          .inspect()
+          .then(() => true, notFound),
+      ),
+    );
+    return present.includes(true) ? undefined : ids;
+  });
+
 const run = (argv: string[]): SandboxRun => ({ argv, files: [], stdin: new Uint8Array(), env: {}, limits: { ...shell.limits, ...profiles.get('shell')!.profile.limits } });
 const job = () => `job_${randomBytes(6).toString('base64url')}`;
 
@@ -194,7 +216,7 @@ describe('hygiene', () => {
       return ids.some((id) => first.includes(id)) ? undefined : ids;
     });
     expect(next).toHaveLength(2);
-    for (const id of first) await expect(docker.getContainer(id).inspect()).rejects.toMatchObject({ statusCode: 404 });
+    await expect(removed(first)).resolves.toEqual(first);
   });
 
   it('replaces ready containers when the profile or its policy changes, and a job of the old one misses', async () => {
@@ -224,7 +246,7 @@ describe('hygiene', () => {
       return ids.includes(victim!) ? undefined : ids;
     });
     expect(next).toContain(other);
-    await expect(docker.getContainer(victim!).inspect()).rejects.toMatchObject({ statusCode: 404 });
+    await expect(removed([victim!])).resolves.toEqual([victim]);
   });
 
   it('a container that died after the last check is not handed out: the claim takes the next one', async () => {
